@@ -1,0 +1,73 @@
+"""agentlab: design and evaluate voice AI agents in Jupyter.
+
+A LiveKit-compatible :class:`AgentSession` that runs on the real clock (chat in a notebook) or on a
+:class:`VirtualClock` (deterministic, far faster than real time), with history, events and
+metrics as pandas DataFrames.
+
+Example::
+
+    import agentlab as al
+
+    llm = al.ScriptedLLM(responses=["Hello! Table for how many?"])
+    run = al.simulate(al.Agent(instructions="You book tables."), {"llm": llm}, ["Hi there"])
+    run.history[["role", "text"]]
+"""
+
+from .chat import AgentHandoff, ChatContext, ChatMessage, FunctionCall, FunctionCallOutput
+from .clock import RealClock, VirtualClock
+from .frames import events_frame, history_frame, metrics_frame
+from .models import LLM, TTS, Rule, ScriptedLLM, ScriptedResponse, ScriptedToolCall, ScriptedTTS
+from .models.openai import OpenAILLM
+from .session import (
+    Agent,
+    AgentSession,
+    AgentTask,
+    ModelSettings,
+    RunResult,
+    SessionOptions,
+    SpeechHandle,
+    mock_tools,
+)
+from .session import events
+from .sim import Run, UserTurn, simulate
+from .tools import FunctionTool, RunContext, StopResponse, ToolError, function_tool
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "LLM",
+    "TTS",
+    "Agent",
+    "AgentHandoff",
+    "AgentSession",
+    "AgentTask",
+    "ChatContext",
+    "ChatMessage",
+    "FunctionCall",
+    "FunctionCallOutput",
+    "FunctionTool",
+    "ModelSettings",
+    "OpenAILLM",
+    "RealClock",
+    "Rule",
+    "Run",
+    "RunContext",
+    "RunResult",
+    "ScriptedLLM",
+    "ScriptedResponse",
+    "ScriptedTTS",
+    "ScriptedToolCall",
+    "SessionOptions",
+    "SpeechHandle",
+    "StopResponse",
+    "ToolError",
+    "UserTurn",
+    "VirtualClock",
+    "events",
+    "events_frame",
+    "function_tool",
+    "history_frame",
+    "metrics_frame",
+    "mock_tools",
+    "simulate",
+]

@@ -1,0 +1,113 @@
+"""Small shared helpers: ids, the NOT_GIVEN sentinel, and running coroutines from sync code."""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import itertools
+import threading
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+
+class _NotGiven:
+    """Sentinel for "argument not passed", distinct from an explicit ``None``."""
+
+    _instance: _NotGiven | None = None
+
+    def __new__(cls) -> _NotGiven:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "NOT_GIVEN"
+
+    def __bool__(self) -> bool:
+        return False
+
+
+NOT_GIVEN: Any = _NotGiven()
+
+
+def is_given(value: object) -> bool:
+    """True when ``value`` is not the ``NOT_GIVEN`` sentinel."""
+    return value is not NOT_GIVEN
+
+
+class IdFactory:
+    """Deterministic ids (``prefix_1``, ``prefix_2`` ...) so that two simulated runs match bit for bit.
+
+    Random uuids would make event frames of identical runs differ; a counter per session does not.
+    """
+
+    def __init__(self) -> None:
+        self._counters: dict[str, itertools.count[int]] = {}
+
+    def __call__(self, prefix: str) -> str:
+        counter = self._counters.setdefault(prefix, itertools.count(1))
+        return f"{prefix}_{next(counter)}"
+
+
+_global_ids = IdFactory()
+
+#: The id factory of the run in progress; a simulated run sets its own so ids repeat run to run.
+current_ids: contextvars.ContextVar[IdFactory | None] = contextvars.ContextVar("agentlab_ids", default=None)
+
+
+def shortuuid(prefix: str) -> str:
+    """A readable id such as ``item_3``, counted per simulated run (process-wide otherwise)."""
+    return (current_ids.get() or _global_ids)(prefix)
+
+
+def run_sync(factory: Callable[[], Awaitable[T]], *, loop_factory: Callable[[], asyncio.AbstractEventLoop] | None = None) -> T:
+    """Run ``factory()`` to completion from synchronous code, also inside Jupyter.
+
+    Jupyter's kernel already runs an event loop in the main thread, where ``asyncio.run`` raises
+    "cannot be called from a running event loop". In that case the coroutine runs on a fresh
+    loop in a worker thread and this call blocks until it finishes. ``factory`` is called on the
+    loop that runs it, so every object it creates belongs to that loop.
+    """
+
+    def _run() -> T:
+        loop = loop_factory() if loop_factory is not None else asyncio.new_event_loop()
+        try:
+            asyncio.set_event_loop(loop)
+            return loop.run_until_complete(factory())
+        finally:
+            try:
+                _cancel_all(loop)
+            finally:
+                asyncio.set_event_loop(None)
+                loop.close()
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return _run()
+
+    box: dict[str, Any] = {}
+
+    def _target() -> None:
+        try:
+            box["value"] = _run()
+        except BaseException as exc:  # re-raised in the caller's thread
+            box["error"] = exc
+
+    thread = threading.Thread(target=_target, name="agentlab-run-sync", daemon=True)
+    thread.start()
+    thread.join()
+    if "error" in box:
+        raise box["error"]
+    return box["value"]
+
+
+def _cancel_all(loop: asyncio.AbstractEventLoop) -> None:
+    tasks = [t for t in asyncio.all_tasks(loop) if not t.done()]
+    for t in tasks:
+        t.cancel()
+    if tasks:
+        loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
+    loop.run_until_complete(loop.shutdown_asyncgens())

@@ -1,0 +1,235 @@
+"""Real and virtual time.
+
+Theory of operation
+-------------------
+Every session reads time from the event loop it runs on (``loop.time()``), never from the
+``time`` module. Virtual time is therefore a property of the loop, not a global patch: a
+:class:`VirtualClock` builds an asyncio loop whose ``time()`` is the clock's reading and whose
+selector, instead of sleeping until the next timer, *jumps* the clock to it (the way trio's
+``MockClock(autojump_threshold=0)`` and ``looptime`` do). A scripted ten-minute conversation is a
+few thousand timers, so it simulates in milliseconds.
+
+Determinism rests on three rules:
+
+* the clock counts whole nanoseconds, so sums like ``0.1 + 0.2`` land on the same instant every run;
+* timers due at the same instant fire in the order they were scheduled (FIFO tie-break);
+* while real work is awaited (a thread, a real HTTP call) the caller holds the clock with
+  :meth:`VirtualClock.hold`; time then stands still instead of racing past the pending work.
+
+On the real clock nothing is special: the session simply runs on whatever loop is running,
+including Jupyter's, so top-level ``await`` works.
+
+Example::
+
+    clock = VirtualClock()
+
+    async def main():
+        await asyncio.sleep(600)          # ten virtual minutes
+        return asyncio.get_running_loop().time()
+
+    assert clock.run(main) == 600.0       # returns at once
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import heapq
+import itertools
+import selectors
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from typing import Any, Protocol, TypeVar
+
+from ._utils import run_sync
+
+__all__ = ["Clock", "RealClock", "VirtualClock", "clock_for"]
+
+T = TypeVar("T")
+
+#: Wall-clock stamp of virtual time 0 (2026-01-01T00:00:00Z), so virtual runs carry fixed stamps.
+DEFAULT_VIRTUAL_EPOCH = 1_767_225_600.0
+
+
+class Clock(Protocol):
+    """What a session needs from time: a monotonic reading and its wall-clock equivalent."""
+
+    def now(self) -> float:
+        """Monotonic seconds (the loop's ``time()``)."""
+        ...
+
+    def wall_time(self, t: float) -> float:
+        """The UNIX wall-clock stamp corresponding to monotonic reading ``t``."""
+        ...
+
+    @property
+    def is_virtual(self) -> bool:
+        """True for simulated time."""
+        ...
+
+
+class RealClock:
+    """The real clock of a running loop: ``now()`` is ``loop.time()``; wall stamps from ``time.time()``.
+
+    Example::
+
+        clock = RealClock(asyncio.get_running_loop())
+        stamp = clock.wall_time(clock.now())
+    """
+
+    is_virtual = False
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._mono0 = loop.time()
+        self._wall0 = time.time()
+
+    def now(self) -> float:
+        return self._loop.time()
+
+    def wall_time(self, t: float) -> float:
+        return self._wall0 + (t - self._mono0)
+
+    def __repr__(self) -> str:
+        return "RealClock()"
+
+
+class VirtualClock:
+    """Simulated time that jumps to the next deadline; pass it to code instead of patching ``time``.
+
+    ``run(factory)`` runs ``factory()`` on a fresh loop driven by this clock and returns its
+    result; it works from plain scripts and from inside Jupyter (where it uses a worker thread).
+
+    Example::
+
+        clock = VirtualClock()
+        clock.run(lambda: asyncio.sleep(3600))   # an hour, instantly
+        clock.now()                              # 3600.0
+    """
+
+    is_virtual = True
+
+    def __init__(self, *, start: float = 0.0, epoch: float = DEFAULT_VIRTUAL_EPOCH) -> None:
+        self._ns = round(start * 1e9)
+        self._epoch = epoch
+        self._holds = 0
+
+    def now(self) -> float:
+        return self._ns / 1e9
+
+    def wall_time(self, t: float) -> float:
+        return self._epoch + t
+
+    def advance(self, seconds: float) -> None:
+        """Move time forward by ``seconds`` (rounded to the nanosecond)."""
+        if seconds < 0:
+            raise ValueError(f"VirtualClock.advance: seconds must be >= 0, got {seconds!r}")
+        self._ns += round(seconds * 1e9)
+
+    @contextlib.contextmanager
+    def hold(self) -> Iterator[None]:
+        """Freeze virtual time while real work (a thread, real I/O) is awaited.
+
+        Without it the loop would jump over the pending work to the next timer, and results would
+        depend on how fast the machine is.
+        """
+        self._holds += 1
+        try:
+            yield
+        finally:
+            self._holds -= 1
+
+    def new_loop(self) -> asyncio.AbstractEventLoop:
+        """A new asyncio loop that runs on this clock."""
+        return _VirtualEventLoop(self)
+
+    def run(self, factory: Callable[[], Awaitable[T]]) -> T:
+        """Run ``factory()`` on a loop driven by this clock and return its result."""
+        return run_sync(factory, loop_factory=self.new_loop)
+
+    def __repr__(self) -> str:
+        return f"VirtualClock(now={self.now():.3f})"
+
+
+def clock_for(loop: asyncio.AbstractEventLoop | None = None) -> Clock:
+    """The clock a loop runs on: its :class:`VirtualClock`, or a :class:`RealClock` for any other loop."""
+    loop = loop or asyncio.get_running_loop()
+    clock = getattr(loop, "agentlab_clock", None)
+    if clock is not None:
+        return clock
+    return RealClock(loop)
+
+
+class _JumpingSelector(selectors.BaseSelector):
+    """Wraps a real selector; where the loop would sleep until a timer, the clock jumps instead."""
+
+    def __init__(self, clock: VirtualClock) -> None:
+        self._clock = clock
+        self._real = selectors.DefaultSelector()
+
+    def register(self, fileobj: Any, events: int, data: Any = None) -> selectors.SelectorKey:
+        return self._real.register(fileobj, events, data)
+
+    def unregister(self, fileobj: Any) -> selectors.SelectorKey:
+        return self._real.unregister(fileobj)
+
+    def modify(self, fileobj: Any, events: int, data: Any = None) -> selectors.SelectorKey:
+        return self._real.modify(fileobj, events, data)
+
+    def get_map(self) -> Any:
+        return self._real.get_map()
+
+    def close(self) -> None:
+        self._real.close()
+
+    def select(self, timeout: float | None = None) -> list[tuple[selectors.SelectorKey, int]]:
+        ready = self._real.select(0)
+        if ready or timeout == 0:
+            return ready
+        if self._clock._holds or timeout is None:
+            # Real work is pending (or nothing is scheduled and only another thread can wake
+            # us): wait for it for real, with virtual time standing still.
+            return self._real.select(timeout if self._clock._holds and timeout is not None else None)
+        self._clock.advance(timeout)
+        return []
+
+
+class _FifoTimerHandle(asyncio.TimerHandle):
+    """A timer ordered by (when, sequence): same-instant timers fire in scheduling order."""
+
+    __slots__ = ("_seq",)
+
+    def __init__(self, seq: int, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._seq = seq
+
+    def __lt__(self, other: Any) -> bool:
+        return (self._when, self._seq) < (other._when, other._seq)
+
+    def __le__(self, other: Any) -> bool:
+        return (self._when, self._seq) <= (other._when, other._seq)
+
+    def __gt__(self, other: Any) -> bool:
+        return (self._when, self._seq) > (other._when, other._seq)
+
+    def __ge__(self, other: Any) -> bool:
+        return (self._when, self._seq) >= (other._when, other._seq)
+
+
+class _VirtualEventLoop(asyncio.SelectorEventLoop):
+    def __init__(self, clock: VirtualClock) -> None:
+        self.agentlab_clock = clock
+        self._timer_seq = itertools.count()
+        super().__init__(_JumpingSelector(clock))
+
+    def time(self) -> float:
+        return self.agentlab_clock.now()
+
+    def call_at(self, when: float, callback: Callable[..., Any], *args: Any, context: Any = None) -> asyncio.TimerHandle:
+        if when is None:
+            raise TypeError("when cannot be None")
+        self._check_closed()
+        timer = _FifoTimerHandle(next(self._timer_seq), when, callback, args, self, context)
+        heapq.heappush(self._scheduled, timer)
+        timer._scheduled = True
+        return timer

@@ -1,0 +1,1 @@
+"""Ready-made agents for demos, notebooks and tests."""

@@ -1,0 +1,25 @@
+"""Components: the LLM and TTS protocols and their scripted and OpenAI implementations."""
+
+from .llm import LLM, APIConnectionError, APIError, APIStatusError, APITimeoutError, ChatChunk, ChoiceDelta, CompletionUsage, FunctionToolCall
+from .scripted import Rule, RuleMatch, ScriptedLLM, ScriptedResponse, ScriptedToolCall
+from .tts import TTS, AudioFrame, ScriptedTTS
+
+__all__ = [
+    "LLM",
+    "TTS",
+    "APIConnectionError",
+    "APIError",
+    "APIStatusError",
+    "APITimeoutError",
+    "AudioFrame",
+    "ChatChunk",
+    "ChoiceDelta",
+    "CompletionUsage",
+    "FunctionToolCall",
+    "Rule",
+    "RuleMatch",
+    "ScriptedLLM",
+    "ScriptedResponse",
+    "ScriptedTTS",
+    "ScriptedToolCall",
+]

@@ -1,0 +1,227 @@
+"""ScriptedLLM: a deterministic language model for offline agents, tests and simulations.
+
+Responses come from a list (used in order), then from rules, then from a default. A rule matches
+the newest item of the conversation: a regex (case-insensitive) against the latest message — the
+user's words, or per-reply instructions — or, with ``after_tool=``, the output of a tool. Replies
+and tool-call arguments are templates filled from the regex's named groups and ``{output}``.
+
+Timing is modelled, not measured: ``ttft`` before the first token, then ``tokens_per_second``
+(or a fixed ``duration`` per response, after which tool calls are sent, as LiveKit's test LLM
+does). Under a :class:`~agentlab.clock.VirtualClock` that time costs nothing.
+
+Example::
+
+    llm = ScriptedLLM(
+        rules=[
+            Rule(r"table for (?P<n>\\d+)", tool_calls=[ScriptedToolCall("check_availability", {"party_size": "{n}"})]),
+            Rule(after_tool="check_availability", reply="Good news: {output}"),
+        ],
+        default="Sorry, could you say that again?",
+        ttft=0.3,
+    )
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import string
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Union
+
+from .._utils import shortuuid
+from ..chat import ChatContext, ChatMessage, FunctionCallOutput
+from .llm import LLM, ChatChunk, ChoiceDelta, CompletionUsage, FunctionToolCall, LLMRequest
+
+__all__ = ["Rule", "RuleMatch", "ScriptedLLM", "ScriptedResponse", "ScriptedToolCall"]
+
+
+@dataclass(frozen=True)
+class RuleMatch:
+    """What a rule matched: the regex match (or None), the tool output (or None), the context."""
+
+    match: re.Match[str] | None
+    output: str | None
+    chat_ctx: ChatContext
+
+    @property
+    def fields(self) -> dict[str, str]:
+        """Template fields: named groups, ``{0}``-style groups as ``g1``..., and ``output``."""
+        out: dict[str, str] = {}
+        if self.match is not None:
+            out.update({k: v for k, v in self.match.groupdict().items() if v is not None})
+            out.update({f"g{i}": g for i, g in enumerate(self.match.groups(), 1) if g is not None})
+        if self.output is not None:
+            out["output"] = self.output
+        return out
+
+
+Template = Union[str, Callable[[RuleMatch], str]]
+
+
+@dataclass(frozen=True)
+class ScriptedToolCall:
+    """A tool call to emit; ``arguments`` is a dict of templates, a JSON string, or a callable."""
+
+    name: str
+    arguments: dict[str, Any] | str | Callable[[RuleMatch], dict[str, Any]] = field(default_factory=dict)
+
+    def render(self, m: RuleMatch) -> str:
+        if callable(self.arguments):
+            return json.dumps(self.arguments(m))
+        if isinstance(self.arguments, str):
+            return self.arguments  # raw JSON, sent as is (also malformed, for tests)
+        return json.dumps({k: _fill(v, m) if isinstance(v, str) else v for k, v in self.arguments.items()})
+
+
+@dataclass(frozen=True)
+class ScriptedResponse:
+    """A fixed response: text and/or tool calls, with optional timing overrides (seconds)."""
+
+    text: str = ""
+    tool_calls: Sequence[ScriptedToolCall] = ()
+    ttft: float | None = None
+    duration: float | None = None
+
+
+@dataclass(frozen=True)
+class Rule:
+    """Answer when ``pattern`` matches the latest message, or after ``after_tool`` returned.
+
+    A rule with neither matches anything (put it last, as a fallback that may call tools).
+
+    ``when(chat_ctx)`` is an extra predicate. ``reply`` and ``tool_calls`` may use template fields
+    (see :class:`RuleMatch`). Under ``tool_choice="none"`` rules that call tools are skipped.
+    """
+
+    pattern: str | None = None
+    reply: Template | None = None
+    tool_calls: Sequence[ScriptedToolCall] = ()
+    after_tool: str | None = None
+    when: Callable[[ChatContext], bool] | None = None
+    ttft: float | None = None
+    duration: float | None = None
+
+    def match(self, ctx: ChatContext) -> RuleMatch | None:
+        last = ctx.items[-1] if ctx.items else None
+        output = None
+        if self.after_tool is not None:
+            if not isinstance(last, FunctionCallOutput) or last.name != self.after_tool:
+                return None
+            output = last.output
+            subject = last.output
+        elif self.pattern is None:
+            subject = ""  # no pattern and no tool: a catch-all, whatever came last
+        else:
+            if not isinstance(last, ChatMessage):
+                return None
+            subject = last.text_content or ""
+        m = None
+        if self.pattern is not None:
+            m = re.search(self.pattern, subject, re.IGNORECASE)
+            if m is None:
+                return None
+        if self.when is not None and not self.when(ctx):
+            return None
+        return RuleMatch(match=m, output=output, chat_ctx=ctx)
+
+
+class _Formatter(string.Formatter):
+    def get_value(self, key: Any, args: Any, kwargs: Any) -> Any:
+        return kwargs.get(key, "{" + str(key) + "}") if isinstance(key, str) else super().get_value(key, args, kwargs)
+
+
+def _fill(template: Template, m: RuleMatch) -> str:
+    if callable(template):
+        return template(m)
+    return _Formatter().vformat(template, (), m.fields)
+
+
+_TOKEN = re.compile(r"\s*\S+")
+
+
+class ScriptedLLM(LLM):
+    """A deterministic LLM: scripted responses, rules and a default, with modelled timing.
+
+    ``requests`` records every :class:`~agentlab.models.llm.LLMRequest` received, so tests can
+    check what the session sent (tools, ``tool_choice``).
+
+    Example::
+
+        llm = ScriptedLLM(responses=["Hello! How can I help?"], ttft=0.2, tokens_per_second=40)
+    """
+
+    model = "scripted"
+    provider = "agentlab"
+
+    def __init__(
+        self,
+        responses: Sequence[str | ScriptedResponse] | None = None,
+        *,
+        rules: Sequence[Rule] | None = None,
+        default: str | None = "I'm sorry, I didn't catch that.",
+        ttft: float = 0.3,
+        tokens_per_second: float = 50.0,
+    ) -> None:
+        if ttft < 0:
+            raise ValueError(f"ScriptedLLM: ttft = {ttft!r} must be >= 0 seconds")
+        if tokens_per_second <= 0:
+            raise ValueError(f"ScriptedLLM: tokens_per_second = {tokens_per_second!r} must be > 0")
+        self._responses = [ScriptedResponse(text=r) if isinstance(r, str) else r for r in (responses or [])]
+        self._next = 0
+        self.rules = list(rules or [])
+        self.default = default
+        self.ttft = ttft
+        self.tokens_per_second = tokens_per_second
+        self.requests: list[LLMRequest] = []
+
+    def _pick(self, request: LLMRequest) -> tuple[ScriptedResponse, RuleMatch]:
+        ctx = request.chat_ctx
+        empty = RuleMatch(match=None, output=None, chat_ctx=ctx)
+        no_tools = request.tool_choice == "none"
+        if self._next < len(self._responses):
+            response = self._responses[self._next]
+            self._next += 1
+            if no_tools and response.tool_calls:
+                response = ScriptedResponse(text=response.text, ttft=response.ttft, duration=response.duration)
+            return response, empty
+        for rule in self.rules:
+            if no_tools and rule.tool_calls:
+                continue
+            m = rule.match(ctx)
+            if m is not None:
+                text = _fill(rule.reply, m) if rule.reply is not None else ""
+                return ScriptedResponse(text=text, tool_calls=tuple(rule.tool_calls), ttft=rule.ttft, duration=rule.duration), m
+        return ScriptedResponse(text=self.default or ""), empty
+
+    async def _stream(self, request: LLMRequest) -> AsyncIterator[ChatChunk]:
+        self.requests.append(request)
+        response, m = self._pick(request)
+        ttft = self.ttft if response.ttft is None else response.ttft
+        tokens = _TOKEN.findall(response.text)
+        calls = [FunctionToolCall(name=c.name, arguments=c.render(m), call_id=shortuuid("call")) for c in response.tool_calls]
+        if response.duration is not None:
+            per_token = max(0.0, response.duration - ttft) / max(1, len(tokens))
+        else:
+            per_token = 1.0 / self.tokens_per_second
+        start = asyncio.get_running_loop().time()
+        await asyncio.sleep(ttft)
+        for i, tok in enumerate(tokens):
+            if i:
+                await asyncio.sleep(per_token)
+            yield ChatChunk(delta=ChoiceDelta(content=tok))
+        if calls:
+            if response.duration is not None:
+                # LiveKit's scripted LLM sends tool calls at ``duration``.
+                rest = start + response.duration - asyncio.get_running_loop().time()
+                if rest > 0:
+                    await asyncio.sleep(rest)
+            yield ChatChunk(delta=ChoiceDelta(tool_calls=tuple(calls)))
+        prompt = sum(len(getattr(it, "text_content", None) or getattr(it, "output", "") or "") for it in request.chat_ctx.items) // 4 + 1
+        completion = len(tokens) + sum(len(c.arguments) // 4 + 1 for c in calls)
+        yield ChatChunk(usage=CompletionUsage(completion_tokens=completion, prompt_tokens=prompt, total_tokens=prompt + completion))
+
+    def __repr__(self) -> str:
+        return f"ScriptedLLM(responses={len(self._responses)}, rules={len(self.rules)}, ttft={self.ttft})"

@@ -1,0 +1,108 @@
+"""The TTS component protocol and a deterministic duration-model TTS.
+
+A TTS turns a stream of text into :class:`AudioFrame`s. Each frame knows its duration and the text
+it speaks, so the session can play it out on any clock and, when interrupted, keep exactly the
+words that were heard. ``data`` holds samples only when audio output is wanted.
+
+Example::
+
+    tts = ScriptedTTS(words_per_minute=165, ttfb=0.2)
+    session = AgentSession(llm=ScriptedLLM(...), tts=tts)
+"""
+
+from __future__ import annotations
+
+import abc
+import asyncio
+import re
+from collections.abc import AsyncIterable, AsyncIterator
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["TTS", "AudioFrame", "ScriptedTTS"]
+
+
+@dataclass(frozen=True)
+class AudioFrame:
+    """A piece of synthesized speech: ``duration`` seconds speaking ``text``."""
+
+    duration: float
+    text: str = ""
+    data: np.ndarray | None = None
+    sample_rate: int = 16000
+
+
+class TTS(abc.ABC):
+    """Base class of text-to-speech components."""
+
+    model: str = "unknown"
+    provider: str = "unknown"
+
+    @property
+    def label(self) -> str:
+        """``module.ClassName``, as LiveKit labels metrics."""
+        return f"{type(self).__module__}.{type(self).__name__}"
+
+    @abc.abstractmethod
+    def stream(self, text: AsyncIterable[str]) -> AsyncIterator[AudioFrame]:
+        """Synthesize streamed text; yield frames as they become available."""
+
+    async def aclose(self) -> None:
+        """Release resources; the default does nothing."""
+
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+
+
+class ScriptedTTS(TTS):
+    """Deterministic TTS: audio length from a speaking rate, a fixed time to first byte.
+
+    Text is synthesized sentence by sentence as it streams in. ``durations`` maps an exact text
+    to its audio duration (as LiveKit's test TTS does); other text lasts ``words / wpm`` minutes.
+    Only the first frame waits ``ttfb``: later sentences are synthesized while earlier ones play.
+
+    Example::
+
+        ScriptedTTS(words_per_minute=150, ttfb=0.3, durations={"Hello!": 1.0})
+    """
+
+    model = "scripted"
+    provider = "agentlab"
+
+    def __init__(self, *, words_per_minute: float = 165.0, ttfb: float = 0.2, durations: dict[str, float] | None = None) -> None:
+        if words_per_minute <= 0:
+            raise ValueError(f"ScriptedTTS: words_per_minute = {words_per_minute!r} must be > 0")
+        if ttfb < 0:
+            raise ValueError(f"ScriptedTTS: ttfb = {ttfb!r} must be >= 0")
+        self.words_per_minute = words_per_minute
+        self.ttfb = ttfb
+        self.durations = dict(durations or {})
+
+    def duration_of(self, text: str) -> float:
+        """Audio seconds for ``text``."""
+        if text.strip() in self.durations:
+            return self.durations[text.strip()]
+        return len(text.split()) * 60.0 / self.words_per_minute
+
+    async def stream(self, text: AsyncIterable[str]) -> AsyncIterator[AudioFrame]:
+        buffer = ""
+        first = True
+        async for chunk in text:
+            buffer += chunk
+            if buffer.strip() in self.durations:
+                continue  # an exact scripted text is synthesized whole
+            parts = _SENTENCE_END.split(buffer)
+            for sentence in parts[:-1]:
+                if first:
+                    await asyncio.sleep(self.ttfb)
+                    first = False
+                yield AudioFrame(duration=self.duration_of(sentence), text=sentence + " ")
+            buffer = parts[-1]
+        if buffer.strip():
+            if first:
+                await asyncio.sleep(self.ttfb)
+            yield AudioFrame(duration=self.duration_of(buffer), text=buffer)
+
+    def __repr__(self) -> str:
+        return f"ScriptedTTS(words_per_minute={self.words_per_minute}, ttfb={self.ttfb})"

@@ -1,0 +1,50 @@
+"""The session: Agent, AgentSession, SpeechHandle, events, options and testing helpers."""
+
+from .agent import Agent, AgentTask, ModelSettings
+from .events import (
+    AgentFalseInterruptionEvent,
+    AgentStateChangedEvent,
+    CloseEvent,
+    ConversationItemAddedEvent,
+    EOUMetrics,
+    ErrorEvent,
+    FunctionToolsExecutedEvent,
+    LLMMetrics,
+    MetricsCollectedEvent,
+    SpeechCreatedEvent,
+    STTMetrics,
+    TTSMetrics,
+    UserInputTranscribedEvent,
+    UserStateChangedEvent,
+    WakeUpEvent,
+)
+from .options import SessionOptions
+from .run_result import RunResult, mock_tools
+from .session import AgentSession
+from .speech import SpeechHandle
+
+__all__ = [
+    "Agent",
+    "AgentFalseInterruptionEvent",
+    "AgentSession",
+    "AgentStateChangedEvent",
+    "AgentTask",
+    "CloseEvent",
+    "ConversationItemAddedEvent",
+    "EOUMetrics",
+    "ErrorEvent",
+    "FunctionToolsExecutedEvent",
+    "LLMMetrics",
+    "MetricsCollectedEvent",
+    "ModelSettings",
+    "RunResult",
+    "STTMetrics",
+    "SessionOptions",
+    "SpeechCreatedEvent",
+    "SpeechHandle",
+    "TTSMetrics",
+    "UserInputTranscribedEvent",
+    "UserStateChangedEvent",
+    "WakeUpEvent",
+    "mock_tools",
+]

@@ -1,0 +1,271 @@
+"""Agent and AgentTask: what the agent is (instructions, tools, components) and its hooks.
+
+Written the LiveKit way: subclass :class:`Agent`, declare tools as ``@function_tool`` methods,
+override ``on_enter`` / ``on_exit`` / ``on_user_turn_completed`` or the ``llm_node`` / ``tts_node``
+pipeline steps. An :class:`AgentTask` is an agent you ``await`` from a tool or ``on_enter``; it runs
+as the active agent until it calls :meth:`AgentTask.complete`.
+
+Example::
+
+    class Host(Agent):
+        def __init__(self):
+            super().__init__(instructions="You book tables at Chez Lab.")
+
+        async def on_enter(self):
+            self.session.generate_reply(instructions="Greet the guest.")
+
+        @function_tool
+        async def check_availability(self, party_size: int, time: str) -> str:
+            \"\"\"Is a table free?\"\"\"
+            return "free"
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import re
+from collections.abc import AsyncIterable, AsyncIterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+from .._utils import NOT_GIVEN, is_given
+from ..chat import ChatContext, ChatMessage
+from ..models.llm import LLM, ChatChunk, ToolChoice
+from ..tools import FunctionTool, find_function_tools
+
+if TYPE_CHECKING:
+    from ..models.tts import TTS, AudioFrame
+    from .session import AgentSession
+
+__all__ = ["Agent", "AgentTask", "ModelSettings"]
+
+T = TypeVar("T")
+
+#: The session whose task is running (set in every task a session starts).
+_current_session: contextvars.ContextVar[AgentSession | None] = contextvars.ContextVar("agentlab_session", default=None)
+
+
+@dataclass(frozen=True)
+class ModelSettings:
+    """Settings for one pipeline call (LiveKit's ``ModelSettings``)."""
+
+    tool_choice: ToolChoice | None = None
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+class Agent:
+    """An agent: instructions, tools, optional component overrides and hooks.
+
+    ``llm``/``tts``/``stt``/``vad`` override the session's; ``turn_handling`` overrides the
+    session's options per key (see ``SessionOptions.replace``). ``allow_interruptions`` sets the
+    default for this agent's speeches.
+
+    Example::
+
+        agent = Agent(instructions="Be brief.", tools=[lookup_weather])
+    """
+
+    def __init__(
+        self,
+        *,
+        instructions: str,
+        chat_ctx: ChatContext | None = None,
+        tools: list[FunctionTool] | None = None,
+        llm: LLM | str | None = NOT_GIVEN,
+        tts: TTS | None = NOT_GIVEN,
+        stt: Any = NOT_GIVEN,
+        vad: Any = NOT_GIVEN,
+        turn_handling: dict[str, Any] | None = NOT_GIVEN,
+        allow_interruptions: bool = NOT_GIVEN,
+        min_consecutive_speech_delay: float = NOT_GIVEN,
+        id: str | None = None,
+    ) -> None:
+        if not isinstance(instructions, str):
+            raise TypeError(f"Agent: instructions must be a string, got {type(instructions).__name__}")
+        self._instructions = instructions
+        self._chat_ctx = chat_ctx.copy() if chat_ctx is not None else ChatContext()
+        own = list(tools or [])
+        for t in own:
+            if not isinstance(t, FunctionTool):
+                raise TypeError(f"Agent: tools must be @function_tool functions, got {t!r}")
+        declared = find_function_tools(self)
+        names = [t.name for t in declared + own]
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise ValueError(f"Agent {type(self).__name__}: duplicate tool name(s) {dup}")
+        self._tools = declared + own
+        self._llm = llm
+        self._tts = tts
+        self._stt = stt
+        self._vad = vad
+        self._turn_handling = turn_handling
+        self._allow_interruptions = allow_interruptions
+        self._min_consecutive_speech_delay = min_consecutive_speech_delay
+        self._id = id or _snake(type(self).__name__)
+        self._session: AgentSession | None = None
+
+    @property
+    def id(self) -> str:
+        """``snake_case`` of the class name unless given (``Agent`` → ``"agent"``)."""
+        return self._id
+
+    @property
+    def label(self) -> str:
+        """The class name, as LiveKit labels agents."""
+        return type(self).__name__
+
+    @property
+    def instructions(self) -> str:
+        """The system prompt."""
+        return self._instructions
+
+    @property
+    def tools(self) -> list[FunctionTool]:
+        """Tools declared on the class plus those passed in (the session's are added at call time)."""
+        return list(self._tools)
+
+    @property
+    def chat_ctx(self) -> ChatContext:
+        """This agent's own conversation (a copy; use :meth:`update_chat_ctx` to change it)."""
+        return self._chat_ctx.copy()
+
+    @property
+    def llm(self) -> LLM | None:
+        """The LLM this agent uses (its own, else the session's)."""
+        if is_given(self._llm) and self._llm is not None:
+            return self._llm
+        return self._session.llm if self._session else None
+
+    @property
+    def tts(self) -> TTS | None:
+        """The TTS this agent uses (its own, else the session's), or ``None`` for text output."""
+        if is_given(self._tts):
+            return self._tts
+        return self._session.tts if self._session else None
+
+    @property
+    def session(self) -> AgentSession:
+        """The session running this agent; raises if it is not running."""
+        if self._session is None:
+            raise RuntimeError(f"Agent {self.label} is not running in a session (start it with session.start(agent))")
+        return self._session
+
+    async def update_instructions(self, instructions: str) -> None:
+        """Change the system prompt for the following LLM calls."""
+        self._instructions = instructions
+
+    async def update_tools(self, tools: list[FunctionTool]) -> None:
+        """Replace this agent's tools."""
+        self._tools = list(tools)
+
+    async def update_chat_ctx(self, chat_ctx: ChatContext) -> None:
+        """Replace this agent's conversation."""
+        self._chat_ctx = chat_ctx.copy()
+
+    # --- hooks ---
+
+    async def on_enter(self) -> None:
+        """Called when the agent becomes active (after ``start`` or a handoff)."""
+
+    async def on_exit(self) -> None:
+        """Called when another agent takes over or the session closes."""
+
+    async def on_user_turn_completed(self, turn_ctx: ChatContext, new_message: ChatMessage) -> None:
+        """Called with the committed user message before the reply; raise ``StopResponse`` to skip it.
+
+        ``turn_ctx`` is a temporary copy used for this reply only; ``new_message`` may be edited.
+        """
+
+    # --- pipeline nodes ---
+
+    def llm_node(self, chat_ctx: ChatContext, tools: list[FunctionTool], model_settings: ModelSettings) -> AsyncIterable[str | ChatChunk]:
+        """Produce the reply: yields text or :class:`ChatChunk`. Override to post-process.
+
+        Example::
+
+            async def llm_node(self, chat_ctx, tools, model_settings):
+                async for chunk in Agent.default.llm_node(self, chat_ctx, tools, model_settings):
+                    yield chunk
+        """
+        return Agent.default.llm_node(self, chat_ctx, tools, model_settings)
+
+    def tts_node(self, text: AsyncIterable[str], model_settings: ModelSettings) -> AsyncIterable[AudioFrame]:
+        """Turn the reply text into audio frames. Override to change pronunciation or pacing."""
+        return Agent.default.tts_node(self, text, model_settings)
+
+    class default:
+        """The built-in node implementations, callable from overrides."""
+
+        @staticmethod
+        async def llm_node(agent: Agent, chat_ctx: ChatContext, tools: list[FunctionTool], model_settings: ModelSettings) -> AsyncIterator[ChatChunk]:
+            llm = agent.llm
+            if llm is None:
+                raise RuntimeError(f"Agent {agent.label}: no LLM configured (pass llm= to AgentSession or Agent)")
+            stream = llm.chat(chat_ctx=chat_ctx, tools=tools, tool_choice=model_settings.tool_choice)
+            async for chunk in stream:
+                yield chunk
+
+        @staticmethod
+        async def tts_node(agent: Agent, text: AsyncIterable[str], model_settings: ModelSettings) -> AsyncIterator[AudioFrame]:
+            tts = agent.tts
+            if tts is None:
+                raise RuntimeError(f"Agent {agent.label}: tts_node called without a TTS")
+            async for frame in tts.stream(text):
+                yield frame
+
+    def __repr__(self) -> str:
+        return f"{self.label}(id={self._id!r}, tools={[t.name for t in self._tools]})"
+
+
+class AgentTask(Agent, Generic[T]):
+    """An agent awaited inline: ``result = await CollectEmail()`` from a tool or ``on_enter``.
+
+    While it runs it is the active agent; the caller is paused. :meth:`complete` ends it and
+    resumes the caller with the result; its conversation (without function calls) is merged into
+    the caller's.
+
+    Example::
+
+        class AskName(AgentTask[str]):
+            def __init__(self):
+                super().__init__(instructions="Ask for the guest's name.")
+
+            @function_tool
+            async def record_name(self, name: str) -> None:
+                self.complete(name)
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._future: asyncio.Future[T] | None = None
+        self._result: Any = NOT_GIVEN
+        self._waiter: tuple[Any, Any] | None = None  # (caller task, caller speech) while awaited
+
+    @property
+    def done(self) -> bool:
+        """True once :meth:`complete` was called."""
+        return is_given(self._result)
+
+    def complete(self, result: T | BaseException) -> None:
+        """Finish the task; an exception is raised in the awaiting caller."""
+        if self.done:
+            raise RuntimeError(f"{self.label}.complete() called twice")
+        self._result = result
+        if self._session is not None and self._waiter is not None:
+            # The caller is about to resume: from now on runs and wait_for_idle must wait for it.
+            self._session._set_waiting(*self._waiter, False)
+        if self._future is not None and not self._future.done():
+            if isinstance(result, BaseException):
+                self._future.set_exception(result)
+            else:
+                self._future.set_result(result)
+
+    def __await__(self) -> Any:
+        session = _current_session.get()
+        if session is None:
+            raise RuntimeError(f"{self.label} must be awaited inside a running session (from a tool or on_enter)")
+        return session._run_agent_task(self).__await__()

@@ -1,0 +1,271 @@
+"""Session events and metrics, with LiveKit's names and fields.
+
+Every event is a frozen dataclass with ``type`` (LiveKit's event name), ``created_at`` (session
+time in seconds, virtual or real) and ``wall_time`` (UNIX stamp; on a virtual clock it is the
+clock's epoch plus ``created_at``, so simulated runs are reproducible). User-state events are
+backdated as in LiveKit: ``created_at`` is when the speech really started or stopped.
+
+Example::
+
+    @session.on("agent_state_changed")
+    def _(ev: AgentStateChangedEvent):
+        print(f"{ev.created_at:.2f}s {ev.old_state} -> {ev.new_state}")
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal, Union
+
+if TYPE_CHECKING:
+    from ..chat import AgentHandoff, ChatMessage, FunctionCall, FunctionCallOutput
+    from .speech import SpeechHandle
+
+__all__ = [
+    "AgentFalseInterruptionEvent",
+    "AgentState",
+    "AgentStateChangedEvent",
+    "CloseEvent",
+    "CloseReason",
+    "ConversationItemAddedEvent",
+    "EOUMetrics",
+    "ErrorEvent",
+    "FunctionToolsExecutedEvent",
+    "LLMMetrics",
+    "MetricsCollectedEvent",
+    "STTMetrics",
+    "SpeechCreatedEvent",
+    "TTSMetrics",
+    "UserInputTranscribedEvent",
+    "UserState",
+    "UserStateChangedEvent",
+    "WakeUpEvent",
+]
+
+AgentState = Literal["initializing", "idle", "listening", "thinking", "speaking"]
+UserState = Literal["speaking", "listening", "away"]
+CloseReason = Literal["error", "job_shutdown", "participant_disconnected", "user_initiated", "task_completed"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Event:
+    created_at: float
+    wall_time: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class AgentStateChangedEvent(_Event):
+    """The agent moved between initializing / listening / thinking / speaking."""
+
+    old_state: AgentState
+    new_state: AgentState
+    type: Literal["agent_state_changed"] = "agent_state_changed"
+
+
+@dataclass(frozen=True, kw_only=True)
+class UserStateChangedEvent(_Event):
+    """The user moved between listening / speaking / away (``created_at`` backdated to the speech edge)."""
+
+    old_state: UserState
+    new_state: UserState
+    type: Literal["user_state_changed"] = "user_state_changed"
+
+
+@dataclass(frozen=True, kw_only=True)
+class UserInputTranscribedEvent(_Event):
+    """An interim or final transcript of user speech."""
+
+    transcript: str
+    is_final: bool
+    speaker_id: str | None = None
+    language: str | None = None
+    type: Literal["user_input_transcribed"] = "user_input_transcribed"
+
+
+@dataclass(frozen=True, kw_only=True)
+class ConversationItemAddedEvent(_Event):
+    """A message or handoff was added to the session history."""
+
+    item: ChatMessage | AgentHandoff
+    type: Literal["conversation_item_added"] = "conversation_item_added"
+
+
+@dataclass(frozen=True, kw_only=True)
+class FunctionToolsExecutedEvent(_Event):
+    """One tool round finished: the calls and their outputs, in parallel lists."""
+
+    function_calls: tuple[FunctionCall, ...]
+    function_call_outputs: tuple[FunctionCallOutput | None, ...]
+    speech_id: str | None = None
+    type: Literal["function_tools_executed"] = "function_tools_executed"
+
+    def zipped(self) -> list[tuple[FunctionCall, FunctionCallOutput | None]]:
+        """``[(call, output), ...]``."""
+        return list(zip(self.function_calls, self.function_call_outputs))
+
+    @property
+    def has_tool_reply(self) -> bool:
+        """True when some output asks the LLM for a follow-up reply."""
+        return any(o is not None for o in self.function_call_outputs)
+
+
+@dataclass(frozen=True, kw_only=True)
+class SpeechCreatedEvent(_Event):
+    """A new :class:`SpeechHandle` (``source`` is ``"say"`` or ``"generate_reply"``)."""
+
+    speech_handle: SpeechHandle
+    user_initiated: bool
+    source: Literal["say", "generate_reply"]
+    type: Literal["speech_created"] = "speech_created"
+
+
+@dataclass(frozen=True, kw_only=True)
+class AgentFalseInterruptionEvent(_Event):
+    """A paused reply was declared a false interruption; ``resumed`` tells whether playback resumed."""
+
+    resumed: bool
+    type: Literal["agent_false_interruption"] = "agent_false_interruption"
+
+
+@dataclass(frozen=True, kw_only=True)
+class ErrorEvent(_Event):
+    """A component or tool failed. ``recoverable`` is True for transient faults (429, 5xx, timeouts)."""
+
+    error: BaseException
+    source: str
+    recoverable: bool
+    message: str = ""
+    type: Literal["error"] = "error"
+
+
+@dataclass(frozen=True, kw_only=True)
+class CloseEvent(_Event):
+    """The session closed; no event follows this one."""
+
+    reason: CloseReason
+    error: BaseException | None = None
+    type: Literal["close"] = "close"
+
+
+@dataclass(frozen=True, kw_only=True)
+class WakeUpEvent(_Event):
+    """VideoSDK's inactivity timer fired and ``on_wake_up`` was called."""
+
+    idle_for: float
+    type: Literal["wake_up"] = "wake_up"
+
+
+# --- metrics ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class LLMMetrics:
+    """One LLM request. Times in seconds; ``ttft`` is -1 when no token arrived."""
+
+    label: str
+    request_id: str
+    timestamp: float
+    duration: float
+    ttft: float
+    cancelled: bool
+    completion_tokens: int = 0
+    prompt_tokens: int = 0
+    prompt_cached_tokens: int = 0
+    total_tokens: int = 0
+    tokens_per_second: float = 0.0
+    speech_id: str | None = None
+    model: str = "unknown"
+    provider: str = "unknown"
+    tool_choice: str | None = None
+    type: Literal["llm_metrics"] = "llm_metrics"
+
+
+@dataclass(frozen=True, kw_only=True)
+class TTSMetrics:
+    """One TTS request: time to first byte and the audio it produced."""
+
+    label: str
+    request_id: str
+    timestamp: float
+    ttfb: float
+    duration: float
+    audio_duration: float
+    cancelled: bool
+    characters_count: int
+    streamed: bool = False
+    speech_id: str | None = None
+    segment_id: str | None = None
+    model: str = "unknown"
+    provider: str = "unknown"
+    type: Literal["tts_metrics"] = "tts_metrics"
+
+
+@dataclass(frozen=True, kw_only=True)
+class STTMetrics:
+    """Speech-to-text usage for a stretch of audio."""
+
+    label: str
+    request_id: str
+    timestamp: float
+    duration: float
+    audio_duration: float
+    streamed: bool
+    model: str = "unknown"
+    provider: str = "unknown"
+    type: Literal["stt_metrics"] = "stt_metrics"
+
+
+@dataclass(frozen=True, kw_only=True)
+class EOUMetrics:
+    """End of a user utterance: how long after the speech ended the turn was committed."""
+
+    timestamp: float
+    end_of_utterance_delay: float
+    transcription_delay: float
+    on_user_turn_completed_delay: float
+    speech_id: str | None = None
+    model: str = "unknown"
+    provider: str = "unknown"
+    type: Literal["eou_metrics"] = "eou_metrics"
+
+
+AgentMetrics = Union[LLMMetrics, TTSMetrics, STTMetrics, EOUMetrics]
+
+
+@dataclass(frozen=True, kw_only=True)
+class MetricsCollectedEvent(_Event):
+    """A metrics record (LLM, TTS, STT or end-of-utterance)."""
+
+    metrics: AgentMetrics
+    type: Literal["metrics_collected"] = "metrics_collected"
+
+
+AgentEvent = Union[
+    AgentStateChangedEvent,
+    UserStateChangedEvent,
+    UserInputTranscribedEvent,
+    ConversationItemAddedEvent,
+    FunctionToolsExecutedEvent,
+    SpeechCreatedEvent,
+    AgentFalseInterruptionEvent,
+    MetricsCollectedEvent,
+    ErrorEvent,
+    CloseEvent,
+    WakeUpEvent,
+]
+
+#: Every event name a session can emit (``session.on(name)`` rejects others).
+EVENT_TYPES: tuple[str, ...] = (
+    "agent_state_changed",
+    "user_state_changed",
+    "user_input_transcribed",
+    "conversation_item_added",
+    "function_tools_executed",
+    "speech_created",
+    "agent_false_interruption",
+    "metrics_collected",
+    "error",
+    "close",
+    "wake_up",
+)
+

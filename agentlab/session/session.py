@@ -1,0 +1,1207 @@
+"""AgentSession: LiveKit Agents 1.8's session, for text (and scripted audio) conversations.
+
+Theory of operation
+-------------------
+A session runs one *activity* per active agent. An activity owns a priority queue of
+:class:`SpeechHandle`s and a scheduling loop that lets exactly one speech be current at a time;
+that is how "at most one agent speech is audible" holds by construction.
+
+Each ``generate_reply`` starts a *reply task* at once (so the LLM runs while the speech waits in
+the queue, as in LiveKit). The reply task runs *steps*; a step is one LLM generation:
+
+1. stream the LLM through ``Agent.llm_node``; text goes to the output, tool calls to the executor;
+2. once the scheduler authorizes the speech, the text is "played": forwarded as it streams (text
+   output) or synthesized by ``Agent.tts_node`` and played out frame by frame on the clock;
+3. tools run concurrently with playout; when the step ends its assistant message, calls and
+   outputs are committed to the history and ``function_tools_executed`` is emitted;
+4. if an output asks for a reply, the next step runs on the same handle with ``tool_choice``
+   ``"auto"``, or ``"none"`` once ``num_steps >= max_tool_steps + 1`` (LiveKit 1.8.9, measured:
+   ``max_tool_steps=N`` allows N+1 tool rounds, then one forced text reply).
+
+Interruption cancels the step's LLM and playout, keeps only the text that was heard (with
+``interrupted=True``), lets running tools finish and commits their results without a reply.
+
+Agent state follows LiveKit: ``listening`` → ``thinking`` when a reply is authorized → ``speaking``
+at the first text (text output) or first audio frame → ``listening`` at the end, or ``thinking``
+while a tool follow-up is pending. Everything is timed with the loop's clock, so the same code
+runs on the real clock and, under :class:`~agentlab.clock.VirtualClock`, deterministically.
+
+Deviations from LiveKit (also in docs/livekit-compatibility.md):
+
+* ``generate_reply(user_input=...)`` (and so ``run()``) calls ``Agent.on_user_turn_completed``, so
+  text conversations exercise the same hook as voice turns; ``StopResponse`` skips the reply.
+* per-call ``instructions`` are sent as a trailing system message rather than merged into the
+  agent's system prompt; ``session.history`` holds the conversation, not the system prompt.
+* a tool that raises emits an ``error`` event (source ``"tool"``) besides its error output.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import heapq
+import inspect
+import itertools
+import json
+import logging
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from .._utils import NOT_GIVEN, IdFactory, current_ids, is_given
+from ..chat import AgentHandoff, ChatContext, ChatItem, ChatMessage, FunctionCall, FunctionCallOutput, arguments_dict
+from ..clock import Clock, clock_for
+from ..models.llm import LLM, APIError, ChatChunk
+from ..models.tts import TTS, AudioFrame
+from ..tools import FunctionTool, RunContext, StopResponse, ToolArgumentsError, ToolError, output_to_text
+from . import events as ev
+from .agent import Agent, AgentTask, ModelSettings, _current_session
+from .options import DEPRECATED_KWARGS, SessionOptions, build_options
+from .speech import SpeechHandle
+from .transforms import apply_text_transforms
+
+__all__ = ["AgentSession"]
+
+logger = logging.getLogger("agentlab.session")
+
+
+class AgentSession:
+    """The session: runs agents, schedules their speech, emits events, keeps the history.
+
+    Accepts LiveKit 1.8's ``turn_handling={...}`` and the older flat keywords
+    (``min_endpointing_delay=...``), plus VideoSDK's ``wake_up=seconds`` with ``on_wake_up``.
+
+    Example::
+
+        async with AgentSession(llm=ScriptedLLM(responses=["Hi!"])) as session:
+            await session.start(Agent(instructions="Be kind."))
+            result = await session.run(user_input="Hello")
+            result.expect.next_event().is_message(role="assistant")
+    """
+
+    def __init__(
+        self,
+        *,
+        llm: LLM | str | None = NOT_GIVEN,
+        tts: TTS | None = NOT_GIVEN,
+        stt: Any = NOT_GIVEN,
+        vad: Any = NOT_GIVEN,
+        turn_handling: dict[str, Any] | None = NOT_GIVEN,
+        tools: list[FunctionTool] | None = None,
+        max_tool_steps: int = 3,
+        userdata: Any = NOT_GIVEN,
+        user_away_timeout: float | None = 15.0,
+        min_consecutive_speech_delay: float = 0.0,
+        tts_text_transforms: list[Any] | None = NOT_GIVEN,
+        aec_warmup_duration: float | None = 3.0,
+        use_tts_aligned_transcript: bool = NOT_GIVEN,
+        transcription_timeout: float | None = None,
+        session_close_transcript_timeout: float = 2.0,
+        max_unrecoverable_errors: int = 3,
+        wake_up: float | None = None,
+        on_wake_up: Callable[[], Any] | None = None,
+        **deprecated: Any,
+    ) -> None:
+        unknown = set(deprecated) - set(DEPRECATED_KWARGS)
+        if unknown:
+            raise TypeError(f"AgentSession: unknown argument(s) {sorted(unknown)}")
+        self._options = build_options(
+            turn_handling,
+            max_tool_steps=max_tool_steps,
+            user_away_timeout=user_away_timeout,
+            min_consecutive_speech_delay=min_consecutive_speech_delay,
+            tts_text_transforms=tts_text_transforms,
+            aec_warmup_duration=aec_warmup_duration,
+            use_tts_aligned_transcript=use_tts_aligned_transcript,
+            transcription_timeout=transcription_timeout,
+            session_close_transcript_timeout=session_close_transcript_timeout,
+            max_unrecoverable_errors=max_unrecoverable_errors,
+            wake_up=wake_up,
+            **deprecated,
+        )
+        if isinstance(llm, str):
+            from ..models.openai import llm_from_string
+
+            llm = llm_from_string(llm)
+        self._llm: LLM | None = llm if is_given(llm) else None
+        self._tts: TTS | None = tts if is_given(tts) else None
+        self._stt = stt if is_given(stt) else None
+        self._vad = vad if is_given(vad) else None
+        self._tools = list(tools or [])
+        self._userdata = userdata
+        self.on_wake_up = on_wake_up
+
+        self._handlers: dict[str, list[Callable[[Any], Any]]] = {}
+        self._events: list[ev.AgentEvent] = []
+        self._history = ChatContext()
+        self._agent_state: ev.AgentState = "initializing"
+        self._user_state: ev.UserState = "listening"
+        self._activity: _AgentActivity | None = None
+        self._run_result: Any = None  # RunResult while session.run() is in progress
+        self._transitions: set[asyncio.Task[Any]] = set()
+        self._ids = current_ids.get() or IdFactory()
+        self._clock: Clock | None = None
+        self._t0 = 0.0
+        self._started = False
+        self._closing = False
+        self._closed: asyncio.Event | None = None
+        self._away_timer: asyncio.TimerHandle | None = None
+        self._wake_timer: asyncio.TimerHandle | None = None
+        self._wake_fired = False
+        self._llm_error_streak = 0
+        self._user_turn = _UserTurn()
+
+    # --- properties -----------------------------------------------------------------------
+
+    @property
+    def options(self) -> SessionOptions:
+        """The resolved, validated options."""
+        return self._options
+
+    @property
+    def history(self) -> ChatContext:
+        """Every message, function call, output and handoff of the session, in order."""
+        return self._history
+
+    @property
+    def agent_state(self) -> ev.AgentState:
+        """``initializing``, ``listening``, ``thinking`` or ``speaking``."""
+        return self._agent_state
+
+    @property
+    def user_state(self) -> ev.UserState:
+        """``listening``, ``speaking`` or ``away``."""
+        return self._user_state
+
+    @property
+    def current_agent(self) -> Agent:
+        """The active agent; raises before ``start``."""
+        if self._activity is None:
+            raise RuntimeError("AgentSession: no agent is running; call await session.start(agent) first")
+        return self._activity.agent
+
+    @property
+    def current_speech(self) -> SpeechHandle | None:
+        """The speech being played (or about to be), if any."""
+        return self._activity.current if self._activity else None
+
+    @property
+    def userdata(self) -> Any:
+        """The ``userdata`` given to the constructor; raises if none was given (as LiveKit does)."""
+        if not is_given(self._userdata):
+            raise ValueError("AgentSession: userdata was not set; pass userdata= to the constructor")
+        return self._userdata
+
+    @userdata.setter
+    def userdata(self, value: Any) -> None:
+        self._userdata = value
+
+    @property
+    def llm(self) -> LLM | None:
+        """The session's LLM component."""
+        return self._llm
+
+    @property
+    def tts(self) -> TTS | None:
+        """The session's TTS component (``None``: text output)."""
+        return self._tts
+
+    @property
+    def tools(self) -> list[FunctionTool]:
+        """Tools available to every agent of this session."""
+        return list(self._tools)
+
+    @property
+    def events(self) -> list[ev.AgentEvent]:
+        """Every event emitted so far, in order (the ``events_frame`` is built from this)."""
+        return list(self._events)
+
+    @property
+    def clock(self) -> Clock | None:
+        """The clock the session runs on (set by ``start``)."""
+        return self._clock
+
+    def now(self) -> float:
+        """Seconds since ``start``, on the session's clock (virtual or real)."""
+        if self._clock is None:
+            return 0.0
+        return round(self._clock.now() - self._t0, 9)
+
+    # --- frames ---------------------------------------------------------------------------
+
+    def history_frame(self) -> Any:
+        """The history as a DataFrame (see :func:`agentlab.frames.history_frame` for columns)."""
+        from ..frames import history_frame
+
+        return history_frame(self._history)
+
+    def events_frame(self) -> Any:
+        """The events as a DataFrame (see :func:`agentlab.frames.events_frame` for columns)."""
+        from ..frames import events_frame
+
+        return events_frame(self._events)
+
+    def metrics_frame(self) -> Any:
+        """The metrics as a DataFrame (see :func:`agentlab.frames.metrics_frame` for columns)."""
+        from ..frames import metrics_frame
+
+        return metrics_frame(self._events)
+
+    # --- events ---------------------------------------------------------------------------
+
+    def on(self, event: str, callback: Callable[[Any], Any] | None = None) -> Any:
+        """Register ``callback(ev)`` for ``event``; usable as a decorator. Callbacks must be sync."""
+        if event not in ev.EVENT_TYPES:
+            raise ValueError(f"AgentSession.on: unknown event {event!r}; expected one of {list(ev.EVENT_TYPES)}")
+
+        def register(cb: Callable[[Any], Any]) -> Callable[[Any], Any]:
+            if inspect.iscoroutinefunction(cb):
+                raise ValueError(
+                    f"AgentSession.on({event!r}): callbacks must be synchronous; start a task inside, e.g. asyncio.create_task(...)"
+                )
+            self._handlers.setdefault(event, []).append(cb)
+            return cb
+
+        return register(callback) if callback is not None else register
+
+    def off(self, event: str, callback: Callable[[Any], Any]) -> None:
+        """Remove a callback registered with :meth:`on`."""
+        with contextlib.suppress(ValueError):
+            self._handlers.get(event, []).remove(callback)
+
+    def once(self, event: str, callback: Callable[[Any], Any] | None = None) -> Any:
+        """Like :meth:`on`, but the callback runs only the first time."""
+
+        def register(cb: Callable[[Any], Any]) -> Callable[[Any], Any]:
+            def wrapper(e: Any) -> None:
+                self.off(event, wrapper)
+                cb(e)
+
+            self.on(event, wrapper)
+            return cb
+
+        return register(callback) if callback is not None else register
+
+    def _emit(self, event_cls: type, *, at: float | None = None, **fields: Any) -> Any:
+        if self._closed is not None and self._closed.is_set():
+            return None  # nothing follows ``close``
+        t = self.now() if at is None else at
+        event = event_cls(created_at=t, wall_time=self._clock.wall_time(self._t0 + t) if self._clock else 0.0, **fields)
+        self._events.append(event)
+        for cb in list(self._handlers.get(event.type, [])):
+            try:
+                cb(event)
+            except Exception:
+                logger.exception("error in %s callback", event.type)
+        return event
+
+    # --- lifecycle ------------------------------------------------------------------------
+
+    async def start(self, agent: Agent, *, capture_run: bool = False, room: Any = None, **_: Any) -> Any:
+        """Start the session with ``agent``: emits its handoff item and runs ``on_enter``.
+
+        With ``capture_run=True`` returns a :class:`RunResult` of what ``on_enter`` produced.
+        ``room`` is accepted for LiveKit compatibility and must be ``None`` (there are no rooms here).
+        """
+        if room is not None:
+            raise NotImplementedError("AgentSession.start: rooms are not supported in agentlab; drop room= (text and simulated audio run in-process)")
+        if self._started:
+            raise RuntimeError("AgentSession.start: the session is already started")
+        if self._options.wake_up is not None and self.on_wake_up is None:
+            raise ValueError("AgentSession: wake_up is set but no on_wake_up callback; set session.on_wake_up = async_fn before start()")
+        if not isinstance(agent, Agent):
+            raise TypeError(f"AgentSession.start: expected an Agent, got {type(agent).__name__}")
+        loop = asyncio.get_running_loop()
+        self._clock = clock_for(loop)
+        self._t0 = self._clock.now()
+        self._closed = asyncio.Event()
+        self._settle_changed = asyncio.Event()
+        self._started = True
+        _current_session.set(self)
+        run = None
+        if capture_run:
+            from .run_result import RunResult
+
+            run = self._run_result = RunResult(session=self, user_input=None)
+        self._set_agent_state("listening")
+        self._activate(agent, old=None)
+        # on_enter runs in the background, as in LiveKit: start() returns once the agent is set up.
+        task = self._track(agent.on_enter())
+        if run is not None:
+            run._watch_task(task)
+            await run
+            self._run_result = None
+            return run
+        return None
+
+    async def __aenter__(self) -> AgentSession:
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Interrupt any speech, run ``on_exit``, emit ``close`` (reason ``user_initiated``)."""
+        await self._close(reason="user_initiated")
+
+    def shutdown(self, *, drain: bool = True) -> None:
+        """Schedule closing; with ``drain`` queued speech finishes first."""
+        self._track(self._close(reason="user_initiated", drain=drain))
+
+    async def drain(self) -> None:
+        """Let queued speech finish, then stop accepting new speech (``on_exit`` runs)."""
+        if self._activity is not None:
+            await self._activity.drain()
+
+    async def _close(self, *, reason: ev.CloseReason, error: BaseException | None = None, drain: bool = False) -> None:
+        if not self._started or self._closed is None:
+            return
+        if self._closing:
+            await self._closed.wait()
+            return
+        self._closing = True
+        self._cancel_idle_timers()
+        activity = self._activity
+        if activity is not None:
+            if drain:
+                with contextlib.suppress(Exception):
+                    await activity.drain()
+            await activity.aclose()
+        me = asyncio.current_task()
+        pending = [t for t in self._transitions if t is not me and not t.done()]
+        for t in pending:
+            t.cancel()
+        if pending:
+            await asyncio.gather(*pending, return_exceptions=True)
+        self._emit(ev.CloseEvent, reason=reason, error=error)
+        self._closed.set()
+        if self._run_result is not None:
+            self._run_result._mark_done()
+
+    # --- speech ---------------------------------------------------------------------------
+
+    def say(
+        self,
+        text: str,
+        *,
+        audio: Any = None,
+        allow_interruptions: bool = NOT_GIVEN,
+        add_to_chat_ctx: bool = True,
+    ) -> SpeechHandle:
+        """Speak ``text`` as is (no LLM). Returns its :class:`SpeechHandle`."""
+        activity = self._require_activity("say")
+        handle = activity.new_handle(allow_interruptions, source="say")
+        self._track(activity.run_say(handle, text, add_to_chat_ctx=add_to_chat_ctx), speech=handle)
+        return handle
+
+    def generate_reply(
+        self,
+        *,
+        user_input: str | None = None,
+        instructions: str | None = None,
+        tool_choice: Any = NOT_GIVEN,
+        allow_interruptions: bool = NOT_GIVEN,
+        chat_ctx: ChatContext | None = None,
+        input_modality: str = "text",
+    ) -> SpeechHandle:
+        """Ask the LLM for a reply (optionally to new ``user_input``). Queues; does not interrupt.
+
+        Inside a tool, ``tool_choice`` defaults to ``"none"`` (as in LiveKit).
+        """
+        activity = self._require_activity("generate_reply")
+        if not is_given(tool_choice):
+            tool_choice = "none" if _in_tool.get() else None
+        user_message = None
+        if user_input is not None:
+            self._wake_fired = False
+            user_message = ChatMessage(role="user", content=[user_input], id=self._ids("item"), created_at=self.now())
+            if self._user_state == "away":
+                self._set_user_state("listening")
+        handle = activity.new_handle(allow_interruptions, source="generate_reply")
+        self._track(
+            activity.run_reply(handle, user_message=user_message, instructions=instructions, tool_choice=tool_choice, chat_ctx=chat_ctx),
+            speech=handle,
+        )
+        return handle
+
+    async def reply(self, instructions: str, *, wait_for_playback: bool = True) -> SpeechHandle:
+        """VideoSDK's ``reply()``: generate a reply from ``instructions``; wait for playback by default."""
+        handle = self.generate_reply(instructions=instructions)
+        if wait_for_playback:
+            await handle.wait_for_playout()
+        return handle
+
+    def interrupt(self, *, force: bool = False) -> asyncio.Future[None]:
+        """Interrupt the current and queued speech; the returned future resolves when they are done.
+
+        Raises ``RuntimeError`` if the current speech does not allow interruptions (unless ``force``).
+        """
+        activity = self._require_activity("interrupt")
+        return activity.interrupt(force=force)
+
+    def update_agent(self, agent: Agent) -> None:
+        """Hand off to ``agent``: the current one drains (``on_exit``), then ``agent.on_enter`` runs."""
+        old = self._require_activity("update_agent")
+        self._track(self._switch_activity(agent, old=old))
+
+    async def run(self, *, user_input: str, input_modality: str = "text", output_type: Any = None) -> Any:
+        """Send ``user_input`` and wait for everything it causes; returns a :class:`RunResult`.
+
+        Example::
+
+            result = await session.run(user_input="Book a table for two at 7")
+            result.expect.next_event().is_function_call(name="check_availability")
+        """
+        from .run_result import RunResult
+
+        if self._run_result is not None and not self._run_result.done():
+            raise RuntimeError("AgentSession.run: a run is already in progress (nested runs are not supported)")
+        result = RunResult(session=self, user_input=user_input)
+        self._run_result = result
+        try:
+            self.generate_reply(user_input=user_input, input_modality=input_modality)
+            await result
+        finally:
+            self._run_result = None
+        return result
+
+    async def wait_for_idle(self) -> None:
+        """Wait until no speech is queued or playing and no handoff is in progress.
+
+        A speech whose tool waits for an ``AgentTask`` counts as idle: it waits for the user.
+        """
+        from .run_result import _settled
+
+        me = asyncio.current_task()
+        while True:
+            pending = [t for t in self._transitions if t is not me and not _settled(t)]
+            if not pending:
+                return
+            self._settle_changed.clear()
+            changed = asyncio.ensure_future(self._settle_changed.wait())
+            await asyncio.wait([*pending, changed], return_when=asyncio.FIRST_COMPLETED)
+            changed.cancel()
+            await asyncio.sleep(0)
+
+    # --- user turn (filled by the voice pipeline; usable directly) --------------------------
+
+    def commit_user_turn(self, *, transcript_timeout: float = 2.0, skip_reply: bool = False) -> asyncio.Future[str]:
+        """Commit the user's pending transcript as a turn now; resolves to the committed text.
+
+        With nothing pending the future resolves to ``""`` and nothing is replied.
+        """
+        fut: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        text = self._user_turn.take()
+        fut.set_result(text)
+        if text and not skip_reply:
+            self.generate_reply(user_input=text)
+        elif text:
+            msg = ChatMessage(role="user", content=[text], id=self._ids("item"), created_at=self.now())
+            self._add_item(msg, self._require_activity("commit_user_turn").agent)
+        return fut
+
+    def clear_user_turn(self) -> None:
+        """Drop the pending (uncommitted) user transcript."""
+        self._user_turn.clear()
+
+    # --- internals used by activities, runs and tasks ---------------------------------------
+
+    def _require_activity(self, what: str) -> _AgentActivity:
+        if self._activity is None:
+            raise RuntimeError(f"AgentSession.{what}: the session is not started; call await session.start(agent) first")
+        if self._closing:
+            raise RuntimeError(f"AgentSession.{what}: the session is closing")
+        return self._activity
+
+    def _track(self, coro: Any, *, speech: SpeechHandle | None = None) -> asyncio.Task[Any]:
+        token = _current_session.set(self)
+        try:
+            task = asyncio.get_running_loop().create_task(coro)
+        finally:
+            _current_session.reset(token)
+        if speech is not None:
+            task._agentlab_speech = speech  # type: ignore[attr-defined]
+            speech._task = task
+        self._transitions.add(task)
+        task.add_done_callback(self._transitions.discard)
+        task.add_done_callback(_log_task_error)
+        if self._run_result is not None:
+            self._run_result._watch_task(task)
+        return task
+
+    def _set_agent_state(self, state: ev.AgentState) -> None:
+        if state == self._agent_state:
+            return
+        old, self._agent_state = self._agent_state, state
+        if state == "speaking":
+            self._llm_error_streak = 0
+        self._emit(ev.AgentStateChangedEvent, old_state=old, new_state=state)
+        self._update_idle_timers()
+
+    def _set_user_state(self, state: ev.UserState, *, at: float | None = None) -> None:
+        if state == self._user_state:
+            return
+        if state == "speaking":
+            self._wake_fired = False
+        old, self._user_state = self._user_state, state
+        self._emit(ev.UserStateChangedEvent, at=at, old_state=old, new_state=state)
+        self._update_idle_timers()
+
+    def _update_idle_timers(self) -> None:
+        """Arm the away and wake-up timers while user and agent are both listening; cancel otherwise."""
+        loop = asyncio.get_running_loop()
+        idle = self._agent_state == "listening" and self._user_state == "listening" and not self._closing
+        if not idle:
+            self._cancel_idle_timers()
+            return
+        timeout = self._options.user_away_timeout
+        if timeout is not None and self._away_timer is None:
+            self._away_timer = loop.call_later(timeout, self._on_away)
+        if self._options.wake_up is not None and self._wake_timer is None and not self._wake_fired:
+            self._wake_timer = loop.call_later(self._options.wake_up, self._on_wake_up)
+
+    def _cancel_idle_timers(self) -> None:
+        for name in ("_away_timer", "_wake_timer"):
+            timer = getattr(self, name)
+            if timer is not None:
+                timer.cancel()
+                setattr(self, name, None)
+
+    def _on_away(self) -> None:
+        self._away_timer = None
+        self._set_user_state("away")
+
+    def _on_wake_up(self) -> None:
+        # Once per period of user inactivity: the agent's own wake-up speech does not re-arm it.
+        self._wake_timer = None
+        self._wake_fired = True
+        self._emit(ev.WakeUpEvent, idle_for=self._options.wake_up)
+        callback = self.on_wake_up
+        if callback is not None:
+            result = callback()
+            if inspect.isawaitable(result):
+                self._track(result)
+
+    def _add_item(self, item: ChatItem, agent: Agent, *, speech: SpeechHandle | None = None, reply_ctx: ChatContext | None = None,
+                  record: bool = True) -> None:
+        self._history.insert(item)
+        agent._chat_ctx.insert(item)
+        if reply_ctx is not None:
+            reply_ctx.insert(item)
+        if speech is not None:
+            speech._chat_items.append(item)
+        if isinstance(item, (ChatMessage, AgentHandoff)):
+            self._emit(ev.ConversationItemAddedEvent, item=item)
+        if record and self._run_result is not None:
+            self._run_result._record(item)
+
+    def _report_error(self, error: BaseException, *, source: str) -> None:
+        recoverable = getattr(error, "retryable", False) if isinstance(error, APIError) else source == "tool"
+        self._emit(ev.ErrorEvent, error=error, source=source, recoverable=bool(recoverable), message=_redact(str(error)))
+        if source == "llm":
+            self._llm_error_streak += 1
+            if self._llm_error_streak > self._options.max_unrecoverable_errors and not self._closing:
+                # As LiveKit: too many failures in a row and the session gives up.
+                self._track(self._close(reason="error", error=error))
+
+    def _activate(self, agent: Agent, *, old: _AgentActivity | None) -> None:
+        activity = _AgentActivity(self, agent)
+        self._activity = activity
+        agent._session = self
+        handoff = AgentHandoff(new_agent_id=agent.id, old_agent_id=old.agent.id if old else None, id=self._ids("item"), created_at=self.now())
+        self._add_item(handoff, agent)
+        activity.start()
+
+    async def _switch_activity(self, agent: Agent, *, old: _AgentActivity) -> None:
+        await old.drain()
+        await old.aclose()
+        if self._closing:
+            return
+        self._activate(agent, old=old)
+        await agent.on_enter()
+
+    async def _run_agent_task(self, task: AgentTask[Any]) -> Any:
+        """Run ``task`` as the active agent until it completes; then resume the previous agent."""
+        caller = self._activity
+        if caller is None:
+            raise RuntimeError(f"{task.label}: no agent is running")
+        me = asyncio.current_task()
+        speech = getattr(me, "_agentlab_speech", None)
+        if speech is not None:
+            speech.allow_interruptions = False  # LiveKit: a speech whose tool awaits a task cannot be interrupted
+            call = getattr(me, "_agentlab_call", None)
+            if call is not None and self._run_result is not None:
+                self._run_result._record(call)  # the call that started the task comes before its handoff
+        loop = asyncio.get_running_loop()
+        task._future = loop.create_future()
+        if task.done:  # completed before being awaited
+            task._future.set_result(task._result)
+        caller.pause()
+        inner = _AgentActivity(self, task)
+        self._activity = inner
+        task._session = self
+        self._add_item(AgentHandoff(new_agent_id=task.id, old_agent_id=caller.agent.id, id=self._ids("item"), created_at=self.now()), task)
+        inner.start()
+        try:
+            await task.on_enter()
+            # From here the task waits for the user: its caller (a tool's speech, or an on_enter) counts
+            # as settled for runs and wait_for_idle. Not before on_enter, whose replies must be awaited.
+            task._waiter = (me, speech)
+            self._set_waiting(me, speech, True)
+            result = await task._future
+        finally:
+            self._set_waiting(me, speech, False)
+            await inner.drain()
+            await inner.aclose()
+            if not self._closing:
+                self._activity = caller
+                # The caller sees what was said during the task, but not the task's tool plumbing.
+                known = {it.id for it in caller.agent._chat_ctx.items}
+                for item in task._chat_ctx.copy(exclude_function_call=True, exclude_instructions=True, exclude_handoff=True).items:
+                    if item.id not in known:
+                        caller.agent._chat_ctx.insert(item)
+                self._add_item(AgentHandoff(new_agent_id=caller.agent.id, old_agent_id=task.id, id=self._ids("item"), created_at=self.now()),
+                               caller.agent)
+                caller.resume()
+        return result
+
+    def _set_waiting(self, task: asyncio.Task[Any] | None, speech: SpeechHandle | None, waiting: bool) -> None:
+        if speech is not None:
+            speech._waiting_on_task = waiting
+        elif task is not None:
+            task._agentlab_waiting = waiting  # type: ignore[attr-defined]
+        self._settle_changed.set()
+        run = self._run_result
+        if run is not None:
+            if not waiting:
+                # The caller resumes: whatever it says now belongs to the run in progress.
+                owner = speech._task if speech is not None else task
+                if owner is not None:
+                    run._watch_task(owner)
+            run._recheck()
+
+    def __repr__(self) -> str:
+        agent = self._activity.agent.label if self._activity else None
+        return (f"AgentSession(agent={agent}, agent_state={self._agent_state!r}, user_state={self._user_state!r}, "
+                f"items={len(self._history)}, events={len(self._events)})")
+
+    def _repr_html_(self) -> str:
+        from ..frames import session_html
+
+        return session_html(self)
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _UserTurn:
+    """The user's transcript not yet committed as a turn (finals joined, plus the latest interim)."""
+
+    finals: list[str] = field(default_factory=list)
+    interim: str = ""
+
+    def push(self, text: str, *, is_final: bool) -> None:
+        if is_final:
+            if text.strip():
+                self.finals.append(text.strip())
+            self.interim = ""
+        else:
+            self.interim = text
+
+    def text(self) -> str:
+        return " ".join([*self.finals, self.interim.strip()]).strip()
+
+    def take(self) -> str:
+        text = self.text()
+        self.clear()
+        return text
+
+    def clear(self) -> None:
+        self.finals.clear()
+        self.interim = ""
+
+
+import contextvars as _cv  # noqa: E402  (kept next to its only use)
+
+#: True inside a tool call (``generate_reply`` then defaults to ``tool_choice="none"``).
+_in_tool: _cv.ContextVar[bool] = _cv.ContextVar("agentlab_in_tool", default=False)
+
+
+def _log_task_error(task: asyncio.Task[Any]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        logger.error("agentlab session task failed", exc_info=task.exception())
+
+
+def _redact(text: str) -> str:
+    import re
+
+    return re.sub(r"sk-[A-Za-z0-9_\-]{8,}", "sk-***", text)
+
+
+@dataclass
+class _Playout:
+    """What one step has played so far, so an interruption keeps exactly the heard text."""
+
+    parts: list[str] = field(default_factory=list)
+    started_at: float | None = None
+    frame: AudioFrame | None = None
+    frame_started: float = 0.0
+    audio_duration: float = 0.0
+    ttfb: float | None = None
+
+    def heard_text(self, now: float) -> str:
+        text = "".join(self.parts)
+        if self.frame is not None and self.frame.duration > 0:
+            # Words of the frame being played are paced evenly over its duration.
+            words = self.frame.text.split()
+            fraction = min(1.0, max(0.0, (now - self.frame_started) / self.frame.duration))
+            text += " ".join(words[: int(len(words) * fraction)])
+        return text.strip()
+
+
+@dataclass
+class _ToolResult:
+    call: FunctionCall
+    output: FunctionCallOutput | None
+    reply_required: bool
+    handoff: Agent | None = None
+
+
+class _Generation:
+    """One LLM step streaming in the background: text to a queue, tool calls to another."""
+
+    def __init__(self, session: AgentSession, handle: SpeechHandle, agent: Agent, chat_ctx: ChatContext,
+                 tools: list[FunctionTool], tool_choice: Any) -> None:
+        self.session = session
+        self.handle = handle
+        self.text_queue: asyncio.Queue[str | None] = asyncio.Queue()
+        self.tool_queue: asyncio.Queue[FunctionCall | None] = asyncio.Queue()
+        self.text = ""
+        self.calls: list[FunctionCall] = []
+        self.error: BaseException | None = None
+        self.ttft = -1.0
+        self.tool_choice = tool_choice
+        self.task = asyncio.get_running_loop().create_task(self._run(agent, chat_ctx, tools))
+
+    async def _run(self, agent: Agent, chat_ctx: ChatContext, tools: list[FunctionTool]) -> None:
+        s = self.session
+        start = s.now()
+        request_id = s._ids("llm_req")
+        usage = None
+        cancelled = False
+        try:
+            async for chunk in agent.llm_node(chat_ctx, tools, ModelSettings(tool_choice=self.tool_choice)):
+                text, calls = (chunk, ()) if isinstance(chunk, str) else _unpack(chunk)
+                if isinstance(chunk, ChatChunk) and chunk.usage is not None:
+                    usage = chunk.usage
+                if (text or calls) and self.ttft < 0:
+                    self.ttft = s.now() - start
+                if text:
+                    self.text += text
+                    self.text_queue.put_nowait(text)
+                for call in calls:
+                    if self.tool_choice == "none":
+                        continue  # LiveKit ignores tool calls made under tool_choice="none"
+                    fc = FunctionCall(call_id=call.call_id or s._ids("call"), name=call.name, arguments=call.arguments, id=s._ids("item"))
+                    self.calls.append(fc)
+                    self.tool_queue.put_nowait(fc)
+            if usage is not None or self.text or self.calls:
+                s._llm_error_streak = 0
+        except asyncio.CancelledError:
+            cancelled = True
+            raise
+        except Exception as exc:
+            self.error = exc
+        finally:
+            self.text_queue.put_nowait(None)
+            self.tool_queue.put_nowait(None)
+            duration = s.now() - start
+            llm = agent.llm
+            completion = usage.completion_tokens if usage else 0
+            tc = self.tool_choice if isinstance(self.tool_choice, str) or self.tool_choice is None else json.dumps(self.tool_choice)
+            s._emit(ev.MetricsCollectedEvent, metrics=ev.LLMMetrics(
+                label=llm.label if llm else "unknown", request_id=request_id, timestamp=s.now(), duration=duration, ttft=self.ttft,
+                cancelled=cancelled, completion_tokens=completion, prompt_tokens=usage.prompt_tokens if usage else 0,
+                prompt_cached_tokens=usage.prompt_cached_tokens if usage else 0, total_tokens=usage.total_tokens if usage else 0,
+                tokens_per_second=completion / duration if duration > 0 else 0.0, speech_id=self.handle.id,
+                model=getattr(llm, "model", "unknown"), provider=getattr(llm, "provider", "unknown"), tool_choice=tc))
+            if self.error is not None:
+                s._report_error(self.error, source="llm")
+
+    async def text_stream(self) -> Any:
+        while True:
+            chunk = await self.text_queue.get()
+            if chunk is None:
+                return
+            yield chunk
+
+
+def _unpack(chunk: ChatChunk) -> tuple[str, tuple[Any, ...]]:
+    if chunk.delta is None:
+        return "", ()
+    return chunk.delta.content or "", tuple(chunk.delta.tool_calls)
+
+
+class _AgentActivity:
+    """One agent's turn at being active: its speech queue, scheduler and reply tasks."""
+
+    def __init__(self, session: AgentSession, agent: Agent) -> None:
+        self.session = session
+        self.agent = agent
+        self.current: SpeechHandle | None = None
+        self._queue: list[tuple[int, int, SpeechHandle]] = []
+        self._seq = itertools.count()
+        self._wake = asyncio.Event()
+        self._paused = False
+        self._draining = False
+        self._closed = False
+        self._last_end: float | None = None
+        self._scheduler: asyncio.Task[None] | None = None
+        self._handles: list[SpeechHandle] = []
+
+    def start(self) -> None:
+        self._scheduler = asyncio.get_running_loop().create_task(self._schedule_loop())
+
+    def pause(self) -> None:
+        self._paused = True
+
+    def resume(self) -> None:
+        self._paused = False
+        self._wake.set()
+
+    def new_handle(self, allow_interruptions: Any, *, source: str) -> SpeechHandle:
+        s = self.session
+        if not is_given(allow_interruptions):
+            allow_interruptions = self.agent._allow_interruptions if is_given(self.agent._allow_interruptions) else s.options.interruption.enabled
+        handle = SpeechHandle(speech_id=s._ids("speech"), allow_interruptions=bool(allow_interruptions), source=source)
+        self._handles.append(handle)
+        handle.add_done_callback(lambda h: self._handles.remove(h) if h in self._handles else None)
+        heapq.heappush(self._queue, (-handle.priority, next(self._seq), handle))
+        handle._scheduled = True
+        self._wake.set()
+        s._emit(ev.SpeechCreatedEvent, speech_handle=handle, user_initiated=True, source=source)
+        return handle
+
+    async def _schedule_loop(self) -> None:
+        s = self.session
+        delay = self.agent._min_consecutive_speech_delay
+        if not is_given(delay):
+            delay = s.options.min_consecutive_speech_delay
+        while not self._closed:
+            await self._wake.wait()
+            self._wake.clear()
+            while self._queue and not self._paused and not self._closed:
+                _, _, handle = heapq.heappop(self._queue)
+                if handle.done():
+                    continue
+                if delay and self._last_end is not None:
+                    wait = self._last_end + delay - s.now()
+                    if wait > 0:
+                        await asyncio.sleep(wait)
+                self.current = handle
+                handle._authorized.set()
+                await asyncio.shield(handle._done_fut)
+                self.current = None
+                self._last_end = s.now()
+            if self._draining and not self._queue and self.current is None:
+                return
+
+    def interrupt(self, *, force: bool) -> asyncio.Future[None]:
+        current = self.current
+        if current is not None and not current.allow_interruptions and not force:
+            raise RuntimeError(f"AgentSession.interrupt: the current speech {current.id} does not allow interruptions; pass force=True")
+        targets = [h for h in self._handles if not h.done() and (force or h.allow_interruptions)]
+        for h in targets:
+            h._mark_interrupted()
+        return asyncio.ensure_future(asyncio.gather(*(h.wait_for_playout() for h in targets)))
+
+    async def drain(self) -> None:
+        """Let every queued speech finish, then run ``on_exit``."""
+        if self._draining:
+            return
+        self._draining = True
+        me = getattr(asyncio.current_task(), "_agentlab_speech", None)
+        pending = [h for h in self._handles if not h.done() and h is not me]
+        for h in pending:
+            await h.wait_for_playout()
+        await self.agent.on_exit()
+
+    async def aclose(self) -> None:
+        for h in list(self._handles):
+            h._mark_interrupted()
+        for h in list(self._handles):
+            if h is not getattr(asyncio.current_task(), "_agentlab_speech", None):
+                await h.wait_for_playout()
+        self._closed = True
+        self._wake.set()
+        if self._scheduler is not None:
+            self._scheduler.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._scheduler
+
+    # --- speech tasks ---------------------------------------------------------------------
+
+    async def _wait_authorized(self, handle: SpeechHandle) -> bool:
+        waiter = asyncio.ensure_future(handle._authorized.wait())
+        ok = await handle._wait_if_not_interrupted(waiter)
+        if not ok:
+            waiter.cancel()
+        return ok and not handle.interrupted
+
+    async def run_say(self, handle: SpeechHandle, text: str, *, add_to_chat_ctx: bool) -> None:
+        s = self.session
+        try:
+            if not await self._wait_authorized(handle):
+                return
+            s._set_agent_state("thinking")
+
+            async def source() -> Any:
+                yield text
+
+            playout, interrupted = await self._play(handle, source())
+            heard = playout.heard_text(s.now()) if interrupted else text
+            if add_to_chat_ctx and heard:
+                msg = ChatMessage(role="assistant", content=[heard], id=s._ids("item"), interrupted=interrupted,
+                                  created_at=playout.started_at if playout.started_at is not None else s.now())
+                msg.metrics.update(_speaking_metrics(playout, s.now()))
+                s._add_item(msg, self.agent, speech=handle)
+        finally:
+            self._finish(handle)
+
+    async def run_reply(self, handle: SpeechHandle, *, user_message: ChatMessage | None, instructions: str | None,
+                        tool_choice: Any, chat_ctx: ChatContext | None) -> None:
+        s = self.session
+        agent = self.agent
+        try:
+            reply_ctx = (chat_ctx or agent._chat_ctx).copy()
+            if user_message is not None:
+                try:
+                    await agent.on_user_turn_completed(reply_ctx, user_message)
+                except StopResponse:
+                    return
+                s._add_item(user_message, agent, reply_ctx=reply_ctx)
+            await self._run_steps(handle, reply_ctx, instructions=instructions, tool_choice=tool_choice, user_message=user_message)
+        finally:
+            self._finish(handle)
+
+    def _finish(self, handle: SpeechHandle) -> None:
+        handle._mark_done()
+        if self.current is handle:
+            self.session._set_agent_state("listening")
+
+    def _llm_ctx(self, reply_ctx: ChatContext, instructions: str | None) -> ChatContext:
+        items: list[ChatItem] = [ChatMessage(role="system", content=[self.agent.instructions], id="instructions")]
+        items += [it for it in reply_ctx.items if it.type != "agent_handoff"]
+        if instructions:
+            items.append(ChatMessage(role="system", content=[instructions], id="reply_instructions"))
+        return ChatContext(items)
+
+    async def _run_steps(self, handle: SpeechHandle, reply_ctx: ChatContext, *, instructions: str | None, tool_choice: Any,
+                         user_message: ChatMessage | None) -> None:
+        s = self.session
+        agent = self.agent
+        max_steps = s.options.max_tool_steps
+        while True:
+            tools = agent.tools + [t for t in s.tools if t.name not in {a.name for a in agent.tools}]
+            gen = _Generation(s, handle, agent, self._llm_ctx(reply_ctx, instructions), tools, tool_choice)
+            if handle.num_steps == 1:
+                if not await self._wait_authorized(handle):
+                    gen.task.cancel()
+                    await asyncio.gather(gen.task, return_exceptions=True)
+                    return
+                s._set_agent_state("thinking")
+            handle._step_played.clear()
+            executor = asyncio.get_running_loop().create_task(self._execute_tools(handle, gen, tools))
+            playout, interrupted = await self._play(handle, gen.text_stream())
+            handle._step_played.set()
+            if interrupted:
+                gen.task.cancel()
+            await asyncio.gather(gen.task, return_exceptions=True)
+            now = s.now()
+            text = playout.heard_text(now) if interrupted else gen.text.strip()
+            if text:
+                msg = ChatMessage(role="assistant", content=[text], id=s._ids("item"), interrupted=interrupted,
+                                  created_at=playout.started_at if playout.started_at is not None else now)
+                msg.metrics.update(_speaking_metrics(playout, now))
+                if gen.ttft >= 0:
+                    msg.metrics["llm_node_ttft"] = round(gen.ttft, 9)
+                if user_message is not None and playout.started_at is not None and handle.num_steps == 1:
+                    msg.metrics["e2e_latency"] = round(playout.started_at - user_message.created_at, 9)
+                s._add_item(msg, agent, speech=handle, reply_ctx=reply_ctx)
+            if gen.calls and not interrupted:
+                s._set_agent_state("thinking")
+            results: list[_ToolResult] = await executor
+            if not results:
+                return
+            for r in results:
+                r.call.created_at = s.now()
+                s._add_item(r.call, agent, speech=handle, reply_ctx=reply_ctx)
+            for r in results:
+                if r.output is not None:
+                    r.output.created_at = s.now()
+                    s._add_item(r.output, agent, speech=handle, reply_ctx=reply_ctx)
+            s._emit(ev.FunctionToolsExecutedEvent, function_calls=tuple(r.call for r in results),
+                    function_call_outputs=tuple(r.output for r in results), speech_id=handle.id)
+            handoffs = [r.handoff for r in results if r.handoff is not None]
+            if handoffs:
+                s.update_agent(handoffs[-1])
+            if interrupted or not any(r.reply_required for r in results):
+                return
+            if tool_choice == "none" or handle.num_steps >= max_steps + 1 or handoffs:
+                if handle.num_steps >= max_steps + 1:
+                    logger.warning("maximum number of tool steps reached (max_tool_steps=%d); forcing a final reply", max_steps)
+                tool_choice = "none"
+            else:
+                tool_choice = "auto"
+            handle._num_steps += 1
+
+    async def _play(self, handle: SpeechHandle, text: Any) -> tuple[_Playout, bool]:
+        """Play a step's text (or its audio through ``tts_node``) until done or interrupted."""
+        s = self.session
+        playout = _Playout()
+        tts = self.agent.tts
+        transforms = s.options.tts_text_transforms
+
+        async def forward_text() -> None:
+            async for chunk in text:
+                if playout.started_at is None:
+                    playout.started_at = s.now()
+                    s._set_agent_state("speaking")
+                playout.parts.append(chunk)
+
+        async def forward_audio() -> None:
+            started = s.now()
+            first_text: float | None = None
+            ttfb = -1.0
+            chars = 0
+
+            async def tts_input() -> Any:
+                nonlocal chars, first_text
+                async for chunk in apply_text_transforms(text, transforms):
+                    if first_text is None:
+                        first_text = s.now()
+                    chars += len(chunk)
+                    yield chunk
+
+            cancelled = False
+            try:
+                async for frame in self.agent.tts_node(tts_input(), ModelSettings()):
+                    if playout.started_at is None:
+                        # From the first text the TTS received: upstream LLM latency is not the TTS's (LiveKit #6300).
+                        ttfb = s.now() - (first_text if first_text is not None else started)
+                        playout.ttfb = ttfb
+                        playout.started_at = s.now()
+                        s._set_agent_state("speaking")
+                    playout.frame, playout.frame_started = frame, s.now()
+                    await asyncio.sleep(frame.duration)
+                    playout.parts.append(frame.text)
+                    playout.audio_duration += frame.duration
+                    playout.frame = None
+            except asyncio.CancelledError:
+                cancelled = True
+                raise
+            finally:
+                s._emit(ev.MetricsCollectedEvent, metrics=ev.TTSMetrics(
+                    label=tts.label if tts else "unknown", request_id=s._ids("tts_req"), timestamp=s.now(), ttfb=ttfb,
+                    duration=s.now() - started, audio_duration=playout.audio_duration, cancelled=cancelled, characters_count=chars,
+                    streamed=True, speech_id=handle.id, model=getattr(tts, "model", "unknown"), provider=getattr(tts, "provider", "unknown")))
+
+        task = asyncio.get_running_loop().create_task(forward_audio() if tts is not None else forward_text())
+        finished = await handle._wait_if_not_interrupted(task)
+        if not finished:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+            return playout, True
+        exc = task.exception()
+        if exc is not None:
+            s._report_error(exc, source="tts")
+        return playout, False
+
+    async def _execute_tools(self, handle: SpeechHandle, gen: _Generation, tools: list[FunctionTool]) -> list[_ToolResult]:
+        running: list[asyncio.Task[_ToolResult]] = []
+        while True:
+            call = await gen.tool_queue.get()
+            if call is None:
+                break
+            token = _in_tool.set(True)
+            try:
+                task = asyncio.get_running_loop().create_task(self._run_tool(handle, call, tools))
+            finally:
+                _in_tool.reset(token)
+            task._agentlab_speech = handle  # type: ignore[attr-defined]
+            task._agentlab_call = call  # type: ignore[attr-defined]
+            running.append(task)
+        return list(await asyncio.gather(*running))
+
+    async def _run_tool(self, handle: SpeechHandle, call: FunctionCall, tools: list[FunctionTool]) -> _ToolResult:
+        s = self.session
+        from .run_result import _mock_for
+
+        def result(text: str, *, is_error: bool = False, reply: bool = True, handoff: Agent | None = None) -> _ToolResult:
+            out = FunctionCallOutput(call_id=call.call_id, name=call.name, output=text, is_error=is_error, id=s._ids("item"))
+            return _ToolResult(call=call, output=out, reply_required=reply, handoff=handoff)
+
+        tool = next((t for t in tools if t.name == call.name), None)
+        if tool is None:
+            return result(f"Unknown function: {call.name}", is_error=True)
+        try:
+            args = arguments_dict(call)
+        except ValueError as exc:
+            return result(f"Invalid arguments for {call.name}: {exc}", is_error=True)
+        handle._in_tool = True
+        try:
+            mock = _mock_for(self.agent, call.name)
+            ctx = RunContext(session=s, speech_handle=handle, function_call=call)
+            if mock is not None:
+                value = await _call_mock(mock, tool, args, ctx)
+            else:
+                value = await tool.invoke(args, ctx)
+        except ToolArgumentsError as exc:
+            return result(f"Invalid arguments for {call.name}: {exc}", is_error=True)
+        except ToolError as exc:
+            return result(exc.message, is_error=True)
+        except StopResponse:
+            return _ToolResult(call=call, output=None, reply_required=False)
+        except Exception as exc:
+            s._report_error(exc, source="tool")
+            return result("An internal error occurred", is_error=True)
+        finally:
+            handle._in_tool = False
+        handoff = None
+        if isinstance(value, Agent):
+            handoff, value = value, None
+        elif isinstance(value, tuple) and any(isinstance(v, Agent) for v in value):
+            agents = [v for v in value if isinstance(v, Agent)]
+            rest = [v for v in value if not isinstance(v, Agent)]
+            handoff = agents[0]
+            value = rest[0] if len(rest) == 1 else (tuple(rest) if rest else None)
+        if value is None:
+            return result("", reply=False, handoff=handoff)
+        return result(output_to_text(value), handoff=handoff)
+
+
+async def _call_mock(mock: Callable[..., Any], tool: FunctionTool, args: dict[str, Any], ctx: RunContext) -> Any:
+    kwargs = tool.prepare_arguments(args)
+    params = inspect.signature(mock).parameters
+    if tool.context_param is not None:
+        kwargs[tool.context_param] = ctx
+    if not any(p.kind == p.VAR_KEYWORD for p in params.values()):
+        kwargs = {k: v for k, v in kwargs.items() if k in params}
+    value = mock(**kwargs)
+    if inspect.isawaitable(value):
+        value = await value
+    return value
+
+
+def _speaking_metrics(playout: _Playout, now: float) -> dict[str, float]:
+    if playout.started_at is None:
+        return {}
+    out = {"started_speaking_at": round(playout.started_at, 9), "stopped_speaking_at": round(now, 9)}
+    if playout.ttfb is not None:
+        out["tts_node_ttfb"] = round(playout.ttfb, 9)
+    return out
+
+
+warnings.filterwarnings("default", category=DeprecationWarning, module="agentlab")

@@ -1,0 +1,156 @@
+"""SpeechHandle: one agent utterance (a ``say`` or a whole LLM reply including its tool steps).
+
+Example::
+
+    handle = session.generate_reply(instructions="Greet the user.")
+    await handle              # same as await handle.wait_for_playout()
+    handle.interrupted, handle.num_steps, [i.type for i in handle.chat_items]
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Generator
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ..chat import ChatItem
+
+__all__ = ["SpeechHandle"]
+
+
+class SpeechHandle:
+    """A handle on one scheduled agent speech.
+
+    ``await handle`` waits until it has played out (all tool steps included). ``interrupt()`` stops
+    it; ``interrupted`` tells whether that happened. ``num_steps`` counts LLM generations,
+    ``chat_items`` the history items it produced.
+    """
+
+    SPEECH_PRIORITY_LOW = 0
+    SPEECH_PRIORITY_NORMAL = 5
+    SPEECH_PRIORITY_HIGH = 10
+
+    def __init__(self, *, speech_id: str, allow_interruptions: bool, priority: int = SPEECH_PRIORITY_NORMAL, source: str = "generate_reply") -> None:
+        self._id = speech_id
+        self._allow_interruptions = allow_interruptions
+        self._priority = priority
+        self._source = source
+        self._interrupted = False
+        self._num_steps = 1
+        self._chat_items: list[ChatItem] = []
+        self._loop = asyncio.get_running_loop()
+        self._done_fut: asyncio.Future[None] = self._loop.create_future()
+        self._interrupt_fut: asyncio.Future[None] = self._loop.create_future()
+        self._authorized = asyncio.Event()
+        self._scheduled = False
+        self._step_played = asyncio.Event()
+        # Set while a tool of this speech waits for an AgentTask: a run counts it as settled.
+        self._waiting_on_task = False
+        self._in_tool = False
+        self._task: asyncio.Task[Any] | None = None  # the reply or say task playing this speech
+
+    @property
+    def id(self) -> str:
+        """``speech_1``, ``speech_2`` ... (deterministic per session)."""
+        return self._id
+
+    @property
+    def source(self) -> str:
+        """``"say"`` or ``"generate_reply"``."""
+        return self._source
+
+    @property
+    def priority(self) -> int:
+        """LOW 0, NORMAL 5, HIGH 10; higher speaks first, FIFO within a priority."""
+        return self._priority
+
+    @property
+    def scheduled(self) -> bool:
+        """True once the scheduler has queued it."""
+        return self._scheduled
+
+    @property
+    def interrupted(self) -> bool:
+        """True once interrupted (by the user, ``interrupt()``, or the session closing)."""
+        return self._interrupted
+
+    @property
+    def allow_interruptions(self) -> bool:
+        """Whether user speech or ``interrupt()`` may stop it. Cannot become False once interrupted."""
+        return self._allow_interruptions
+
+    @allow_interruptions.setter
+    def allow_interruptions(self, value: bool) -> None:
+        if self._interrupted and not value:
+            raise RuntimeError(f"{self._id}: cannot disallow interruptions, the speech was already interrupted")
+        self._allow_interruptions = value
+
+    @property
+    def num_steps(self) -> int:
+        """How many LLM generations this speech has run (1 + tool follow-ups)."""
+        return self._num_steps
+
+    @property
+    def chat_items(self) -> list[ChatItem]:
+        """Items this speech added to the history (assistant messages, calls, outputs)."""
+        return list(self._chat_items)
+
+    def done(self) -> bool:
+        """True when it finished playing out or was interrupted and cleaned up."""
+        return self._done_fut.done()
+
+    def interrupt(self, *, force: bool = False) -> SpeechHandle:
+        """Stop this speech. Raises ``RuntimeError`` if it does not allow interruptions (unless ``force``)."""
+        if not force and not self._allow_interruptions:
+            raise RuntimeError(f"{self._id} does not allow interruptions; pass force=True to stop it anyway")
+        self._mark_interrupted()
+        return self
+
+    async def wait_for_playout(self) -> None:
+        """Wait until the speech has played out, tool steps included."""
+        if self._in_tool and asyncio.current_task() is not None and getattr(asyncio.current_task(), "_agentlab_speech", None) is self:
+            raise RuntimeError(
+                f"{self._id}: wait_for_playout() called from one of its own tools would wait forever; "
+                "use RunContext.wait_for_playout() to wait for the current step"
+            )
+        await asyncio.shield(self._done_fut)
+
+    def __await__(self) -> Generator[Any, None, SpeechHandle]:
+        async def _wait() -> SpeechHandle:
+            await self.wait_for_playout()
+            return self
+
+        return _wait().__await__()
+
+    def add_done_callback(self, callback: Callable[[SpeechHandle], Any]) -> None:
+        """Call ``callback(handle)`` when the speech is done."""
+        self._done_fut.add_done_callback(lambda _: callback(self))
+
+    def __repr__(self) -> str:
+        state = "done" if self.done() else "active"
+        flag = ", interrupted" if self._interrupted else ""
+        return f"SpeechHandle({self._id!r}, {self._source}, steps={self._num_steps}, {state}{flag})"
+
+    # --- used by the session ---
+
+    def _mark_interrupted(self) -> None:
+        if self.done():
+            return
+        self._interrupted = True
+        if not self._interrupt_fut.done():
+            self._interrupt_fut.set_result(None)
+
+    def _mark_done(self) -> None:
+        if not self._done_fut.done():
+            self._done_fut.set_result(None)
+
+    async def _wait_for_step_playout(self) -> None:
+        await self._step_played.wait()
+
+    async def _wait_if_not_interrupted(self, aw: asyncio.Future[Any] | asyncio.Task[Any]) -> bool:
+        """Wait for ``aw`` unless the speech is interrupted first; True when ``aw`` finished."""
+        if self._interrupt_fut.done():
+            return aw.done()
+        await asyncio.wait([aw, self._interrupt_fut], return_when=asyncio.FIRST_COMPLETED)
+        return aw.done()

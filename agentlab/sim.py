@@ -1,0 +1,181 @@
+"""Simulate a conversation on the virtual clock and get a :class:`Run` back.
+
+``simulate(agent, session_options, script)`` builds an :class:`~agentlab.AgentSession` from the
+options, starts ``agent`` on a fresh :class:`~agentlab.VirtualClock`, plays the script, closes the
+session and returns the run: history, events and metrics DataFrames plus the session itself.
+Identical inputs give identical frames, bit for bit (ids are counted per run, wall stamps are
+derived from the virtual epoch).
+
+A text script is a list of user turns: a string (sent 1 s after the agent falls silent) or a
+:class:`UserTurn` with its own delay, or an absolute time ``at`` (with ``interrupt=True`` the text
+barges in on the agent, as a chat message does in LiveKit).
+
+Example::
+
+    run = simulate(make_agent, {"llm": ScriptedLLM(responses=["Hi!", "Sure."])}, ["Hello", "Book it"])
+    run.history[["created_at", "role", "text"]]
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Union
+
+import pandas as pd
+
+from ._utils import IdFactory, current_ids
+from .clock import VirtualClock
+from .session.agent import Agent
+from .session.options import SessionOptions
+from .session.session import AgentSession
+
+__all__ = ["Run", "UserTurn", "simulate"]
+
+
+@dataclass(frozen=True)
+class UserTurn:
+    """One typed user turn: ``delay`` seconds after the agent goes quiet, or at time ``at``."""
+
+    text: str
+    delay: float = 1.0
+    at: float | None = None
+    interrupt: bool = False
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.text, str):
+            raise ValueError(f"UserTurn.text must be a string, got {self.text!r}")
+        if self.delay < 0:
+            raise ValueError(f"UserTurn.delay = {self.delay!r} must be >= 0 seconds")
+        if self.at is not None and self.at < 0:
+            raise ValueError(f"UserTurn.at = {self.at!r} must be >= 0 seconds")
+
+
+ScriptItem = Union[str, UserTurn]
+
+
+class Run:
+    """A finished simulated (or recorded) conversation.
+
+    ``history``, ``events`` and ``metrics`` are DataFrames (columns in :mod:`agentlab.frames`);
+    ``session`` is the closed session, ``duration`` the simulated seconds, ``wall_seconds`` what
+    the simulation cost.
+    """
+
+    def __init__(self, session: AgentSession, *, wall_seconds: float) -> None:
+        self.session = session
+        self.wall_seconds = wall_seconds
+        self.duration = session.now()
+        self.history: pd.DataFrame = session.history_frame()
+        self.events: pd.DataFrame = session.events_frame()
+        self.metrics: pd.DataFrame = session.metrics_frame()
+
+    @property
+    def speed(self) -> float:
+        """Simulated seconds per wall second."""
+        return self.duration / self.wall_seconds if self.wall_seconds > 0 else float("inf")
+
+    def __repr__(self) -> str:
+        turns = int((self.history["role"] == "user").sum()) if len(self.history) else 0
+        return f"Run({turns} user turns, {len(self.history)} items, {len(self.events)} events, {self.duration:.1f}s simulated)"
+
+    def _repr_html_(self) -> str:
+        h = self.history
+        rows = []
+        for _, r in h.iterrows():
+            if r["type"] == "message":
+                who, what = r["role"], (r["text"] or "") + (" ⟂ interrupted" if r["interrupted"] is True else "")
+            elif r["type"] == "function_call":
+                who, what = "tool call", f"{r['name']}({r['arguments']})"
+            elif r["type"] == "function_call_output":
+                who, what = "tool output", r["output"] + (" [error]" if r["is_error"] is True else "")
+            else:
+                old = r["old_agent_id"] if isinstance(r["old_agent_id"], str) else "start"
+                who, what = "handoff", f"{old} → {r['new_agent_id']}"
+            rows.append(f"<tr><td style='text-align:right'>{r['created_at']:.2f}s</td><td>{html.escape(str(who))}</td>"
+                        f"<td style='text-align:left'>{html.escape(str(what))}</td></tr>")
+        llm = self.metrics[self.metrics["type"] == "llm_metrics"] if len(self.metrics) else self.metrics
+        ttft = f"{llm['ttft'].median() * 1000:.0f} ms" if len(llm) else "—"
+        return (
+            "<div style='font-family:var(--jp-ui-font-family,sans-serif);font-size:13px'>"
+            f"<b>Run</b> · {self.duration:.1f} s simulated in {self.wall_seconds * 1000:.0f} ms · "
+            f"{len(self.events)} events · {len(llm)} LLM calls (median TTFT {ttft})"
+            f"<table style='border-collapse:collapse;margin-top:4px'>{''.join(rows)}</table></div>"
+        )
+
+
+def _agent_from(agent: Agent | Callable[[], Agent]) -> Agent:
+    if isinstance(agent, Agent):
+        return agent
+    if callable(agent):
+        made = agent()
+        if not isinstance(made, Agent):
+            raise TypeError(f"simulate: the agent factory returned {type(made).__name__}, expected an Agent")
+        return made
+    raise TypeError(f"simulate: agent must be an Agent or a function returning one, got {type(agent).__name__}")
+
+
+def _session_from(options: dict[str, Any] | SessionOptions | None) -> AgentSession:
+    if options is None:
+        return AgentSession()
+    if isinstance(options, SessionOptions):
+        kwargs = {k: v for k, v in options.to_dict().items() if k not in ("turn_detection", "endpointing", "interruption",
+                                                                           "preemptive_generation", "user_turn_limit")}
+        kwargs["turn_handling"] = options.to_turn_handling()
+        kwargs.pop("tts_text_transforms", None)
+        return AgentSession(tts_text_transforms=list(options.tts_text_transforms) if options.tts_text_transforms else None, **kwargs)
+    if not isinstance(options, dict):
+        raise TypeError(f"simulate: session_options must be a dict of AgentSession arguments or SessionOptions, got {type(options).__name__}")
+    return AgentSession(**options)
+
+
+def simulate(
+    agent: Agent | Callable[[], Agent],
+    session_options: dict[str, Any] | SessionOptions | None = None,
+    script: Sequence[ScriptItem] = (),
+    *,
+    clock: VirtualClock | None = None,
+    end_delay: float = 1.0,
+) -> Run:
+    """Run ``script`` against ``agent`` on a virtual clock; return the :class:`Run`.
+
+    ``agent`` is an Agent or a function that makes one (prefer a function: an agent keeps its
+    conversation, so reusing one instance carries history over). ``session_options`` are
+    :class:`AgentSession` keyword arguments (``llm``, ``tts``, ``turn_handling``, ``max_tool_steps``...).
+    Works from scripts and inside Jupyter.
+    """
+    turns = [UserTurn(t) if isinstance(t, str) else t for t in script]
+    for i, t in enumerate(turns):
+        if not isinstance(t, UserTurn):
+            raise TypeError(f"simulate: script[{i}] must be a string or UserTurn, got {type(t).__name__}")
+    clock = clock or VirtualClock()
+
+    async def main() -> Run:
+        current_ids.set(IdFactory())
+        wall0 = time.perf_counter()
+        session = _session_from(session_options)
+        await session.start(_agent_from(agent))
+        try:
+            for turn in turns:
+                if turn.at is not None:
+                    wait = turn.at - session.now()
+                    if wait > 0:
+                        await asyncio.sleep(wait)
+                else:
+                    await session.wait_for_idle()
+                    await asyncio.sleep(turn.delay)
+                if session._closing:
+                    break
+                if turn.interrupt and session.current_speech is not None:
+                    session.interrupt(force=True)
+                session.generate_reply(user_input=turn.text)
+            await session.wait_for_idle()
+            await asyncio.sleep(end_delay)
+        finally:
+            await session.aclose()
+        return Run(session, wall_seconds=time.perf_counter() - wall0)
+
+    return clock.run(main)

@@ -1,0 +1,22 @@
+"""Shared test helpers: run a coroutine on a fresh virtual clock."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from agentlab import VirtualClock  # noqa: E402
+
+
+@pytest.fixture
+def vrun():
+    """``vrun(async_fn)`` runs ``async_fn()`` on a new VirtualClock and returns its result."""
+
+    def run(fn):
+        return VirtualClock().run(fn)
+
+    return run
