@@ -26,9 +26,9 @@ from .session import (
     RunResult,
     SessionOptions,
     SpeechHandle,
+    events,
     mock_tools,
 )
-from .session import events
 from .sim import Run, UserTurn, simulate
 from .tools import FunctionTool, RunContext, StopResponse, ToolError, function_tool
 

@@ -13,7 +13,6 @@ Example::
 
 from __future__ import annotations
 
-import copy as _copy
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
@@ -177,7 +176,11 @@ class ChatContext:
         exclude_instructions: bool = False,
         exclude_handoff: bool = False,
     ) -> ChatContext:
-        """A deep copy, optionally without function calls/outputs, system messages or handoffs."""
+        """A new context with the same items (as LiveKit: items are shared, the list is not).
+
+        Optionally without function calls/outputs, system messages or handoffs. Adding or removing
+        items in the copy leaves the original alone; editing a shared item edits both.
+        """
         out = []
         for it in self._items:
             if exclude_function_call and it.type in ("function_call", "function_call_output"):
@@ -186,13 +189,13 @@ class ChatContext:
                 continue
             if exclude_handoff and it.type == "agent_handoff":
                 continue
-            out.append(_copy.deepcopy(it))
+            out.append(it)
         return ChatContext(out)
 
     def truncate(self, *, max_items: int) -> ChatContext:
         """Keep the last ``max_items`` items (plus a leading system message), never starting on a tool output."""
         head = [it for it in self._items[:1] if it.type == "message" and it.role == "system"]
-        tail = self._items[len(head):][-max_items:] if max_items > 0 else []
+        tail = self._items[len(head) :][-max_items:] if max_items > 0 else []
         while tail and tail[0].type == "function_call_output":
             tail = tail[1:]
         self._items[:] = head + tail

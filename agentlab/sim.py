@@ -95,8 +95,10 @@ class Run:
             else:
                 old = r["old_agent_id"] if isinstance(r["old_agent_id"], str) else "start"
                 who, what = "handoff", f"{old} → {r['new_agent_id']}"
-            rows.append(f"<tr><td style='text-align:right'>{r['created_at']:.2f}s</td><td>{html.escape(str(who))}</td>"
-                        f"<td style='text-align:left'>{html.escape(str(what))}</td></tr>")
+            rows.append(
+                f"<tr><td style='text-align:right'>{r['created_at']:.2f}s</td><td>{html.escape(str(who))}</td>"
+                f"<td style='text-align:left'>{html.escape(str(what))}</td></tr>"
+            )
         llm = self.metrics[self.metrics["type"] == "llm_metrics"] if len(self.metrics) else self.metrics
         ttft = f"{llm['ttft'].median() * 1000:.0f} ms" if len(llm) else "—"
         return (
@@ -122,13 +124,18 @@ def _session_from(options: dict[str, Any] | SessionOptions | None) -> AgentSessi
     if options is None:
         return AgentSession()
     if isinstance(options, SessionOptions):
-        kwargs = {k: v for k, v in options.to_dict().items() if k not in ("turn_detection", "endpointing", "interruption",
-                                                                           "preemptive_generation", "user_turn_limit")}
+        kwargs = {
+            k: v
+            for k, v in options.to_dict().items()
+            if k not in ("turn_detection", "endpointing", "interruption", "preemptive_generation", "user_turn_limit")
+        }
         kwargs["turn_handling"] = options.to_turn_handling()
         kwargs.pop("tts_text_transforms", None)
         return AgentSession(tts_text_transforms=list(options.tts_text_transforms) if options.tts_text_transforms else None, **kwargs)
     if not isinstance(options, dict):
-        raise TypeError(f"simulate: session_options must be a dict of AgentSession arguments or SessionOptions, got {type(options).__name__}")
+        raise TypeError(
+            f"simulate: session_options must be a dict of AgentSession arguments or SessionOptions, got {type(options).__name__}"
+        )
     return AgentSession(**options)
 
 

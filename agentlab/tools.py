@@ -346,7 +346,10 @@ def _schema_for(tp: Any, where: str) -> dict[str, Any]:
         if len(kinds) == 1 and next(iter(kinds)) in _PRIMITIVES:
             schema = {**_PRIMITIVES[next(iter(kinds))], **schema}
         return schema
-    raise TypeError(f"function_tool {where}: unsupported parameter type {tp!r}; use str, int, float, bool, Literal, Enum, list, dict or Optional of these")
+    raise TypeError(
+        f"function_tool {where}: unsupported parameter type {tp!r}; "
+        "use str, int, float, bool, Literal, Enum, list, dict or Optional of these"
+    )
 
 
 def _parse_docstring(doc: str) -> tuple[str, dict[str, str]]:

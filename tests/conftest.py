@@ -9,7 +9,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from agentlab import VirtualClock  # noqa: E402
+from agentlab import VirtualClock
 
 
 @pytest.fixture

@@ -60,8 +60,9 @@ def test_quickstart_two_tools_and_handoff_with_expect(vrun):
 
 def _looping_llm() -> ScriptedLLM:
     # Always asks for the tool again, unless tools are switched off.
-    return ScriptedLLM(rules=[Rule(tool_calls=[ScriptedToolCall("lookup", {"q": "again"})]), Rule(reply="Final answer.")],
-                       ttft=0.1, tokens_per_second=100)
+    return ScriptedLLM(
+        rules=[Rule(tool_calls=[ScriptedToolCall("lookup", {"q": "again"})]), Rule(reply="Final answer.")], ttft=0.1, tokens_per_second=100
+    )
 
 
 @pytest.mark.parametrize("max_tool_steps", [1, 2, 3])
@@ -106,16 +107,20 @@ def test_tool_errors_become_outputs_in_history(vrun):
         """Raises a ToolError."""
         raise al.ToolError("x must be positive")
 
-    llm = ScriptedLLM(responses=[
-        ScriptedResponse(tool_calls=[
-            ScriptedToolCall("nope", {}),
-            ScriptedToolCall("fails", '{"x": '),
-            ScriptedToolCall("fails", {"x": "seven"}),
-            ScriptedToolCall("fails", {"x": 1}),
-            ScriptedToolCall("refuses", {"x": -1}),
-        ]),
-        "Sorry about that.",
-    ])
+    llm = ScriptedLLM(
+        responses=[
+            ScriptedResponse(
+                tool_calls=[
+                    ScriptedToolCall("nope", {}),
+                    ScriptedToolCall("fails", '{"x": '),
+                    ScriptedToolCall("fails", {"x": "seven"}),
+                    ScriptedToolCall("fails", {"x": 1}),
+                    ScriptedToolCall("refuses", {"x": -1}),
+                ]
+            ),
+            "Sorry about that.",
+        ]
+    )
 
     async def main():
         async with AgentSession(llm=llm) as session:
@@ -187,12 +192,14 @@ def test_agent_task_from_tool_resumes_caller(vrun):
             name = await AskName()
             return f"booking for {name}"
 
-    llm = ScriptedLLM(rules=[
-        Rule(r"book", tool_calls=[ScriptedToolCall("start_booking")]),
-        Rule(r"ask name", reply="What's your name?"),
-        Rule(r"I'm (?P<n>\w+)", tool_calls=[ScriptedToolCall("record_name", {"name": "{n}"})]),
-        Rule(after_tool="start_booking", reply="Done: {output}."),
-    ])
+    llm = ScriptedLLM(
+        rules=[
+            Rule(r"book", tool_calls=[ScriptedToolCall("start_booking")]),
+            Rule(r"ask name", reply="What's your name?"),
+            Rule(r"I'm (?P<n>\w+)", tool_calls=[ScriptedToolCall("record_name", {"name": "{n}"})]),
+            Rule(after_tool="start_booking", reply="Done: {output}."),
+        ]
+    )
 
     async def main():
         async with AgentSession(llm=llm) as session:
@@ -234,11 +241,13 @@ def test_agent_task_awaited_in_on_enter(vrun):
             ok = await Consent(instructions="consent")
             self.session.generate_reply(instructions=f"consent {'given' if ok else 'refused'}")
 
-    llm = ScriptedLLM(rules=[
-        Rule(r"ask consent", reply="May we record this call?"),
-        Rule(r"^yes", tool_calls=[ScriptedToolCall("consent", {"given": True})]),
-        Rule(r"consent given", reply="Thanks, let's start."),
-    ])
+    llm = ScriptedLLM(
+        rules=[
+            Rule(r"ask consent", reply="May we record this call?"),
+            Rule(r"^yes", tool_calls=[ScriptedToolCall("consent", {"given": True})]),
+            Rule(r"consent given", reply="Thanks, let's start."),
+        ]
+    )
 
     async def main():
         async with AgentSession(llm=llm) as session:
@@ -266,10 +275,15 @@ def test_mock_tools_replaces_tool_for_agent_class(vrun):
 
 
 def test_judge_with_scripted_llm(vrun):
-    judge = ScriptedLLM(rules=[
-        Rule(r"Intent: .*greets.*\n\nAgent message: .*welcome", tool_calls=[ScriptedToolCall("check_intent", {"success": True, "reason": "ok"})]),
-        Rule(r"Intent:", tool_calls=[ScriptedToolCall("check_intent", {"success": False, "reason": "no greeting"})]),
-    ])
+    judge = ScriptedLLM(
+        rules=[
+            Rule(
+                r"Intent: .*greets.*\n\nAgent message: .*welcome",
+                tool_calls=[ScriptedToolCall("check_intent", {"success": True, "reason": "ok"})],
+            ),
+            Rule(r"Intent:", tool_calls=[ScriptedToolCall("check_intent", {"success": False, "reason": "no greeting"})]),
+        ]
+    )
 
     async def main():
         async with AgentSession(llm=ScriptedLLM(responses=["Welcome in!", "Bye."])) as session:
@@ -299,8 +313,12 @@ def test_states_and_event_order_for_one_text_turn(vrun):
     ev = s.events_frame()
     states = ev[ev.type == "agent_state_changed"][["created_at", "old_state", "new_state"]].values.tolist()
     # ttft 0.2 then 3 tokens at 0.1 s each: speaking from 1.2 s to 1.4 s
-    assert states == [[0.0, "initializing", "listening"], [1.0, "listening", "thinking"], [1.2, "thinking", "speaking"],
-                      [1.4, "speaking", "listening"]]
+    assert states == [
+        [0.0, "initializing", "listening"],
+        [1.0, "listening", "thinking"],
+        [1.2, "thinking", "speaking"],
+        [1.4, "speaking", "listening"],
+    ]
     assert ev.type.iloc[-1] == "close"
     assert (ev.created_at.diff().dropna() >= 0).all()
     msg = s.history.items[-1]
@@ -354,8 +372,11 @@ def test_uninterruptible_speech(vrun):
 
 def test_say_and_reply_and_queueing(vrun):
     async def main():
-        session = AgentSession(llm=ScriptedLLM(responses=["From the LLM."], ttft=0.5), min_consecutive_speech_delay=0.25,
-                               tts=al.ScriptedTTS(words_per_minute=60, ttfb=0.0))
+        session = AgentSession(
+            llm=ScriptedLLM(responses=["From the LLM."], ttft=0.5),
+            min_consecutive_speech_delay=0.25,
+            tts=al.ScriptedTTS(words_per_minute=60, ttfb=0.0),
+        )
         await session.start(Agent(instructions="x"))
         h1 = session.say("Hello **there** 👋")  # two words: 2 s of audio
         h2 = await session.reply("say something")  # VideoSDK: waits for playback
@@ -368,8 +389,14 @@ def test_say_and_reply_and_queueing(vrun):
     assert [m.text_content for m in msgs] == ["Hello **there** 👋", "From the LLM."]
     states = [(e.created_at, e.new_state) for e in s.events if e.type == "agent_state_changed"]
     # the say plays 0-2 s; the reply's LLM ran meanwhile, and it starts 0.25 s after (min_consecutive_speech_delay)
-    assert states[1:] == [(0.0, "thinking"), (0.0, "speaking"), (2.0, "listening"), (2.25, "thinking"), (2.25, "speaking"),
-                          (5.25, "listening")]
+    assert states[1:] == [
+        (0.0, "thinking"),
+        (0.0, "speaking"),
+        (2.0, "listening"),
+        (2.25, "thinking"),
+        (2.25, "speaking"),
+        (5.25, "listening"),
+    ]
 
 
 def test_tts_text_transforms_change_what_is_spoken_only(vrun):
@@ -381,6 +408,7 @@ def test_tts_text_transforms_change_what_is_spoken_only(vrun):
                 async for t in text:
                     spoken.append(t)
                     yield t
+
             async for f in super().stream(tap()):
                 yield f
 
@@ -432,8 +460,11 @@ def test_run_context_fields(vrun):
         return "ok"
 
     async def main():
-        session = AgentSession(llm=ScriptedLLM(responses=[ScriptedResponse(tool_calls=[ScriptedToolCall("probe", {"n": 1})]), "done"]),
-                               userdata={"k": 1}, tools=[probe])
+        session = AgentSession(
+            llm=ScriptedLLM(responses=[ScriptedResponse(tool_calls=[ScriptedToolCall("probe", {"n": 1})]), "done"]),
+            userdata={"k": 1},
+            tools=[probe],
+        )
         await session.start(Agent(instructions="x"))
         await session.run(user_input="go")
         await session.aclose()
@@ -491,15 +522,16 @@ def test_virtual_runs_are_identical():
 
 def test_ten_minute_conversation_simulates_fast():
     turns = [al.UserTurn(f"question {i}", delay=10.0) for i in range(60)]
-    run = al.simulate(lambda: Agent(instructions="x"), {"llm": ScriptedLLM(rules=[Rule(reply="An answer of eight words for you here.")])}, turns)
+    run = al.simulate(
+        lambda: Agent(instructions="x"), {"llm": ScriptedLLM(rules=[Rule(reply="An answer of eight words for you here.")])}, turns
+    )
     assert run.duration > 600
     assert run.wall_seconds < 1.0
 
 
 def test_text_barge_in_interrupts_and_orders_history():
     llm = ScriptedLLM(responses=["a " * 40, "Okay."], tokens_per_second=10)
-    run = al.simulate(lambda: Agent(instructions="x"), {"llm": llm},
-                      [al.UserTurn("start"), al.UserTurn("stop!", at=3.0, interrupt=True)])
+    run = al.simulate(lambda: Agent(instructions="x"), {"llm": llm}, [al.UserTurn("start"), al.UserTurn("stop!", at=3.0, interrupt=True)])
     msgs = run.history[run.history.type == "message"][["role", "text", "interrupted"]].values.tolist()
     assert msgs[0][:2] == ["user", "start"]
     assert msgs[1][0] == "assistant" and msgs[1][2] is True and len(msgs[1][1].split()) < 40
@@ -579,7 +611,7 @@ def test_session_rejects_bad_arguments():
         AgentSession(min_endpoint_delay=0.3)
     with pytest.raises(ValueError, match=r"interruption.min_duration = -0.1 is out of range"):
         AgentSession(turn_handling={"interruption": {"min_duration": -0.1}})
-    with pytest.raises(ValueError, match="turn_detection = 'vda'"):
+    with pytest.raises(ValueError, match="turn_detection = 'vda'"), pytest.warns(DeprecationWarning):
         AgentSession(turn_detection="vda")
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+import traceback
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -354,6 +355,8 @@ async def test_api_key_never_leaks(server: OpenAIServer, make_session: MakeSessi
         "str(error)": str(err.error),
         "repr(error)": repr(err.error),
         "html": session._repr_html_(),
+        "traceback": "".join(traceback.format_exception(err.error)),
+        "error body": repr(getattr(err.error, "body", None)),
     }
     for where, text in texts.items():
         assert API_KEY not in text, f"API key leaked in {where}"

@@ -27,8 +27,20 @@ __all__ = ["QUICKSTART_SCRIPT", "EventsDesk", "Host", "scripted_llm"]
 #: Times the kitchen is full (24-hour "HH:MM").
 FULLY_BOOKED = {"20:00", "20:30"}
 
-_NUMBERS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10,
-            "eleven": 11, "twelve": 12}
+_NUMBERS = {
+    "one": 1,
+    "two": 2,
+    "three": 3,
+    "four": 4,
+    "five": 5,
+    "six": 6,
+    "seven": 7,
+    "eight": 8,
+    "nine": 9,
+    "ten": 10,
+    "eleven": 11,
+    "twelve": 12,
+}
 
 
 def normalize_time(text: str) -> str:
@@ -135,14 +147,18 @@ def scripted_llm(*, ttft: float = 0.35, tokens_per_second: float = 40.0) -> Scri
         rules=[
             Rule(r"greet the guest", reply="Welcome to Chez Lab! Would you like to book a table?"),
             Rule(r"introduce yourself as the events coordinator", reply="Hi, I'm Sam from events. How many guests are you expecting?"),
-            Rule(r"private|event|birthday|wedding|party of (?:9|\d\d)",
-                 tool_calls=[ScriptedToolCall("transfer_to_events")]),
+            Rule(r"private|event|birthday|wedding|party of (?:9|\d\d)", tool_calls=[ScriptedToolCall("transfer_to_events")]),
             Rule(after_tool="transfer_to_events", reply="Of course, I'll put you through to our events desk."),
-            Rule(rf"(?:table|book|reservation|seat)\D*?(?:for|of)\s+{_NUM}\b.*?\bat\s+(?P<time>\d{{1,2}}(?::\d{{2}})?\s*(?:am|pm)?)",
-                 tool_calls=[ScriptedToolCall("check_availability", _party)]),
+            Rule(
+                rf"(?:table|book|reservation|seat)\D*?(?:for|of)\s+{_NUM}\b.*?\bat\s+(?P<time>\d{{1,2}}(?::\d{{2}})?\s*(?:am|pm)?)",
+                tool_calls=[ScriptedToolCall("check_availability", _party)],
+            ),
             Rule(after_tool="check_availability", pattern=r"available", reply="Good news: {output} May I have a name for the booking?"),
             Rule(after_tool="check_availability", reply="{output} Would that work instead?"),
-            Rule(r"(?:name is|under|it's|it is)\s+(?:under\s+)?(?P<name>(?-i:[A-Z][a-z]+))", tool_calls=[ScriptedToolCall("book_table", _booking)]),
+            Rule(
+                r"(?:name is|under|it's|it is)\s+(?:under\s+)?(?P<name>(?-i:[A-Z][a-z]+))",
+                tool_calls=[ScriptedToolCall("book_table", _booking)],
+            ),
             Rule(after_tool="book_table", reply="You're all set. {output} Anything else?"),
             Rule(r"\b(?:\d{2,3}|twenty|thirty|forty|fifty)\b.*guests?", reply="Lovely. I'll send you our event menus by email."),
             Rule(r"thank|bye|that's all|no,? that's it", reply="My pleasure. See you soon at Chez Lab!"),

@@ -1,6 +1,16 @@
 """Components: the LLM and TTS protocols and their scripted and OpenAI implementations."""
 
-from .llm import LLM, APIConnectionError, APIError, APIStatusError, APITimeoutError, ChatChunk, ChoiceDelta, CompletionUsage, FunctionToolCall
+from .llm import (
+    LLM,
+    APIConnectionError,
+    APIError,
+    APIStatusError,
+    APITimeoutError,
+    ChatChunk,
+    ChoiceDelta,
+    CompletionUsage,
+    FunctionToolCall,
+)
 from .scripted import Rule, RuleMatch, ScriptedLLM, ScriptedResponse, ScriptedToolCall
 from .tts import TTS, AudioFrame, ScriptedTTS
 

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from ..tools import FunctionTool
 
 __all__ = [
+    "LLM",
     "APIConnectionError",
     "APIError",
     "APIStatusError",
@@ -40,7 +41,6 @@ __all__ = [
     "ChoiceDelta",
     "CompletionUsage",
     "FunctionToolCall",
-    "LLM",
     "LLMRequest",
     "ToolChoice",
 ]
@@ -133,7 +133,7 @@ class LLM(abc.ABC):
     def _stream(self, request: LLMRequest) -> AsyncIterator[ChatChunk]:
         """Yield the chunks of one response (an async generator)."""
 
-    async def aclose(self) -> None:
+    async def aclose(self) -> None:  # noqa: B027 - optional hook, not abstract
         """Release connections; the default does nothing."""
 
     def __repr__(self) -> str:

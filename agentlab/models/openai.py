@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import inspect
+import json
 import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -234,6 +235,8 @@ class OpenAILLM(LLM):
 
     async def _raw_chunks(self, client: openai.AsyncOpenAI, params: dict[str, Any]) -> AsyncIterator[Any]:
         # Only the network side is wrapped, so a bug in chunk handling is not reported as a connection error.
+        # ``from None``: the openai exception (and a server's error body) may echo the key; our
+        # message keeps the status and detail, scrubbed, and nothing else travels with it.
         where = self.base_url or "api.openai.com"
         received = 0
         try:
@@ -242,24 +245,31 @@ class OpenAILLM(LLM):
                 async for chunk in stream:
                     received += 1
                     yield chunk
-        except openai.APITimeoutError as exc:
-            raise APITimeoutError(self._scrub(f"{self.model} at {where}: no answer within {self.timeout:g}s")) from exc
+        except openai.APITimeoutError:
+            raise APITimeoutError(self._scrub(f"{self.model} at {where}: no answer within {self.timeout:g}s")) from None
         except openai.APIConnectionError as exc:
             cause = exc.__cause__ or exc
             what = f"stream broke off after {received} chunks" if received else "connection failed"
-            raise APIConnectionError(self._scrub(f"{self.model} at {where}: {what} ({type(cause).__name__}: {cause})")) from exc
+            raise APIConnectionError(self._scrub(f"{self.model} at {where}: {what} ({type(cause).__name__}: {cause})")) from None
         except openai.APIStatusError as exc:
             raise APIStatusError(
                 self._scrub(f"{self.model} at {where}: HTTP {exc.status_code}: {_error_detail(exc)}"),
                 status_code=exc.status_code,
-                body=exc.body,
-            ) from exc
+                body=self._scrub_body(exc.body),
+            ) from None
         except openai.APIError as exc:
             # An ``{"error": ...}`` event inside a 200 stream: the server gave up mid-answer.
-            raise APIError(self._scrub(f"{self.model} at {where}: {_error_detail(exc)}"), retryable=True, body=exc.body) from exc
+            raise APIError(
+                self._scrub(f"{self.model} at {where}: {_error_detail(exc)}"), retryable=True, body=self._scrub_body(exc.body)
+            ) from None
         except Exception as exc:
             what = f"stream broke off after {received} chunks" if received else "request failed"
-            raise APIConnectionError(self._scrub(f"{self.model} at {where}: {what} ({type(exc).__name__}: {exc})")) from exc
+            raise APIConnectionError(self._scrub(f"{self.model} at {where}: {what} ({type(exc).__name__}: {exc})")) from None
+
+    def _scrub_body(self, body: Any) -> Any:
+        if body is None:
+            return None
+        return json.loads(self._scrub(json.dumps(body, default=str)))
 
     def _scrub(self, message: str) -> str:
         # Server error bodies can echo request headers back; the key must not reach logs or notebooks.

@@ -48,7 +48,7 @@ class TTS(abc.ABC):
     def stream(self, text: AsyncIterable[str]) -> AsyncIterator[AudioFrame]:
         """Synthesize streamed text; yield frames as they become available."""
 
-    async def aclose(self) -> None:
+    async def aclose(self) -> None:  # noqa: B027 - optional hook, not abstract
         """Release resources; the default does nothing."""
 
 

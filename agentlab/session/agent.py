@@ -201,7 +201,9 @@ class Agent:
         """The built-in node implementations, callable from overrides."""
 
         @staticmethod
-        async def llm_node(agent: Agent, chat_ctx: ChatContext, tools: list[FunctionTool], model_settings: ModelSettings) -> AsyncIterator[ChatChunk]:
+        async def llm_node(
+            agent: Agent, chat_ctx: ChatContext, tools: list[FunctionTool], model_settings: ModelSettings
+        ) -> AsyncIterator[ChatChunk]:
             llm = agent.llm
             if llm is None:
                 raise RuntimeError(f"Agent {agent.label}: no LLM configured (pass llm= to AgentSession or Agent)")

@@ -101,7 +101,7 @@ class FunctionToolsExecutedEvent(_Event):
 
     def zipped(self) -> list[tuple[FunctionCall, FunctionCallOutput | None]]:
         """``[(call, output), ...]``."""
-        return list(zip(self.function_calls, self.function_call_outputs))
+        return list(zip(self.function_calls, self.function_call_outputs, strict=True))
 
     @property
     def has_tool_reply(self) -> bool:
@@ -268,4 +268,3 @@ EVENT_TYPES: tuple[str, ...] = (
     "close",
     "wake_up",
 )
-

@@ -236,8 +236,17 @@ def build_options(turn_handling: Any = NOT_GIVEN, **kwargs: Any) -> SessionOptio
     return opts
 
 
-def _check(name: str, value: Any, *, low: float | None = None, high: float | None = None, optional: bool = False,
-           integer: bool = False, strict_low: bool = False, allowed: str = "") -> None:
+def _check(
+    name: str,
+    value: Any,
+    *,
+    low: float | None = None,
+    high: float | None = None,
+    optional: bool = False,
+    integer: bool = False,
+    strict_low: bool = False,
+    allowed: str = "",
+) -> None:
     if value is None and optional:
         return
     ok = isinstance(value, (int, float)) and not isinstance(value, bool) and not (isinstance(value, float) and math.isnan(value))
@@ -262,7 +271,9 @@ def _validate(o: SessionOptions) -> None:
     _check("endpointing.min_delay", e.min_delay, low=0, high=60)
     _check("endpointing.max_delay", e.max_delay, low=0, high=60)
     if e.max_delay < e.min_delay:
-        raise ValueError(f"AgentSession: endpointing.max_delay = {e.max_delay!r} is out of range; allowed: >= endpointing.min_delay ({e.min_delay})")
+        raise ValueError(
+            f"AgentSession: endpointing.max_delay = {e.max_delay!r} is out of range; allowed: >= endpointing.min_delay ({e.min_delay})"
+        )
     _check("endpointing.alpha", e.alpha, low=0, high=1)
     if i.mode not in (None, "vad", "adaptive"):
         raise ValueError(f"AgentSession: interruption.mode = {i.mode!r} is not allowed; expected 'vad', 'adaptive' or None")
@@ -287,8 +298,14 @@ def _validate(o: SessionOptions) -> None:
     _check("wake_up", o.wake_up, low=0, strict_low=True, optional=True)
     td = o.turn_detection
     if isinstance(td, str) and td not in TURN_DETECTION_MODES:
-        raise ValueError(f"AgentSession: turn_detection = {td!r} is not allowed; expected one of {list(TURN_DETECTION_MODES)}, None or a turn-detector object")
+        raise ValueError(
+            f"AgentSession: turn_detection = {td!r} is not allowed; "
+            f"expected one of {list(TURN_DETECTION_MODES)}, None or a turn-detector object"
+        )
     if o.tts_text_transforms is not None:
         for t in o.tts_text_transforms:
             if t not in ("filter_markdown", "filter_emoji") and not callable(t):
-                raise ValueError(f"AgentSession: tts_text_transforms entry {t!r} is not allowed; expected 'filter_markdown', 'filter_emoji' or a callable")
+                raise ValueError(
+                    f"AgentSession: tts_text_transforms entry {t!r} is not allowed; "
+                    "expected 'filter_markdown', 'filter_emoji' or a callable"
+                )

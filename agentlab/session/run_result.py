@@ -372,12 +372,17 @@ class ChatMessageAssert(EventAssert):
             """
 
         ctx = ChatContext()
-        ctx.add_message(role="system", content=(
-            "You are a strict evaluator of a conversational agent. Decide whether the agent's message satisfies "
-            "the intent. Answer only by calling check_intent."))
+        ctx.add_message(
+            role="system",
+            content=(
+                "You are a strict evaluator of a conversational agent. Decide whether the agent's message satisfies "
+                "the intent. Answer only by calling check_intent."
+            ),
+        )
         ctx.add_message(role="user", content=f"Intent: {intent}\n\nAgent message: {msg.text_content or ''}")
-        async for chunk in llm.chat(chat_ctx=ctx, tools=[check_intent],
-                                    tool_choice={"type": "function", "function": {"name": "check_intent"}}):
+        async for chunk in llm.chat(
+            chat_ctx=ctx, tools=[check_intent], tool_choice={"type": "function", "function": {"name": "check_intent"}}
+        ):
             if chunk.delta is None:
                 continue
             for call in chunk.delta.tool_calls:

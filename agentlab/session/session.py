@@ -39,12 +39,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import heapq
 import inspect
 import itertools
 import json
 import logging
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -305,7 +305,9 @@ class AgentSession:
         ``room`` is accepted for LiveKit compatibility and must be ``None`` (there are no rooms here).
         """
         if room is not None:
-            raise NotImplementedError("AgentSession.start: rooms are not supported in agentlab; drop room= (text and simulated audio run in-process)")
+            raise NotImplementedError(
+                "AgentSession.start: rooms are not supported in agentlab; drop room= (text and simulated audio run in-process)"
+            )
         if self._started:
             raise RuntimeError("AgentSession.start: the session is already started")
         if self._options.wake_up is not None and self.on_wake_up is None:
@@ -583,8 +585,9 @@ class AgentSession:
             if inspect.isawaitable(result):
                 self._track(result)
 
-    def _add_item(self, item: ChatItem, agent: Agent, *, speech: SpeechHandle | None = None, reply_ctx: ChatContext | None = None,
-                  record: bool = True) -> None:
+    def _add_item(
+        self, item: ChatItem, agent: Agent, *, speech: SpeechHandle | None = None, reply_ctx: ChatContext | None = None, record: bool = True
+    ) -> None:
         self._history.insert(item)
         agent._chat_ctx.insert(item)
         if reply_ctx is not None:
@@ -609,7 +612,9 @@ class AgentSession:
         activity = _AgentActivity(self, agent)
         self._activity = activity
         agent._session = self
-        handoff = AgentHandoff(new_agent_id=agent.id, old_agent_id=old.agent.id if old else None, id=self._ids("item"), created_at=self.now())
+        handoff = AgentHandoff(
+            new_agent_id=agent.id, old_agent_id=old.agent.id if old else None, id=self._ids("item"), created_at=self.now()
+        )
         self._add_item(handoff, agent)
         activity.start()
 
@@ -661,8 +666,10 @@ class AgentSession:
                 for item in task._chat_ctx.copy(exclude_function_call=True, exclude_instructions=True, exclude_handoff=True).items:
                     if item.id not in known:
                         caller.agent._chat_ctx.insert(item)
-                self._add_item(AgentHandoff(new_agent_id=caller.agent.id, old_agent_id=task.id, id=self._ids("item"), created_at=self.now()),
-                               caller.agent)
+                self._add_item(
+                    AgentHandoff(new_agent_id=caller.agent.id, old_agent_id=task.id, id=self._ids("item"), created_at=self.now()),
+                    caller.agent,
+                )
                 caller.resume()
         return result
 
@@ -683,8 +690,10 @@ class AgentSession:
 
     def __repr__(self) -> str:
         agent = self._activity.agent.label if self._activity else None
-        return (f"AgentSession(agent={agent}, agent_state={self._agent_state!r}, user_state={self._user_state!r}, "
-                f"items={len(self._history)}, events={len(self._events)})")
+        return (
+            f"AgentSession(agent={agent}, agent_state={self._agent_state!r}, user_state={self._user_state!r}, "
+            f"items={len(self._history)}, events={len(self._events)})"
+        )
 
     def _repr_html_(self) -> str:
         from ..frames import session_html
@@ -723,10 +732,8 @@ class _UserTurn:
         self.interim = ""
 
 
-import contextvars as _cv  # noqa: E402  (kept next to its only use)
-
 #: True inside a tool call (``generate_reply`` then defaults to ``tool_choice="none"``).
-_in_tool: _cv.ContextVar[bool] = _cv.ContextVar("agentlab_in_tool", default=False)
+_in_tool: contextvars.ContextVar[bool] = contextvars.ContextVar("agentlab_in_tool", default=False)
 
 
 def _log_task_error(task: asyncio.Task[Any]) -> None:
@@ -772,8 +779,9 @@ class _ToolResult:
 class _Generation:
     """One LLM step streaming in the background: text to a queue, tool calls to another."""
 
-    def __init__(self, session: AgentSession, handle: SpeechHandle, agent: Agent, chat_ctx: ChatContext,
-                 tools: list[FunctionTool], tool_choice: Any) -> None:
+    def __init__(
+        self, session: AgentSession, handle: SpeechHandle, agent: Agent, chat_ctx: ChatContext, tools: list[FunctionTool], tool_choice: Any
+    ) -> None:
         self.session = session
         self.handle = handle
         self.text_queue: asyncio.Queue[str | None] = asyncio.Queue()
@@ -821,12 +829,26 @@ class _Generation:
             llm = agent.llm
             completion = usage.completion_tokens if usage else 0
             tc = self.tool_choice if isinstance(self.tool_choice, str) or self.tool_choice is None else json.dumps(self.tool_choice)
-            s._emit(ev.MetricsCollectedEvent, metrics=ev.LLMMetrics(
-                label=llm.label if llm else "unknown", request_id=request_id, timestamp=s.now(), duration=duration, ttft=self.ttft,
-                cancelled=cancelled, completion_tokens=completion, prompt_tokens=usage.prompt_tokens if usage else 0,
-                prompt_cached_tokens=usage.prompt_cached_tokens if usage else 0, total_tokens=usage.total_tokens if usage else 0,
-                tokens_per_second=completion / duration if duration > 0 else 0.0, speech_id=self.handle.id,
-                model=getattr(llm, "model", "unknown"), provider=getattr(llm, "provider", "unknown"), tool_choice=tc))
+            s._emit(
+                ev.MetricsCollectedEvent,
+                metrics=ev.LLMMetrics(
+                    label=llm.label if llm else "unknown",
+                    request_id=request_id,
+                    timestamp=s.now(),
+                    duration=duration,
+                    ttft=self.ttft,
+                    cancelled=cancelled,
+                    completion_tokens=completion,
+                    prompt_tokens=usage.prompt_tokens if usage else 0,
+                    prompt_cached_tokens=usage.prompt_cached_tokens if usage else 0,
+                    total_tokens=usage.total_tokens if usage else 0,
+                    tokens_per_second=completion / duration if duration > 0 else 0.0,
+                    speech_id=self.handle.id,
+                    model=getattr(llm, "model", "unknown"),
+                    provider=getattr(llm, "provider", "unknown"),
+                    tool_choice=tc,
+                ),
+            )
             if self.error is not None:
                 s._report_error(self.error, source="llm")
 
@@ -874,7 +896,9 @@ class _AgentActivity:
     def new_handle(self, allow_interruptions: Any, *, source: str) -> SpeechHandle:
         s = self.session
         if not is_given(allow_interruptions):
-            allow_interruptions = self.agent._allow_interruptions if is_given(self.agent._allow_interruptions) else s.options.interruption.enabled
+            allow_interruptions = (
+                self.agent._allow_interruptions if is_given(self.agent._allow_interruptions) else s.options.interruption.enabled
+            )
         handle = SpeechHandle(speech_id=s._ids("speech"), allow_interruptions=bool(allow_interruptions), source=source)
         self._handles.append(handle)
         handle.add_done_callback(lambda h: self._handles.remove(h) if h in self._handles else None)
@@ -963,15 +987,27 @@ class _AgentActivity:
             playout, interrupted = await self._play(handle, source())
             heard = playout.heard_text(s.now()) if interrupted else text
             if add_to_chat_ctx and heard:
-                msg = ChatMessage(role="assistant", content=[heard], id=s._ids("item"), interrupted=interrupted,
-                                  created_at=playout.started_at if playout.started_at is not None else s.now())
+                msg = ChatMessage(
+                    role="assistant",
+                    content=[heard],
+                    id=s._ids("item"),
+                    interrupted=interrupted,
+                    created_at=playout.started_at if playout.started_at is not None else s.now(),
+                )
                 msg.metrics.update(_speaking_metrics(playout, s.now()))
                 s._add_item(msg, self.agent, speech=handle)
         finally:
             self._finish(handle)
 
-    async def run_reply(self, handle: SpeechHandle, *, user_message: ChatMessage | None, instructions: str | None,
-                        tool_choice: Any, chat_ctx: ChatContext | None) -> None:
+    async def run_reply(
+        self,
+        handle: SpeechHandle,
+        *,
+        user_message: ChatMessage | None,
+        instructions: str | None,
+        tool_choice: Any,
+        chat_ctx: ChatContext | None,
+    ) -> None:
         s = self.session
         agent = self.agent
         try:
@@ -998,8 +1034,9 @@ class _AgentActivity:
             items.append(ChatMessage(role="system", content=[instructions], id="reply_instructions"))
         return ChatContext(items)
 
-    async def _run_steps(self, handle: SpeechHandle, reply_ctx: ChatContext, *, instructions: str | None, tool_choice: Any,
-                         user_message: ChatMessage | None) -> None:
+    async def _run_steps(
+        self, handle: SpeechHandle, reply_ctx: ChatContext, *, instructions: str | None, tool_choice: Any, user_message: ChatMessage | None
+    ) -> None:
         s = self.session
         agent = self.agent
         max_steps = s.options.max_tool_steps
@@ -1022,8 +1059,13 @@ class _AgentActivity:
             now = s.now()
             text = playout.heard_text(now) if interrupted else gen.text.strip()
             if text:
-                msg = ChatMessage(role="assistant", content=[text], id=s._ids("item"), interrupted=interrupted,
-                                  created_at=playout.started_at if playout.started_at is not None else now)
+                msg = ChatMessage(
+                    role="assistant",
+                    content=[text],
+                    id=s._ids("item"),
+                    interrupted=interrupted,
+                    created_at=playout.started_at if playout.started_at is not None else now,
+                )
                 msg.metrics.update(_speaking_metrics(playout, now))
                 if gen.ttft >= 0:
                     msg.metrics["llm_node_ttft"] = round(gen.ttft, 9)
@@ -1042,8 +1084,12 @@ class _AgentActivity:
                 if r.output is not None:
                     r.output.created_at = s.now()
                     s._add_item(r.output, agent, speech=handle, reply_ctx=reply_ctx)
-            s._emit(ev.FunctionToolsExecutedEvent, function_calls=tuple(r.call for r in results),
-                    function_call_outputs=tuple(r.output for r in results), speech_id=handle.id)
+            s._emit(
+                ev.FunctionToolsExecutedEvent,
+                function_calls=tuple(r.call for r in results),
+                function_call_outputs=tuple(r.output for r in results),
+                speech_id=handle.id,
+            )
             handoffs = [r.handoff for r in results if r.handoff is not None]
             if handoffs:
                 s.update_agent(handoffs[-1])
@@ -1103,10 +1149,23 @@ class _AgentActivity:
                 cancelled = True
                 raise
             finally:
-                s._emit(ev.MetricsCollectedEvent, metrics=ev.TTSMetrics(
-                    label=tts.label if tts else "unknown", request_id=s._ids("tts_req"), timestamp=s.now(), ttfb=ttfb,
-                    duration=s.now() - started, audio_duration=playout.audio_duration, cancelled=cancelled, characters_count=chars,
-                    streamed=True, speech_id=handle.id, model=getattr(tts, "model", "unknown"), provider=getattr(tts, "provider", "unknown")))
+                s._emit(
+                    ev.MetricsCollectedEvent,
+                    metrics=ev.TTSMetrics(
+                        label=tts.label if tts else "unknown",
+                        request_id=s._ids("tts_req"),
+                        timestamp=s.now(),
+                        ttfb=ttfb,
+                        duration=s.now() - started,
+                        audio_duration=playout.audio_duration,
+                        cancelled=cancelled,
+                        characters_count=chars,
+                        streamed=True,
+                        speech_id=handle.id,
+                        model=getattr(tts, "model", "unknown"),
+                        provider=getattr(tts, "provider", "unknown"),
+                    ),
+                )
 
         task = asyncio.get_running_loop().create_task(forward_audio() if tts is not None else forward_text())
         finished = await handle._wait_if_not_interrupted(task)
@@ -1203,5 +1262,3 @@ def _speaking_metrics(playout: _Playout, now: float) -> dict[str, float]:
         out["tts_node_ttfb"] = round(playout.ttfb, 9)
     return out
 
-
-warnings.filterwarnings("default", category=DeprecationWarning, module="agentlab")

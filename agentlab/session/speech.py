@@ -31,7 +31,9 @@ class SpeechHandle:
     SPEECH_PRIORITY_NORMAL = 5
     SPEECH_PRIORITY_HIGH = 10
 
-    def __init__(self, *, speech_id: str, allow_interruptions: bool, priority: int = SPEECH_PRIORITY_NORMAL, source: str = "generate_reply") -> None:
+    def __init__(
+        self, *, speech_id: str, allow_interruptions: bool, priority: int = SPEECH_PRIORITY_NORMAL, source: str = "generate_reply"
+    ) -> None:
         self._id = speech_id
         self._allow_interruptions = allow_interruptions
         self._priority = priority
