@@ -294,3 +294,19 @@ def test_virtual_clock_wall_time_is_fixed_epoch():
     assert c.wall_time(2.5) == 1002.5
     with pytest.raises(ValueError):
         c.advance(-1)
+
+
+def test_model_strings_resolve_on_session_and_agent(monkeypatch):
+    from agentlab import Agent, OpenAILLM
+
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-used-0000000000")
+    s = AgentSession(llm="openai/gpt-4.1-mini")
+    a = Agent(instructions="x", llm="openai/gpt-4o-mini")
+    assert isinstance(s.llm, OpenAILLM) and s.llm.model == "gpt-4.1-mini"
+    assert isinstance(a.llm, OpenAILLM) and a.llm.model == "gpt-4o-mini"
+    monkeypatch.delenv("OPENAI_API_KEY")
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    with pytest.raises(ValueError, match="OPENAI_API_KEY"):
+        AgentSession(llm="openai/gpt-4.1-mini")
+    with pytest.raises(ValueError, match="unknown provider 'anthropic'"):
+        AgentSession(llm="anthropic/claude")

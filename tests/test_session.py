@@ -639,3 +639,104 @@ def test_history_to_dict_round_trip(vrun):
     data = json.loads(json.dumps(s.history.to_dict()))
     back = al.ChatContext.from_dict(data)
     pd.testing.assert_frame_equal(al.history_frame(back), s.history_frame())
+
+
+def test_handoff_without_value_has_no_old_agent_reply_and_speech_fields(vrun):
+    class Second(Agent):
+        async def on_enter(self):
+            self.session.generate_reply(instructions="hello from second")
+
+    class First(Agent):
+        @function_tool
+        async def go_second(self) -> Agent:
+            """Hand off."""
+            return Second(instructions="second")
+
+    llm = ScriptedLLM(rules=[
+        Rule(r"switch", tool_calls=[ScriptedToolCall("go_second")]),
+        Rule(r"hello from second", reply="Second here."),
+        Rule(after_tool="go_second", reply="SHOULD NOT BE SAID"),
+    ])
+    exits = []
+
+    async def main():
+        async with AgentSession(llm=llm) as session:
+            first = First(instructions="first")
+            first.on_exit = lambda: _record(exits, "first")  # type: ignore[method-assign]
+            await session.start(first)
+            handle_events = []
+            session.on("speech_created", lambda e: handle_events.append(e.speech_handle))
+            r = await session.run(user_input="switch please")
+            return r, handle_events
+
+    r, handles = vrun(main)
+    assert [e.type for e in r.events] == ["function_call", "function_call_output", "agent_handoff", "message"]
+    assert r.final_output == "Second here."
+    assert exits == ["first"]
+    h = handles[0]
+    assert h.num_steps == 1 and [i.type for i in h.chat_items] == ["function_call", "function_call_output"]
+    assert h.done() and not h.interrupted
+
+
+async def _record(log, name):
+    log.append(name)
+
+
+def test_update_agent_drain_and_shutdown(vrun):
+    log = []
+
+    class A(Agent):
+        async def on_exit(self):
+            log.append(("exit", self.id, self.session.now()))
+
+    class B(Agent):
+        async def on_enter(self):
+            log.append(("enter", self.id, self.session.now()))
+
+    async def main():
+        session = AgentSession(llm=ScriptedLLM(responses=["one two three four"], tokens_per_second=1, ttft=0))
+        await session.start(A(instructions="a"))
+        h = session.generate_reply(user_input="talk")
+        session.update_agent(B(instructions="b"))  # waits for A's speech to finish
+        await session.wait_for_idle()
+        assert h.done() and not h.interrupted
+        assert isinstance(session.current_agent, B)
+        session.say("bye bye")
+        session.shutdown(drain=True)  # lets the queued say finish, then closes
+        await session._closed.wait()
+        return session
+
+    s = vrun(main)
+    assert log == [("exit", "a", 3.0), ("enter", "b", 3.0)]
+    msgs = [i.text_content for i in s.history.items if i.type == "message"]
+    assert msgs == ["talk", "one two three four", "bye bye"]
+    assert s.events[-1].type == "close"
+
+
+def test_aclose_interrupts_speech_and_waits_for_running_tool(vrun):
+    done = []
+
+    @function_tool
+    async def slow() -> str:
+        """Slow."""
+        await asyncio.sleep(5)
+        done.append(True)
+        return "finished"
+
+    llm = ScriptedLLM(responses=[ScriptedResponse(tool_calls=[ScriptedToolCall("slow")]), "SHOULD NOT BE SAID"], ttft=0.0)
+
+    async def main():
+        session = AgentSession(llm=llm, tools=[slow])
+        await session.start(Agent(instructions="x"))
+        session.generate_reply(user_input="go")
+        await asyncio.sleep(1.5)
+        await session.aclose()
+        return session
+
+    s = vrun(main)
+    assert done == [True]  # the tool was allowed to finish (LiveKit awaits running tools)
+    h = s.history_frame()
+    assert h[h.type == "function_call_output"]["output"].tolist() == ["finished"]
+    assert "SHOULD NOT BE SAID" not in h["text"].tolist()  # no follow-up step after the interruption
+    assert len(llm.requests) == 1
+    assert s.events[-1].type == "close" and s.now() == 5.0

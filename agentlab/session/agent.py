@@ -98,6 +98,10 @@ class Agent:
         if dup:
             raise ValueError(f"Agent {type(self).__name__}: duplicate tool name(s) {dup}")
         self._tools = declared + own
+        if isinstance(llm, str):
+            from ..models.openai import llm_from_string
+
+            llm = llm_from_string(llm)
         self._llm = llm
         self._tts = tts
         self._stt = stt

@@ -1093,7 +1093,8 @@ class _AgentActivity:
             handoffs = [r.handoff for r in results if r.handoff is not None]
             if handoffs:
                 s.update_agent(handoffs[-1])
-            if interrupted or not any(r.reply_required for r in results):
+            # Interrupted during playout or while the tools ran: results are kept, no follow-up reply.
+            if interrupted or handle.interrupted or not any(r.reply_required for r in results):
                 return
             if tool_choice == "none" or handle.num_steps >= max_steps + 1 or handoffs:
                 if handle.num_steps >= max_steps + 1:
