@@ -652,11 +652,13 @@ def test_handoff_without_value_has_no_old_agent_reply_and_speech_fields(vrun):
             """Hand off."""
             return Second(instructions="second")
 
-    llm = ScriptedLLM(rules=[
-        Rule(r"switch", tool_calls=[ScriptedToolCall("go_second")]),
-        Rule(r"hello from second", reply="Second here."),
-        Rule(after_tool="go_second", reply="SHOULD NOT BE SAID"),
-    ])
+    llm = ScriptedLLM(
+        rules=[
+            Rule(r"switch", tool_calls=[ScriptedToolCall("go_second")]),
+            Rule(r"hello from second", reply="Second here."),
+            Rule(after_tool="go_second", reply="SHOULD NOT BE SAID"),
+        ]
+    )
     exits = []
 
     async def main():

@@ -1262,4 +1262,3 @@ def _speaking_metrics(playout: _Playout, now: float) -> dict[str, float]:
     if playout.ttfb is not None:
         out["tts_node_ttfb"] = round(playout.ttfb, 9)
     return out
-
