@@ -43,7 +43,7 @@ from typing import Any, Protocol, TypeVar
 
 from ._utils import run_sync
 
-__all__ = ["Clock", "RealClock", "VirtualClock", "clock_for"]
+__all__ = ["Clock", "RealClock", "VirtualClock", "VirtualClockDeadlock", "clock_for"]
 
 T = TypeVar("T")
 
@@ -109,10 +109,12 @@ class VirtualClock:
 
     is_virtual = True
 
-    def __init__(self, *, start: float = 0.0, epoch: float = DEFAULT_VIRTUAL_EPOCH) -> None:
+    def __init__(self, *, start: float = 0.0, epoch: float = DEFAULT_VIRTUAL_EPOCH, deadlock_timeout: float = 60.0) -> None:
         self._ns = round(start * 1e9)
         self._epoch = epoch
         self._holds = 0
+        #: Real seconds to wait when nothing is scheduled before declaring the simulation stuck.
+        self.deadlock_timeout = deadlock_timeout
 
     def now(self) -> float:
         return self._ns / 1e9
@@ -160,6 +162,10 @@ def clock_for(loop: asyncio.AbstractEventLoop | None = None) -> Clock:
     return RealClock(loop)
 
 
+class VirtualClockDeadlock(RuntimeError):
+    """Raised when a simulation can never progress: no timer is due and nothing else can wake it."""
+
+
 class _JumpingSelector(selectors.BaseSelector):
     """Wraps a real selector; where the loop would sleep until a timer, the clock jumps instead."""
 
@@ -186,10 +192,19 @@ class _JumpingSelector(selectors.BaseSelector):
         ready = self._real.select(0)
         if ready or timeout == 0:
             return ready
-        if self._clock._holds or timeout is None:
-            # Real work is pending (or nothing is scheduled and only another thread can wake
-            # us): wait for it for real, with virtual time standing still.
-            return self._real.select(timeout if self._clock._holds and timeout is not None else None)
+        if self._clock._holds:
+            # Real work is pending: wait for it for real, with virtual time standing still.
+            return self._real.select(timeout)
+        if timeout is None:
+            # Nothing is scheduled: only another thread can still wake us. If none does, every
+            # coroutine is waiting on another one, and in virtual time that wait is forever.
+            ready = self._real.select(self._clock.deadlock_timeout)
+            if not ready:
+                raise VirtualClockDeadlock(
+                    f"VirtualClock: nothing was scheduled and nothing woke the loop for {self._clock.deadlock_timeout:g} s "
+                    "of real time; every task is waiting for another (a deadlock)"
+                )
+            return ready
         self._clock.advance(timeout)
         return []
 

@@ -709,7 +709,7 @@ def test_update_agent_drain_and_shutdown(vrun):
         return session
 
     s = vrun(main)
-    assert log == [("exit", "a", 3.0), ("enter", "b", 3.0)]
+    assert log == [("exit", "a", 0.0), ("enter", "b", 3.0)]  # on_exit first, then A's speech drains (LiveKit)
     msgs = [i.text_content for i in s.history.items if i.type == "message"]
     assert msgs == ["talk", "one two three four", "bye bye"]
     assert s.events[-1].type == "close"

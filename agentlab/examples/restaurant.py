@@ -111,9 +111,12 @@ class Host(Agent):
         if slot in FULLY_BOOKED:
             raise ToolError(f"{slot} is fully booked.")
         code = f"CL-{zlib.crc32(f'{name}|{party_size}|{slot}'.encode()) % 10000:04d}"
-        bookings = ctx.session._userdata if isinstance(ctx.session._userdata, dict) else None
-        if bookings is not None:
-            bookings.setdefault("bookings", []).append({"name": name, "party_size": party_size, "time": slot, "code": code})
+        try:
+            userdata = ctx.userdata
+        except ValueError:  # the session was started without userdata: nothing to record into
+            userdata = None
+        if isinstance(userdata, dict):
+            userdata.setdefault("bookings", []).append({"name": name, "party_size": party_size, "time": slot, "code": code})
         return f"Booked a table for {party_size} at {slot} under {name}, confirmation {code}."
 
     @function_tool

@@ -14,7 +14,7 @@ Example::
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal, Union
 
 if TYPE_CHECKING:
@@ -98,6 +98,25 @@ class FunctionToolsExecutedEvent(_Event):
     function_call_outputs: tuple[FunctionCallOutput | None, ...]
     speech_id: str | None = None
     type: Literal["function_tools_executed"] = "function_tools_executed"
+    _flags: dict[str, bool] = field(default_factory=dict, repr=False, compare=False)
+
+    def cancel_tool_reply(self) -> None:
+        """From a handler: do not ask the LLM for a follow-up reply to these outputs."""
+        self._flags["cancel_reply"] = True
+
+    def cancel_agent_handoff(self) -> None:
+        """From a handler: ignore an agent returned by these tools."""
+        self._flags["cancel_handoff"] = True
+
+    @property
+    def cancelled_reply(self) -> bool:
+        """True after :meth:`cancel_tool_reply`."""
+        return self._flags.get("cancel_reply", False)
+
+    @property
+    def cancelled_handoff(self) -> bool:
+        """True after :meth:`cancel_agent_handoff`."""
+        return self._flags.get("cancel_handoff", False)
 
     def zipped(self) -> list[tuple[FunctionCall, FunctionCallOutput | None]]:
         """``[(call, output), ...]``."""

@@ -95,6 +95,8 @@ class RunResult:
         self._skipped_input = user_input is None
         self._agents: dict[str, Agent] = {}
         self._expect: RunAssert | None = None
+        #: Speeches started during the run: only their items are the run's events (as LiveKit's _watch_handle).
+        self._speeches: set[Any] = set()
 
     @property
     def events(self) -> list[RunEvent]:

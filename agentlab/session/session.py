@@ -151,6 +151,8 @@ class AgentSession:
         self._wake_fired = False
         self._llm_error_streak = 0
         self._user_turn = _UserTurn()
+        self._paused: list[_AgentActivity] = []  # callers of running AgentTasks, innermost last
+        self._switch_lock: asyncio.Lock | None = None
 
     # --- properties -----------------------------------------------------------------------
 
@@ -298,13 +300,13 @@ class AgentSession:
 
     # --- lifecycle ------------------------------------------------------------------------
 
-    async def start(self, agent: Agent, *, capture_run: bool = False, room: Any = None, **_: Any) -> Any:
+    async def start(self, agent: Agent, *, capture_run: bool = False, room: Any = None, room_options: Any = None) -> Any:
         """Start the session with ``agent``: emits its handoff item and runs ``on_enter``.
 
         With ``capture_run=True`` returns a :class:`RunResult` of what ``on_enter`` produced.
-        ``room`` is accepted for LiveKit compatibility and must be ``None`` (there are no rooms here).
+        ``room``/``room_options`` are accepted for LiveKit compatibility and must be ``None`` (no rooms here).
         """
-        if room is not None:
+        if room is not None or room_options is not None:
             raise NotImplementedError(
                 "AgentSession.start: rooms are not supported in agentlab; drop room= (text and simulated audio run in-process)"
             )
@@ -317,8 +319,11 @@ class AgentSession:
         loop = asyncio.get_running_loop()
         self._clock = clock_for(loop)
         self._t0 = self._clock.now()
+        # Ids made in this task and the session's tasks (items, calls, chunks) count per session.
+        current_ids.set(self._ids)
         self._closed = asyncio.Event()
         self._settle_changed = asyncio.Event()
+        self._switch_lock = asyncio.Lock()
         self._started = True
         _current_session.set(self)
         run = None
@@ -328,8 +333,10 @@ class AgentSession:
             run = self._run_result = RunResult(session=self, user_input=None)
         self._set_agent_state("listening")
         self._activate(agent, old=None)
-        # on_enter runs in the background, as in LiveKit: start() returns once the agent is set up.
+        # on_enter runs in the background, as in LiveKit, but it begins before start() returns, so
+        # a greeting it schedules is queued ahead of anything the caller does next.
         task = self._track(agent.on_enter())
+        await asyncio.sleep(0)
         if run is not None:
             run._watch_task(task)
             await run
@@ -364,14 +371,16 @@ class AgentSession:
             return
         self._closing = True
         self._cancel_idle_timers()
-        activity = self._activity
-        if activity is not None:
-            if drain:
-                with contextlib.suppress(Exception):
-                    await activity.drain()
-            await activity.aclose()
         me = asyncio.current_task()
-        pending = [t for t in self._transitions if t is not me and not t.done()]
+        own = getattr(me, "_agentlab_speech", None)  # set when a tool closes the session
+        # The active agent first, then agents paused under it by AgentTasks.
+        for activity in [a for a in (self._activity, *reversed(self._paused)) if a is not None]:
+            if not (drain and activity is self._activity):
+                activity.interrupt(force=True)
+            await activity.drain()
+            await activity.aclose()
+        own_task = own._task if own is not None else None
+        pending = [t for t in self._transitions if t is not me and t is not own_task and not t.done()]
         for t in pending:
             t.cancel()
         if pending:
@@ -444,8 +453,8 @@ class AgentSession:
 
     def update_agent(self, agent: Agent) -> None:
         """Hand off to ``agent``: the current one drains (``on_exit``), then ``agent.on_enter`` runs."""
-        old = self._require_activity("update_agent")
-        self._track(self._switch_activity(agent, old=old))
+        self._require_activity("update_agent")
+        self._track(self._switch_activity(agent))
 
     async def run(self, *, user_input: str, input_modality: str = "text", output_type: Any = None) -> Any:
         """Send ``user_input`` and wait for everything it causes; returns a :class:`RunResult`.
@@ -457,6 +466,8 @@ class AgentSession:
         """
         from .run_result import RunResult
 
+        if output_type is not None:
+            raise NotImplementedError("AgentSession.run: output_type (typed final output) is not supported yet; use result.final_output")
         if self._run_result is not None and not self._run_result.done():
             raise RuntimeError("AgentSession.run: a run is already in progress (nested runs are not supported)")
         result = RunResult(session=self, user_input=user_input)
@@ -530,6 +541,8 @@ class AgentSession:
         task.add_done_callback(_log_task_error)
         if self._run_result is not None:
             self._run_result._watch_task(task)
+            if speech is not None:
+                self._run_result._speeches.add(speech)
         return task
 
     def _set_agent_state(self, state: ev.AgentState) -> None:
@@ -596,8 +609,9 @@ class AgentSession:
             speech._chat_items.append(item)
         if isinstance(item, (ChatMessage, AgentHandoff)):
             self._emit(ev.ConversationItemAddedEvent, item=item)
-        if record and self._run_result is not None:
-            self._run_result._record(item)
+        run = self._run_result
+        if record and run is not None and (speech is None or speech in run._speeches):
+            run._record(item)
 
     def _report_error(self, error: BaseException, *, source: str) -> None:
         recoverable = getattr(error, "retryable", False) if isinstance(error, APIError) else source == "tool"
@@ -618,12 +632,16 @@ class AgentSession:
         self._add_item(handoff, agent)
         activity.start()
 
-    async def _switch_activity(self, agent: Agent, *, old: _AgentActivity) -> None:
-        await old.drain()
-        await old.aclose()
-        if self._closing:
-            return
-        self._activate(agent, old=old)
+    async def _switch_activity(self, agent: Agent) -> None:
+        _in_tool.set(False)  # this task may have been started from a tool; on_enter's replies may use tools
+        async with self._switch_lock:  # handoffs happen one after the other, in call order
+            old = self._activity
+            if old is not None:
+                await old.drain()
+                await old.aclose()
+            if self._closing:
+                return
+            self._activate(agent, old=old)
         await agent.on_enter()
 
     async def _run_agent_task(self, task: AgentTask[Any]) -> Any:
@@ -641,15 +659,21 @@ class AgentSession:
         loop = asyncio.get_running_loop()
         task._future = loop.create_future()
         if task.done:  # completed before being awaited
-            task._future.set_result(task._result)
+            if isinstance(task._result, BaseException):
+                task._future.set_exception(task._result)
+            else:
+                task._future.set_result(task._result)
         caller.pause()
+        self._paused.append(caller)
         inner = _AgentActivity(self, task)
         self._activity = inner
         task._session = self
         self._add_item(AgentHandoff(new_agent_id=task.id, old_agent_id=caller.agent.id, id=self._ids("item"), created_at=self.now()), task)
         inner.start()
+        token = _in_tool.set(False)  # the task's on_enter is not part of the caller's tool call
         try:
             await task.on_enter()
+            _in_tool.reset(token)
             # From here the task waits for the user: its caller (a tool's speech, or an on_enter) counts
             # as settled for runs and wait_for_idle. Not before on_enter, whose replies must be awaited.
             task._waiter = (me, speech)
@@ -657,8 +681,11 @@ class AgentSession:
             result = await task._future
         finally:
             self._set_waiting(me, speech, False)
-            await inner.drain()
-            await inner.aclose()
+            if not self._closing:
+                await inner.drain()
+                await inner.aclose()
+            if caller in self._paused:
+                self._paused.remove(caller)
             if not self._closing:
                 self._activity = caller
                 # The caller sees what was said during the task, but not the task's tool plumbing.
@@ -686,6 +713,8 @@ class AgentSession:
                 owner = speech._task if speech is not None else task
                 if owner is not None:
                     run._watch_task(owner)
+                if speech is not None:
+                    run._speeches.add(speech)
             run._recheck()
 
     def __repr__(self) -> str:
@@ -832,7 +861,7 @@ class _Generation:
             s._emit(
                 ev.MetricsCollectedEvent,
                 metrics=ev.LLMMetrics(
-                    label=llm.label if llm else "unknown",
+                    label=getattr(llm, "label", type(llm).__name__),
                     request_id=request_id,
                     timestamp=s.now(),
                     duration=duration,
@@ -878,6 +907,7 @@ class _AgentActivity:
         self._wake = asyncio.Event()
         self._paused = False
         self._draining = False
+        self._drained: asyncio.Future[None] | None = None
         self._closed = False
         self._last_end: float | None = None
         self._scheduler: asyncio.Task[None] | None = None
@@ -895,6 +925,8 @@ class _AgentActivity:
 
     def new_handle(self, allow_interruptions: Any, *, source: str) -> SpeechHandle:
         s = self.session
+        if self._draining:
+            raise RuntimeError(f"AgentSession: {self.agent.label} is handing off (draining); it cannot schedule new speech")
         if not is_given(allow_interruptions):
             allow_interruptions = (
                 self.agent._allow_interruptions if is_given(self.agent._allow_interruptions) else s.options.interruption.enabled
@@ -936,21 +968,35 @@ class _AgentActivity:
         current = self.current
         if current is not None and not current.allow_interruptions and not force:
             raise RuntimeError(f"AgentSession.interrupt: the current speech {current.id} does not allow interruptions; pass force=True")
-        targets = [h for h in self._handles if not h.done() and (force or h.allow_interruptions)]
+        queued = [h for _, _, h in sorted(self._queue)]
+        targets = []
+        for h in [current, *queued] if current is not None else queued:
+            if h.done():
+                continue
+            if not force and not h.allow_interruptions:
+                break  # as LiveKit: the queue is interrupted up to the first speech that refuses it
+            targets.append(h)
         for h in targets:
             h._mark_interrupted()
         return asyncio.ensure_future(asyncio.gather(*(h.wait_for_playout() for h in targets)))
 
     async def drain(self) -> None:
-        """Let every queued speech finish, then run ``on_exit``."""
-        if self._draining:
+        """Run ``on_exit`` (it may still speak), then let every queued speech finish; new speech is refused after."""
+        if self._drained is not None:
+            await asyncio.shield(self._drained)  # a second drain waits for the first
             return
-        self._draining = True
-        me = getattr(asyncio.current_task(), "_agentlab_speech", None)
-        pending = [h for h in self._handles if not h.done() and h is not me]
-        for h in pending:
-            await h.wait_for_playout()
-        await self.agent.on_exit()
+        self._drained = asyncio.get_running_loop().create_future()
+        try:
+            try:
+                await self.agent.on_exit()
+            except Exception:
+                logger.exception("%s.on_exit failed", self.agent.label)
+            self._draining = True
+            me = getattr(asyncio.current_task(), "_agentlab_speech", None)
+            while pending := [h._done_fut for h in self._handles if not h.done() and h is not me]:
+                await asyncio.wait(pending)
+        finally:
+            self._drained.set_result(None)
 
     async def aclose(self) -> None:
         for h in list(self._handles):
@@ -1011,7 +1057,7 @@ class _AgentActivity:
         s = self.session
         agent = self.agent
         try:
-            reply_ctx = (chat_ctx or agent._chat_ctx).copy()
+            reply_ctx = (chat_ctx if chat_ctx is not None else agent._chat_ctx).copy()
             if user_message is not None:
                 try:
                     await agent.on_user_turn_completed(reply_ctx, user_message)
@@ -1077,6 +1123,17 @@ class _AgentActivity:
             results: list[_ToolResult] = await executor
             if not results:
                 return
+            # Tools may have changed the agent's conversation (an AgentTask merges its messages back):
+            # the follow-up must see that, as well as this reply's own context.
+            known = {it.id for it in reply_ctx.items}
+            reply_ctx.insert([it for it in agent._chat_ctx.items if it.id not in known])
+            # Emitted before the results are committed, so handlers can cancel the reply or the handoff.
+            tools_event = s._emit(
+                ev.FunctionToolsExecutedEvent,
+                function_calls=tuple(r.call for r in results),
+                function_call_outputs=tuple(r.output for r in results),
+                speech_id=handle.id,
+            )
             for r in results:
                 r.call.created_at = s.now()
                 s._add_item(r.call, agent, speech=handle, reply_ctx=reply_ctx)
@@ -1084,17 +1141,18 @@ class _AgentActivity:
                 if r.output is not None:
                     r.output.created_at = s.now()
                     s._add_item(r.output, agent, speech=handle, reply_ctx=reply_ctx)
-            s._emit(
-                ev.FunctionToolsExecutedEvent,
-                function_calls=tuple(r.call for r in results),
-                function_call_outputs=tuple(r.output for r in results),
-                speech_id=handle.id,
-            )
+            cancel_reply = tools_event is not None and tools_event.cancelled_reply
             handoffs = [r.handoff for r in results if r.handoff is not None]
+            if len(handoffs) > 1:
+                # As LiveKit: ambiguous, so no handoff at all.
+                s._report_error(RuntimeError(f"{len(handoffs)} tools returned an agent in one step; no handoff made"), source="tool")
+                handoffs = []
+            if tools_event is not None and tools_event.cancelled_handoff:
+                handoffs = []
             if handoffs:
-                s.update_agent(handoffs[-1])
+                s.update_agent(handoffs[0])
             # Interrupted during playout or while the tools ran: results are kept, no follow-up reply.
-            if interrupted or handle.interrupted or not any(r.reply_required for r in results):
+            if interrupted or handle.interrupted or cancel_reply or not any(r.reply_required for r in results):
                 return
             if tool_choice == "none" or handle.num_steps >= max_steps + 1 or handoffs:
                 if handle.num_steps >= max_steps + 1:
@@ -1210,7 +1268,6 @@ class _AgentActivity:
             args = arguments_dict(call)
         except ValueError as exc:
             return result(f"Invalid arguments for {call.name}: {exc}", is_error=True)
-        handle._in_tool = True
         try:
             mock = _mock_for(self.agent, call.name)
             ctx = RunContext(session=s, speech_handle=handle, function_call=call)
@@ -1227,8 +1284,6 @@ class _AgentActivity:
         except Exception as exc:
             s._report_error(exc, source="tool")
             return result("An internal error occurred", is_error=True)
-        finally:
-            handle._in_tool = False
         handoff = None
         if isinstance(value, Agent):
             handoff, value = value, None

@@ -18,6 +18,9 @@ if TYPE_CHECKING:
 
 __all__ = ["SpeechHandle"]
 
+#: Seconds after an interruption before a speech's remaining work is force-cancelled (LiveKit: 5 s).
+INTERRUPT_WATCHDOG = 5.0
+
 
 class SpeechHandle:
     """A handle on one scheduled agent speech.
@@ -49,8 +52,8 @@ class SpeechHandle:
         self._step_played = asyncio.Event()
         # Set while a tool of this speech waits for an AgentTask: a run counts it as settled.
         self._waiting_on_task = False
-        self._in_tool = False
         self._task: asyncio.Task[Any] | None = None  # the reply or say task playing this speech
+        self._watchdog: asyncio.TimerHandle | None = None
 
     @property
     def id(self) -> str:
@@ -111,7 +114,8 @@ class SpeechHandle:
 
     async def wait_for_playout(self) -> None:
         """Wait until the speech has played out, tool steps included."""
-        if self._in_tool and asyncio.current_task() is not None and getattr(asyncio.current_task(), "_agentlab_speech", None) is self:
+        task = asyncio.current_task()
+        if getattr(task, "_agentlab_call", None) is not None and getattr(task, "_agentlab_speech", None) is self:
             raise RuntimeError(
                 f"{self._id}: wait_for_playout() called from one of its own tools would wait forever; "
                 "use RunContext.wait_for_playout() to wait for the current step"
@@ -142,8 +146,16 @@ class SpeechHandle:
         self._interrupted = True
         if not self._interrupt_fut.done():
             self._interrupt_fut.set_result(None)
+            # LiveKit's watchdog: whatever still runs 5 s after an interruption (a hung tool) is cancelled.
+            self._watchdog = self._loop.call_later(INTERRUPT_WATCHDOG, self._force_cancel)
+
+    def _force_cancel(self) -> None:
+        if not self.done() and self._task is not None:
+            self._task.cancel()
 
     def _mark_done(self) -> None:
+        if self._watchdog is not None:
+            self._watchdog.cancel()
         if not self._done_fut.done():
             self._done_fut.set_result(None)
 
