@@ -778,23 +778,129 @@ def _redact(text: str) -> str:
 
 @dataclass
 class _Playout:
-    """What one step has played so far, so an interruption keeps exactly the heard text."""
+    """What one step has played so far, so an interruption keeps exactly the heard text.
 
-    parts: list[str] = field(default_factory=list)
-    started_at: float | None = None
-    frame: AudioFrame | None = None
-    frame_started: float = 0.0
-    audio_duration: float = 0.0
-    ttfb: float | None = None
+    Audio plays frame by frame on the clock; :meth:`pause` and :meth:`resume` (false
+    interruptions) stop and restart the current frame where it was.
+    """
 
-    def heard_text(self, now: float) -> str:
+    def __init__(self) -> None:
+        self.parts: list[str] = []
+        self.started_at: float | None = None
+        self.frame: AudioFrame | None = None
+        self.frame_played = 0.0
+        self.audio_duration = 0.0
+        self.ttfb: float | None = None
+        self.paused = False
+        self._pause_signal = asyncio.Event()
+        self._playing = asyncio.Event()
+        self._playing.set()
+
+    def pause(self) -> None:
+        self.paused = True
+        self._pause_signal.set()
+        self._playing.clear()
+
+    def resume(self) -> None:
+        self.paused = False
+        self._pause_signal.clear()
+        self._playing.set()
+
+    async def play_for(self, seconds: float, session: AgentSession) -> None:
+        remaining = seconds
+        while remaining > 1e-9:
+            await self._playing.wait()
+            start = session.now()
+            try:
+                await asyncio.wait_for(self._pause_signal.wait(), remaining)
+            except asyncio.TimeoutError:
+                self.frame_played += remaining
+                return
+            except asyncio.CancelledError:
+                self.frame_played += session.now() - start  # interrupted mid-frame: this much was heard
+                raise
+            played = session.now() - start
+            self.frame_played += played
+            remaining -= played
+
+    def heard_text(self) -> str:
         text = "".join(self.parts)
         if self.frame is not None and self.frame.duration > 0:
             # Words of the frame being played are paced evenly over its duration.
             words = self.frame.text.split()
-            fraction = min(1.0, max(0.0, (now - self.frame_started) / self.frame.duration))
+            fraction = min(1.0, max(0.0, self.frame_played / self.frame.duration))
             text += " ".join(words[: int(len(words) * fraction)])
         return text.strip()
+
+
+class _TTSPipe:
+    """A step's TTS running in the background, its frames queued until they are played."""
+
+    def __init__(self, activity: _AgentActivity, handle: SpeechHandle, text: Any) -> None:
+        self.session = activity.session
+        self.activity = activity
+        self.handle = handle
+        self.queue: asyncio.Queue[AudioFrame | None] = asyncio.Queue()
+        self.ttfb = -1.0
+        self.error: BaseException | None = None
+        self.task = asyncio.get_running_loop().create_task(self._run(text))
+
+    async def _run(self, text: Any) -> None:
+        s = self.session
+        tts = self.activity.agent.tts
+        started = s.now()
+        first_text: float | None = None
+        chars = 0
+        audio = 0.0
+        cancelled = False
+
+        async def tts_input() -> Any:
+            nonlocal chars, first_text
+            async for chunk in apply_text_transforms(text, s.options.tts_text_transforms):
+                if first_text is None:
+                    first_text = s.now()
+                chars += len(chunk)
+                yield chunk
+
+        try:
+            async for frame in self.activity.agent.tts_node(tts_input(), ModelSettings()):
+                if self.ttfb < 0:
+                    # From the first text the TTS received: upstream LLM latency is not the TTS's (LiveKit #6300).
+                    self.ttfb = s.now() - (first_text if first_text is not None else started)
+                audio += frame.duration
+                self.queue.put_nowait(frame)
+        except asyncio.CancelledError:
+            cancelled = True
+            raise
+        except Exception as exc:
+            self.error = exc
+        finally:
+            self.queue.put_nowait(None)
+            s._emit(
+                ev.MetricsCollectedEvent,
+                metrics=ev.TTSMetrics(
+                    label=getattr(tts, "label", type(tts).__name__),
+                    request_id=s._ids("tts_req"),
+                    timestamp=s.now(),
+                    ttfb=self.ttfb,
+                    duration=s.now() - started,
+                    audio_duration=audio,
+                    cancelled=cancelled,
+                    characters_count=chars,
+                    streamed=True,
+                    speech_id=self.handle.id,
+                    model=getattr(tts, "model", "unknown"),
+                    provider=getattr(tts, "provider", "unknown"),
+                ),
+            )
+
+    async def frames(self) -> Any:
+        while (frame := await self.queue.get()) is not None:
+            yield frame
+
+    async def cancel(self) -> None:
+        self.task.cancel()
+        await asyncio.gather(self.task, return_exceptions=True)
 
 
 @dataclass
@@ -1031,7 +1137,7 @@ class _AgentActivity:
                 yield text
 
             playout, interrupted = await self._play(handle, source())
-            heard = playout.heard_text(s.now()) if interrupted else text
+            heard = playout.heard_text() if interrupted else text
             if add_to_chat_ctx and heard:
                 msg = ChatMessage(
                     role="assistant",
@@ -1103,7 +1209,7 @@ class _AgentActivity:
                 gen.task.cancel()
             await asyncio.gather(gen.task, return_exceptions=True)
             now = s.now()
-            text = playout.heard_text(now) if interrupted else gen.text.strip()
+            text = playout.heard_text() if interrupted else gen.text.strip()
             if text:
                 msg = ChatMessage(
                     role="assistant",
@@ -1162,12 +1268,14 @@ class _AgentActivity:
                 tool_choice = "auto"
             handle._num_steps += 1
 
-    async def _play(self, handle: SpeechHandle, text: Any) -> tuple[_Playout, bool]:
-        """Play a step's text (or its audio through ``tts_node``) until done or interrupted."""
+    async def _play(self, handle: SpeechHandle, text: Any, pipe: _TTSPipe | None = None) -> tuple[_Playout, bool]:
+        """Play a step's text (or its audio through ``tts_node``) until done or interrupted.
+
+        ``pipe`` is a TTS already running (``preemptive_tts``); otherwise one starts now.
+        """
         s = self.session
         playout = _Playout()
-        tts = self.agent.tts
-        transforms = s.options.tts_text_transforms
+        handle._playout = playout
 
         async def forward_text() -> None:
             async for chunk in text:
@@ -1176,63 +1284,29 @@ class _AgentActivity:
                     s._set_agent_state("speaking")
                 playout.parts.append(chunk)
 
-        async def forward_audio() -> None:
-            started = s.now()
-            first_text: float | None = None
-            ttfb = -1.0
-            chars = 0
+        async def forward_audio(p: _TTSPipe) -> None:
+            async for frame in p.frames():
+                if playout.started_at is None:
+                    playout.ttfb = p.ttfb
+                    playout.started_at = s.now()
+                    s._set_agent_state("speaking")
+                playout.frame, playout.frame_played = frame, 0.0
+                await playout.play_for(frame.duration, s)
+                playout.parts.append(frame.text)
+                playout.audio_duration += frame.duration
+                playout.frame = None
 
-            async def tts_input() -> Any:
-                nonlocal chars, first_text
-                async for chunk in apply_text_transforms(text, transforms):
-                    if first_text is None:
-                        first_text = s.now()
-                    chars += len(chunk)
-                    yield chunk
-
-            cancelled = False
-            try:
-                async for frame in self.agent.tts_node(tts_input(), ModelSettings()):
-                    if playout.started_at is None:
-                        # From the first text the TTS received: upstream LLM latency is not the TTS's (LiveKit #6300).
-                        ttfb = s.now() - (first_text if first_text is not None else started)
-                        playout.ttfb = ttfb
-                        playout.started_at = s.now()
-                        s._set_agent_state("speaking")
-                    playout.frame, playout.frame_started = frame, s.now()
-                    await asyncio.sleep(frame.duration)
-                    playout.parts.append(frame.text)
-                    playout.audio_duration += frame.duration
-                    playout.frame = None
-            except asyncio.CancelledError:
-                cancelled = True
-                raise
-            finally:
-                s._emit(
-                    ev.MetricsCollectedEvent,
-                    metrics=ev.TTSMetrics(
-                        label=tts.label if tts else "unknown",
-                        request_id=s._ids("tts_req"),
-                        timestamp=s.now(),
-                        ttfb=ttfb,
-                        duration=s.now() - started,
-                        audio_duration=playout.audio_duration,
-                        cancelled=cancelled,
-                        characters_count=chars,
-                        streamed=True,
-                        speech_id=handle.id,
-                        model=getattr(tts, "model", "unknown"),
-                        provider=getattr(tts, "provider", "unknown"),
-                    ),
-                )
-
-        task = asyncio.get_running_loop().create_task(forward_audio() if tts is not None else forward_text())
+        if self.agent.tts is not None and pipe is None:
+            pipe = _TTSPipe(self, handle, text)
+        task = asyncio.get_running_loop().create_task(forward_audio(pipe) if pipe is not None else forward_text())
         finished = await handle._wait_if_not_interrupted(task)
         if not finished:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
+            if pipe is not None:
+                await pipe.cancel()
             return playout, True
-        exc = task.exception()
+        exc = task.exception() or (pipe.error if pipe is not None else None)
         if exc is not None:
             s._report_error(exc, source="tts")
         return playout, False

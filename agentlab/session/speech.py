@@ -54,6 +54,7 @@ class SpeechHandle:
         self._waiting_on_task = False
         self._task: asyncio.Task[Any] | None = None  # the reply or say task playing this speech
         self._watchdog: asyncio.TimerHandle | None = None
+        self._playout: Any = None  # the step being played (pause/resume for false interruptions)
 
     @property
     def id(self) -> str:

@@ -1,0 +1,540 @@
+"""The turn engine: LiveKit 1.8.9's turn-taking decisions as a pure state machine.
+
+Theory of operation
+-------------------
+The engine knows nothing of asyncio, audio or clocks. It is fed *timestamped* observations —
+the VAD's start/end of speech, transcripts, the agent's speech starting, stopping and becoming
+(un)interruptible, manual commits — and answers each with a list of :class:`Action`s for the
+session to carry out (commit a user turn, interrupt or pause the agent, start a preemptive
+reply...). It also names its next *deadline*; the driver calls :meth:`TurnEngine.on_timer` then.
+The same engine is driven by the asyncio session (real or virtual clock) and can be driven by a
+plain loop for fast replays. Times are seconds on one clock, chosen by the driver.
+
+The user side is a small state machine over the turn being built:
+
+================  ==========================================================================
+``idle``          no user speech since the last commit
+``speaking``      the VAD hears speech
+``waiting_stt``   speech ended, but an STT is configured and no final transcript came yet
+``endpointing``   the end-of-turn timer runs; the turn commits at ``deadline`` unless the
+                  user speaks again
+================  ==========================================================================
+
+Transitions are in :data:`USER_TRANSITIONS` (state, event) → state; the guards and the timing
+rule live in the handlers. The timing rule is LiveKit's (reference §4.3, verified by sweep)::
+
+    commit = max(VAD end-of-speech, last final transcript, detector prediction,
+                 speech_end + (max_delay if P(end of turn) < threshold else min_delay))
+
+Interruption (reference §7) is a gate, checked when the user's VAD speech reaches
+``min_duration``, on every final transcript (which bypasses the duration), and on interim
+transcripts when there is no VAD. It does nothing in manual mode, during AEC warm-up, when
+``min_words`` is not reached, or when the current speech does not allow interruptions. With a
+pausable output and ``resume_false_interruption`` the agent is *paused*; if no turn commits within
+``false_interruption_timeout`` after the user stops, it *resumes*. Otherwise it is stopped.
+
+Deviations (documented in docs/livekit-compatibility.md): the VAD is event-driven (segments with
+their detection times, not 32 ms frames), so the reply hold-off is set at end-of-speech detection
+and cleared at start-of-speech detection; there is no "accumulated silence <= min_delay/2"
+refinement inside a segment because segments have no inner silences.
+
+Example::
+
+    engine = TurnEngine(EngineConfig(min_delay=0.5, has_stt=True))
+    engine.on_vad_start(0.55, speech_start=0.5)
+    engine.on_vad_end(2.75, speech_end=2.5)
+    engine.on_transcript(2.7, "Hello, how are you?", is_final=True)
+    engine.next_deadline()          # 3.0 = max(2.75, 2.7, 2.5 + 0.5)
+    engine.on_timer(3.0)            # [CommitTurn(transcript='Hello, how are you?', ...)]
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Literal, Protocol, Union
+
+__all__ = [
+    "USER_TRANSITIONS",
+    "Action",
+    "CancelPreemptive",
+    "CommitTurn",
+    "EngineConfig",
+    "InterruptAgent",
+    "PauseAgent",
+    "ReplyHold",
+    "ResumeAgent",
+    "StartPreemptive",
+    "Transcribed",
+    "TurnDetectorModel",
+    "TurnEngine",
+    "UserStateChange",
+    "words_of",
+]
+
+UserTurnState = Literal["idle", "speaking", "waiting_stt", "endpointing"]
+Event = Literal["vad_start", "vad_end", "final_no_speech", "eou_armed", "commit", "refused", "clear"]
+
+#: (state, event) -> new state. Events not listed leave the state unchanged.
+USER_TRANSITIONS: dict[tuple[UserTurnState, Event], UserTurnState] = {
+    ("idle", "vad_start"): "speaking",
+    ("waiting_stt", "vad_start"): "speaking",
+    ("endpointing", "vad_start"): "speaking",  # the user kept talking: the pending commit is cancelled
+    ("speaking", "vad_end"): "waiting_stt",  # until the end-of-turn rule says otherwise
+    ("waiting_stt", "eou_armed"): "endpointing",
+    ("idle", "eou_armed"): "endpointing",  # a transcript without VAD speech (or manual commit)
+    ("endpointing", "eou_armed"): "endpointing",  # re-armed by a later final transcript
+    ("endpointing", "commit"): "idle",
+    ("endpointing", "refused"): "idle",  # min_words refused it; the transcript is kept for the next turn
+    ("speaking", "clear"): "speaking",
+    ("waiting_stt", "clear"): "idle",
+    ("endpointing", "clear"): "idle",
+}
+
+
+# --- actions -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class UserStateChange:
+    """The user started or stopped speaking; ``at`` is the backdated speech edge."""
+
+    state: Literal["speaking", "listening"]
+    at: float
+
+
+@dataclass(frozen=True)
+class Transcribed:
+    """Emit ``user_input_transcribed``."""
+
+    transcript: str
+    is_final: bool
+    language: str | None = None
+
+
+@dataclass(frozen=True)
+class CommitTurn:
+    """The user's turn is over: reply to ``transcript``.
+
+    ``speech_start``/``speech_end`` are the turn's first and last speech edges;
+    ``end_of_utterance_delay`` = commit time − speech end; ``transcription_delay`` = last final
+    transcript − speech end (LiveKit's EOUMetrics).
+    """
+
+    transcript: str
+    speech_start: float | None
+    speech_end: float | None
+    end_of_utterance_delay: float
+    transcription_delay: float
+    confidence: float | None = None
+    probability: float | None = None
+
+
+@dataclass(frozen=True)
+class InterruptAgent:
+    """Stop the current speech (hard stop)."""
+
+    reason: Literal["vad", "transcript", "false_interruption_confirmed"]
+
+
+@dataclass(frozen=True)
+class PauseAgent:
+    """Pause the current speech's audio (a possible false interruption)."""
+
+
+@dataclass(frozen=True)
+class ResumeAgent:
+    """The pause was a false interruption: resume the audio (``agent_false_interruption``)."""
+
+    resumed: bool = True
+
+
+@dataclass(frozen=True)
+class StartPreemptive:
+    """Start generating a reply to ``transcript`` before the turn is committed (cancels any previous one)."""
+
+    transcript: str
+
+
+@dataclass(frozen=True)
+class CancelPreemptive:
+    """Drop the running preemptive generation."""
+
+
+@dataclass(frozen=True)
+class ReplyHold:
+    """Replies may start only while ``hold`` is False (the user is silent)."""
+
+    hold: bool
+
+
+Action = Union[UserStateChange, Transcribed, CommitTurn, InterruptAgent, PauseAgent, ResumeAgent, StartPreemptive, CancelPreemptive, ReplyHold]
+
+
+class TurnDetectorModel(Protocol):
+    """An end-of-turn model: ``predict`` gives P(turn is over) for a transcript.
+
+    ``latency`` is the modelled inference time in seconds (real threads are not on the virtual
+    clock, so it is explicit); ``unlikely_threshold(language)`` is the per-language cut.
+    """
+
+    latency: float
+
+    def predict(self, transcript: str, *, language: str | None = None) -> float: ...
+
+    def unlikely_threshold(self, language: str | None) -> float | None: ...
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    """The options the engine decides with (a flat view of :class:`SessionOptions` plus the wiring)."""
+
+    mode: Literal["vad", "stt", "manual"] | None = None  # None: VAD-based with an optional detector
+    min_delay: float = 0.5
+    max_delay: float = 3.0
+    dynamic: bool = False
+    alpha: float = 0.9
+    interruptions: bool = True
+    min_duration: float = 0.5
+    min_words: int = 0
+    resume_false_interruption: bool = True
+    false_interruption_timeout: float | None = 2.0
+    discard_audio_if_uninterruptible: bool = True
+    preemptive: bool = True
+    preemptive_max_speech_duration: float = 10.0
+    preemptive_max_retries: int = 3
+    aec_warmup_duration: float | None = None
+    has_vad: bool = True
+    has_stt: bool = True
+    pausable: bool = False
+    detector: TurnDetectorModel | None = None
+
+
+def words_of(text: str) -> list[str]:
+    """Words of a transcript, as the min_words rule and the preemptive reuse check count them."""
+    return re.findall(r"[\w']+", text.lower())
+
+
+@dataclass
+class _Turn:
+    finals: list[str] = field(default_factory=list)
+    interim: str = ""
+    confidences: list[float] = field(default_factory=list)
+    speech_start: float | None = None
+    last_speaking: float | None = None  # the end-of-turn anchor (true end of the last speech)
+    last_final_at: float | None = None
+    language: str | None = None
+
+    @property
+    def text(self) -> str:
+        return " ".join(self.finals).strip()
+
+    def words(self) -> int:
+        return len(words_of(" ".join([*self.finals, self.interim])))
+
+
+@dataclass
+class _Agent:
+    active: bool = False  # a current speech exists (thinking or speaking) and is not interrupted
+    audible: bool = False  # it is playing audio (speaking)
+    interruptible: bool = True
+    paused: bool = False
+    first_speaking_at: float | None = None
+    last_started_at: float | None = None
+
+
+class TurnEngine:
+    """LiveKit's endpointing, interruption, false-interruption, preemption and hold-off rules.
+
+    Feed observations with the ``on_*`` methods (each returns the actions to take, in order) and
+    call :meth:`on_timer` at :meth:`next_deadline`. See the module docstring for the rules.
+    """
+
+    def __init__(self, config: EngineConfig) -> None:
+        self.config = config
+        self.state: UserTurnState = "idle"
+        self.turn = _Turn()
+        self.agent = _Agent()
+        self.user_speaking = False
+        self.vad_speech_start: float | None = None
+        self.min_delay = config.min_delay  # the learned value in dynamic mode
+        self._deadlines: dict[str, float] = {}
+        self._probability: float | None = None
+        self._preemptive_attempts = 0
+        self._preemptive_text: str | None = None
+        self._prev_speech_end: float | None = None
+        self._agent_spoke_since_user = False
+        self._discarding_segment = False
+        self.log: list[tuple[float, str]] = []  # (time, what) for debugging and tests
+
+    # --- bookkeeping --------------------------------------------------------------------
+
+    def _go(self, event: Event) -> None:
+        self.state = USER_TRANSITIONS.get((self.state, event), self.state)
+
+    def next_deadline(self) -> float | None:
+        """The earliest time :meth:`on_timer` must be called, or ``None``."""
+        return min(self._deadlines.values()) if self._deadlines else None
+
+    def on_timer(self, t: float) -> list[Action]:
+        """Fire every deadline due at ``t`` (earliest first)."""
+        actions: list[Action] = []
+        handlers: dict[str, Callable[[float], list[Action]]] = {
+            "interrupt_check": self._on_interrupt_check,
+            "eou": self._on_eou_deadline,
+            "false_interruption": self._on_false_interruption_timeout,
+        }
+        while True:
+            due = [(when, name) for name, when in self._deadlines.items() if when <= t + 1e-9]
+            if not due:
+                return actions
+            when, name = min(due)
+            del self._deadlines[name]
+            actions += handlers[name](max(t, when))
+
+    # --- user speech ----------------------------------------------------------------------
+
+    def on_vad_start(self, t: float, *, speech_start: float) -> list[Action]:
+        """The VAD detected speech at ``t`` that began at ``speech_start``."""
+        c = self.config
+        actions: list[Action] = [UserStateChange("speaking", at=speech_start), ReplyHold(True)]
+        if c.dynamic and self._prev_speech_end is not None and not self._agent_spoke_since_user:
+            self._learn_pause(speech_start - self._prev_speech_end)
+        elif c.dynamic and self.agent.last_started_at is not None and self._prev_speech_end is not None:
+            # An "immediate interruption": the agent started soon after the user stopped and the
+            # user resumed within the current min delay of it, so the pause was a premature end.
+            started = self.agent.last_started_at
+            if started - self._prev_speech_end <= c.max_delay and speech_start - started <= self.min_delay:
+                self._learn_pause(speech_start - self._prev_speech_end)
+        self.user_speaking = True
+        self.vad_speech_start = speech_start
+        if self.turn.speech_start is None:
+            self.turn.speech_start = speech_start
+        self._deadlines.pop("eou", None)
+        self._deadlines.pop("false_interruption", None)
+        self._probability = None
+        self._go("vad_start")
+        self._discarding_segment = self.agent.active and not self.agent.interruptible and c.discard_audio_if_uninterruptible
+        if self.agent.active and not self.agent.audible and self._can_pause() and self.agent.interruptible and not self.agent.paused:
+            # LiveKit: any speech while an interruptible reply is pending but not yet audible pauses it at once.
+            self.agent.paused = True
+            actions.append(PauseAgent())
+        if c.mode != "manual":
+            self._deadlines["interrupt_check"] = max(t, speech_start + c.min_duration)
+        return actions + self.on_timer(t)
+
+    def on_vad_end(self, t: float, *, speech_end: float) -> list[Action]:
+        """The VAD detected at ``t`` that speech stopped at ``speech_end``."""
+        actions: list[Action] = [UserStateChange("listening", at=speech_end), ReplyHold(False)]
+        self.user_speaking = False
+        self._deadlines.pop("interrupt_check", None)
+        self.turn.last_speaking = speech_end
+        self._prev_speech_end = speech_end
+        self._agent_spoke_since_user = False
+        self._go("vad_end")
+        if self.agent.paused and self.config.false_interruption_timeout is not None:
+            self._deadlines["false_interruption"] = t + self.config.false_interruption_timeout
+        if self.config.mode in (None, "vad"):
+            actions += self._run_eou(t)
+        return actions
+
+    def on_transcript(self, t: float, text: str, *, is_final: bool, confidence: float | None = None,
+                      word_end: float | None = None, language: str | None = None) -> list[Action]:
+        """An interim or final transcript arrived at ``t``."""
+        c = self.config
+        if self._discarding_segment or self._aec_warming(t):
+            return []  # the STT heard silence: uninterruptible speech or echo-cancellation warm-up
+        actions: list[Action] = [Transcribed(text, is_final, language)]
+        if not is_final:
+            self.turn.interim = text
+            if not c.has_vad and text.strip():
+                actions += self._interrupt_gate(t, "transcript")
+            return actions
+        self.turn.interim = ""
+        if not text.strip():
+            return actions
+        self.turn.finals.append(text.strip())
+        self.turn.language = language or self.turn.language
+        if confidence is not None:
+            self.turn.confidences.append(confidence)
+        self.turn.last_final_at = t
+        if not c.has_vad or (self.turn.last_speaking is None and not self.user_speaking):
+            # No VAD, or the VAD missed it: the transcript itself anchors the end of turn.
+            self.turn.last_speaking = min(word_end, t) if word_end is not None else t
+            if self.turn.speech_start is None:
+                self.turn.speech_start = self.turn.last_speaking
+        if self.agent.paused:
+            # Words were said: the pause was a real interruption.
+            self.agent.paused = False
+            self._deadlines.pop("false_interruption", None)
+            actions.append(InterruptAgent("false_interruption_confirmed"))
+        else:
+            actions += self._interrupt_gate(t, "transcript")
+        actions += self._maybe_preempt(t)
+        if not self.user_speaking and c.mode in (None, "vad"):
+            actions += self._run_eou(t)
+        return actions
+
+    def on_stt_end_of_speech(self, t: float) -> list[Action]:
+        """STT mode: the STT says the user stopped (drives endpointing)."""
+        if self.config.mode != "stt":
+            return []
+        if self.turn.last_speaking is None:
+            self.turn.last_speaking = t
+        return self._run_eou(t)
+
+    def on_stt_start_of_speech(self, t: float) -> list[Action]:
+        """STT mode: the STT heard speech again; a pending commit is cancelled."""
+        if self.config.mode == "stt":
+            self._deadlines.pop("eou", None)
+        return []
+
+    def commit_manual(self, t: float) -> list[Action]:
+        """``commit_user_turn()``: commit now (still honouring min_delay since the last speech)."""
+        self._go("eou_armed")
+        anchor = self.turn.last_speaking if self.turn.last_speaking is not None else t
+        self._deadlines["eou"] = max(t, anchor + self.min_delay) if not self.user_speaking else t
+        return self.on_timer(t)
+
+    def clear_user_turn(self) -> None:
+        """``clear_user_turn()``: drop the transcript and anchors."""
+        self.turn = _Turn()
+        self._deadlines.pop("eou", None)
+        self._go("clear")
+
+    # --- agent speech -------------------------------------------------------------------
+
+    def on_agent(self, t: float, *, active: bool, audible: bool, interruptible: bool) -> list[Action]:
+        """The session's current speech changed (``active``: exists and not interrupted)."""
+        started = audible and not self.agent.audible
+        if started:
+            self.agent.last_started_at = t
+            self._agent_spoke_since_user = True
+            if self.agent.first_speaking_at is None:
+                self.agent.first_speaking_at = t
+        self.agent.active, self.agent.audible, self.agent.interruptible = active, audible, interruptible
+        if not active:
+            self.agent.paused = False
+            self._deadlines.pop("false_interruption", None)
+        actions: list[Action] = []
+        if active and self.user_speaking and self.vad_speech_start is not None and t >= self.vad_speech_start + self.config.min_duration:
+            actions += self._interrupt_gate(t, "vad")  # the user was already talking long enough
+        return actions
+
+    # --- rules --------------------------------------------------------------------------
+
+    def _can_pause(self) -> bool:
+        c = self.config
+        return c.pausable and c.resume_false_interruption and c.false_interruption_timeout is not None
+
+    def _aec_warming(self, t: float) -> bool:
+        c, a = self.config, self.agent
+        return (c.aec_warmup_duration is not None and a.first_speaking_at is not None and a.audible
+                and t < a.first_speaking_at + c.aec_warmup_duration)
+
+    def _interrupt_gate(self, t: float, via: Literal["vad", "transcript"]) -> list[Action]:
+        c, a = self.config, self.agent
+        if c.mode == "manual" or not c.interruptions:
+            return []
+        if via == "vad" and self._aec_warming(t):
+            return []
+        if not a.active or not a.interruptible or a.paused:
+            return []
+        if c.min_words > 0 and c.has_stt and self.turn.words() < c.min_words:
+            return []
+        if self._can_pause() and a.audible:
+            a.paused = True
+            if not self.user_speaking and c.false_interruption_timeout is not None:
+                self._deadlines["false_interruption"] = t + c.false_interruption_timeout
+            return [PauseAgent()]
+        a.active = False
+        return [InterruptAgent(via)]
+
+    def _on_interrupt_check(self, t: float) -> list[Action]:
+        if not self.user_speaking:
+            return []
+        return self._interrupt_gate(t, "vad")
+
+    def _maybe_preempt(self, t: float) -> list[Action]:
+        c = self.config
+        if not c.preemptive or c.mode == "manual" or self.agent.paused:
+            return []
+        if self.agent.active:
+            return []
+        start = self.turn.speech_start
+        if start is not None and (self.turn.last_speaking or t) - start > c.preemptive_max_speech_duration:
+            return []
+        if self._preemptive_attempts >= c.preemptive_max_retries:
+            return []
+        text = self.turn.text
+        if text == self._preemptive_text:
+            return []
+        self._preemptive_attempts += 1
+        self._preemptive_text = text
+        return [StartPreemptive(text)]
+
+    def _run_eou(self, t: float) -> list[Action]:
+        c = self.config
+        if c.mode == "manual":
+            return []
+        if c.has_stt and not self.turn.finals:
+            return []  # wait for the STT; its final transcript runs this again
+        if self.turn.last_speaking is None:
+            return []
+        delay = self.min_delay
+        ready = t
+        self._probability = None
+        if c.detector is not None and self.turn.finals:
+            threshold = c.detector.unlikely_threshold(self.turn.language)
+            if threshold is not None:
+                p = c.detector.predict(self.turn.text, language=self.turn.language)
+                self._probability = p
+                ready = t + c.detector.latency
+                if p < threshold:
+                    delay = c.max_delay
+        self._deadlines["eou"] = max(ready, self.turn.last_speaking + delay)
+        self._go("eou_armed")
+        return []
+
+    def _on_eou_deadline(self, t: float) -> list[Action]:
+        c, a = self.config, self.agent
+        turn = self.turn
+        if c.min_words > 0 and c.has_stt and a.active and a.interruptible and turn.words() < c.min_words:
+            self._go("refused")  # LiveKit: silently not committed; the words join the next utterance
+            return []
+        self._go("commit")
+        end = turn.last_speaking
+        commit = CommitTurn(
+            transcript=turn.text,
+            speech_start=turn.speech_start,
+            speech_end=end,
+            end_of_utterance_delay=round(t - end, 9) if end is not None else 0.0,
+            transcription_delay=round(turn.last_final_at - end, 9) if (turn.last_final_at is not None and end is not None) else 0.0,
+            confidence=sum(turn.confidences) / len(turn.confidences) if turn.confidences else None,
+            probability=self._probability,
+        )
+        self.turn = _Turn()
+        self._preemptive_attempts = 0
+        self._preemptive_text = None
+        if a.paused:
+            # A turn followed the pause: it was a real interruption.
+            a.paused = False
+            self._deadlines.pop("false_interruption", None)
+        return [commit]
+
+    def _on_false_interruption_timeout(self, t: float) -> list[Action]:
+        a = self.agent
+        if not a.paused:
+            return []
+        if "eou" in self._deadlines:
+            # An end-of-turn decision is open: wait for it (it either commits or lets us resume).
+            self._deadlines["false_interruption"] = self._deadlines["eou"] + 1e-6
+            return []
+        a.paused = False
+        return [ResumeAgent(resumed=a.active)]
+
+    def _learn_pause(self, pause: float) -> None:
+        c = self.config
+        value = c.alpha * self.min_delay + (1 - c.alpha) * pause
+        self.min_delay = min(max(value, c.min_delay), c.max_delay)
