@@ -20,6 +20,7 @@ Example::
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -68,7 +69,7 @@ def speech_events(
 ) -> list[InputEvent]:
     """The VAD and STT events for ``speeches`` (sorted by time, ties in generation order)."""
     ordered = sorted(speeches, key=lambda s: s.start)
-    for a, b in zip(ordered, ordered[1:]):
+    for a, b in itertools.pairwise(ordered):
         if b.start < a.end:
             raise ValueError(f"UserSpeech: utterances overlap ({a.start}-{a.end} and {b.start}-{b.end})")
     raw: list[tuple[float, str, dict[str, Any]]] = []
@@ -86,10 +87,16 @@ def speech_events(
         for s in ordered:
             words = s.transcript.split()
             if s.interim and len(words) > 2:
-                raw.append((s.end + s.stt_delay / 2, "on_transcript", {"text": " ".join(words[:2]), "is_final": False,
-                                                                        "language": s.language}))
-            raw.append((s.end + s.stt_delay, "on_transcript", {"text": s.transcript, "is_final": True, "confidence": s.confidence,
-                                                               "word_end": s.end, "language": s.language}))
+                raw.append(
+                    (s.end + s.stt_delay / 2, "on_transcript", {"text": " ".join(words[:2]), "is_final": False, "language": s.language})
+                )
+            raw.append(
+                (
+                    s.end + s.stt_delay,
+                    "on_transcript",
+                    {"text": s.transcript, "is_final": True, "confidence": s.confidence, "word_end": s.end, "language": s.language},
+                )
+            )
     return [InputEvent(round(t, 9), i, kind, data) for i, (t, kind, data) in enumerate(sorted(raw, key=lambda r: r[0]))]
 
 

@@ -169,7 +169,9 @@ class ReplyHold:
     hold: bool
 
 
-Action = Union[UserStateChange, Transcribed, CommitTurn, InterruptAgent, PauseAgent, ResumeAgent, StartPreemptive, CancelPreemptive, ReplyHold]
+Action = Union[
+    UserStateChange, Transcribed, CommitTurn, InterruptAgent, PauseAgent, ResumeAgent, StartPreemptive, CancelPreemptive, ReplyHold
+]
 
 
 class TurnDetectorModel(Protocol):
@@ -339,8 +341,16 @@ class TurnEngine:
             actions += self._run_eou(t)
         return actions
 
-    def on_transcript(self, t: float, text: str, *, is_final: bool, confidence: float | None = None,
-                      word_end: float | None = None, language: str | None = None) -> list[Action]:
+    def on_transcript(
+        self,
+        t: float,
+        text: str,
+        *,
+        is_final: bool,
+        confidence: float | None = None,
+        word_end: float | None = None,
+        language: str | None = None,
+    ) -> list[Action]:
         """An interim or final transcript arrived at ``t``."""
         c = self.config
         if self._discarding_segment or self._aec_warming(t):
@@ -430,8 +440,12 @@ class TurnEngine:
 
     def _aec_warming(self, t: float) -> bool:
         c, a = self.config, self.agent
-        return (c.aec_warmup_duration is not None and a.first_speaking_at is not None and a.audible
-                and t < a.first_speaking_at + c.aec_warmup_duration)
+        return (
+            c.aec_warmup_duration is not None
+            and a.first_speaking_at is not None
+            and a.audible
+            and t < a.first_speaking_at + c.aec_warmup_duration
+        )
 
     def _interrupt_gate(self, t: float, via: Literal["vad", "transcript"]) -> list[Action]:
         c, a = self.config, self.agent

@@ -203,7 +203,8 @@ class ScriptedLLM(LLM):
         tokens = _TOKEN.findall(response.text)
         calls = [FunctionToolCall(name=c.name, arguments=c.render(m), call_id=shortuuid("call")) for c in response.tool_calls]
         if response.duration is not None:
-            per_token = max(0.0, response.duration - ttft) / max(1, len(tokens))
+            # The first token at ``ttft``, the last one at ``duration`` (LiveKit's test LLM).
+            per_token = max(0.0, response.duration - ttft) / max(1, len(tokens) - 1)
         else:
             per_token = 1.0 / self.tokens_per_second
         start = asyncio.get_running_loop().time()

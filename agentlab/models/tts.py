@@ -86,22 +86,28 @@ class ScriptedTTS(TTS):
         return len(text.split()) * 60.0 / self.words_per_minute
 
     async def stream(self, text: AsyncIterable[str]) -> AsyncIterator[AudioFrame]:
+        loop = asyncio.get_running_loop()
         buffer = ""
-        first = True
+        first_byte_at: float | None = None  # ttfb counts from the first text received (as LiveKit's test TTS)
+
+        async def ready() -> None:
+            wait = first_byte_at - loop.time() if first_byte_at is not None else 0.0
+            if wait > 0:
+                await asyncio.sleep(wait)
+
         async for chunk in text:
+            if first_byte_at is None and chunk:
+                first_byte_at = loop.time() + self.ttfb
             buffer += chunk
             if buffer.strip() in self.durations:
                 continue  # an exact scripted text is synthesized whole
             parts = _SENTENCE_END.split(buffer)
             for sentence in parts[:-1]:
-                if first:
-                    await asyncio.sleep(self.ttfb)
-                    first = False
+                await ready()
                 yield AudioFrame(duration=self.duration_of(sentence), text=sentence + " ")
             buffer = parts[-1]
         if buffer.strip():
-            if first:
-                await asyncio.sleep(self.ttfb)
+            await ready()
             yield AudioFrame(duration=self.duration_of(buffer), text=buffer)
 
     def __repr__(self) -> str:

@@ -52,6 +52,8 @@ from typing import Any
 from .._utils import NOT_GIVEN, IdFactory, current_ids, is_given
 from ..chat import AgentHandoff, ChatContext, ChatItem, ChatMessage, FunctionCall, FunctionCallOutput, arguments_dict
 from ..clock import Clock, clock_for
+from ..engine import turns as eng
+from ..engine.inputs import InputEvent, UserSpeech, speech_events
 from ..models.llm import LLM, APIError, ChatChunk
 from ..models.tts import TTS, AudioFrame
 from ..tools import FunctionTool, RunContext, StopResponse, ToolArgumentsError, ToolError, output_to_text
@@ -152,6 +154,12 @@ class AgentSession:
         self._llm_error_streak = 0
         self._user_turn = _UserTurn()
         self._paused: list[_AgentActivity] = []  # callers of running AgentTasks, innermost last
+        # Voice input (None for text-only sessions): the turn engine and what drives it.
+        self._engine: eng.TurnEngine | None = None
+        self._engine_timer: asyncio.TimerHandle | None = None
+        self._user_silent: asyncio.Event | None = None
+        self._preemptive: _Preemptive | None = None
+        self._paused_speech: SpeechHandle | None = None
         self._switch_lock: asyncio.Lock | None = None
 
     # --- properties -----------------------------------------------------------------------
@@ -505,6 +513,10 @@ class AgentSession:
         With nothing pending the future resolves to ``""`` and nothing is replied.
         """
         fut: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        if self._engine is not None:
+            fut.set_result(self._engine.turn.text)
+            self._engine_apply(self._engine.commit_manual(self.now()))
+            return fut
         text = self._user_turn.take()
         fut.set_result(text)
         if text and not skip_reply:
@@ -517,6 +529,8 @@ class AgentSession:
     def clear_user_turn(self) -> None:
         """Drop the pending (uncommitted) user transcript."""
         self._user_turn.clear()
+        if self._engine is not None:
+            self._engine.clear_user_turn()
 
     # --- internals used by activities, runs and tasks ---------------------------------------
 
@@ -553,6 +567,7 @@ class AgentSession:
             self._llm_error_streak = 0
         self._emit(ev.AgentStateChangedEvent, old_state=old, new_state=state)
         self._update_idle_timers()
+        self._notify_engine()
 
     def _set_user_state(self, state: ev.UserState, *, at: float | None = None) -> None:
         if state == self._user_state:
@@ -700,6 +715,282 @@ class AgentSession:
                 caller.resume()
         return result
 
+    # --- voice input: the turn engine on the session's clock -------------------------------
+
+    def attach_user_input(self, source: Any, *, pausable_output: bool = True) -> asyncio.Task[None]:
+        """Feed user speech to the session: scripted :class:`~agentlab.engine.UserSpeech` or engine events.
+
+        Times are session seconds. The turn engine decides (endpointing, interruptions, false
+        interruptions, preemptive replies) with this session's options. ``pausable_output`` says
+        whether the agent's audio can pause (as a LiveKit room's can); it enables false-interruption
+        resume. Returns the task that plays the input; ``await session.wait_for_input()`` waits for
+        the input and every decision it causes.
+
+        Example::
+
+            session.attach_user_input([UserSpeech(0.5, 2.5, "Hello, how are you?", stt_delay=0.2)])
+            await session.wait_for_input()
+        """
+        if self._engine is not None:
+            raise RuntimeError("AgentSession.attach_user_input: user input is already attached")
+        self._require_activity("attach_user_input")
+        items = list(source)
+        vad = self._vad_options()
+        if items and all(isinstance(i, UserSpeech) for i in items):
+            events = speech_events(items, min_speech_duration=vad["min_speech_duration"], min_silence_duration=vad["min_silence_duration"])
+        elif all(isinstance(i, InputEvent) for i in items):
+            events = sorted(items)
+        else:
+            raise TypeError("AgentSession.attach_user_input: expected a list of UserSpeech or InputEvent")
+        self._engine = eng.TurnEngine(self._engine_config(pausable_output=pausable_output))
+        self._user_silent = asyncio.Event()
+        self._user_silent.set()
+        self._notify_engine()
+        self._input_task = self._track(self._drive_input(events))
+        return self._input_task
+
+    async def wait_for_input(self) -> None:
+        """Wait until the attached input has played and every decision and reply it caused is done."""
+        if self._engine is None:
+            return
+        await asyncio.shield(self._input_task)
+        while True:
+            deadline = self._engine.next_deadline()
+            if deadline is not None:
+                await asyncio.sleep(max(0.0, deadline - self.now()) + 1e-9)
+                continue
+            await self.wait_for_idle()
+            if self._engine.next_deadline() is None:
+                return
+
+    def _vad_options(self) -> dict[str, float]:
+        # LiveKit 1.8.9's auto VAD (silero) unless the session was given VAD settings.
+        vad = self._vad
+        return {
+            "min_speech_duration": getattr(vad, "min_speech_duration", 0.05),
+            "min_silence_duration": getattr(vad, "min_silence_duration", 0.25),
+        }
+
+    def _engine_config(self, *, pausable_output: bool) -> eng.EngineConfig:
+        o = self._options
+        agent = self.current_agent
+        opts = o.replace(**agent._turn_handling) if is_given(agent._turn_handling) and agent._turn_handling else o
+        td = opts.turn_detection
+        mode = td if isinstance(td, str) and td in ("vad", "stt", "manual") else None
+        detector = td if td is not None and not isinstance(td, str) else None
+        i, p, e = opts.interruption, opts.preemptive_generation, opts.endpointing
+        return eng.EngineConfig(
+            mode=mode,
+            min_delay=e.min_delay,
+            max_delay=e.max_delay,
+            dynamic=e.mode == "dynamic",
+            alpha=e.alpha,
+            interruptions=i.enabled,
+            min_duration=i.min_duration,
+            min_words=i.min_words,
+            resume_false_interruption=i.resume_false_interruption,
+            false_interruption_timeout=i.false_interruption_timeout,
+            discard_audio_if_uninterruptible=i.discard_audio_if_uninterruptible,
+            preemptive=p.enabled,
+            preemptive_max_speech_duration=p.max_speech_duration,
+            preemptive_max_retries=p.max_retries,
+            aec_warmup_duration=opts.aec_warmup_duration,
+            has_vad=True,
+            has_stt=True,
+            pausable=pausable_output and agent.tts is not None,
+            detector=detector,
+        )
+
+    async def _drive_input(self, events: list[InputEvent]) -> None:
+        for event in events:
+            wait = event.t - self.now()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            if self._closing or self._engine is None:
+                return
+            self._engine_apply(getattr(self._engine, event.kind)(self.now(), **event.data))
+
+    def _rearm_engine_timer(self) -> None:
+        if self._engine_timer is not None:
+            self._engine_timer.cancel()
+            self._engine_timer = None
+        deadline = self._engine.next_deadline() if self._engine is not None else None
+        if deadline is not None and not self._closing:
+            self._engine_timer = asyncio.get_running_loop().call_at(self._t0 + deadline, self._on_engine_timer)
+
+    def _on_engine_timer(self) -> None:
+        self._engine_timer = None
+        if self._engine is not None and not self._closing:
+            self._engine_apply(self._engine.on_timer(self.now()))
+
+    def _notify_engine(self) -> None:
+        if self._engine is None or self._closing:
+            return
+        cur = self.current_speech
+        active = cur is not None and not cur.done() and not cur.interrupted
+        playout = cur._playout if cur is not None else None
+        audible = self._agent_state == "speaking" or (playout is not None and playout.paused and playout.started_at is not None)
+        self._engine_apply(
+            self._engine.on_agent(self.now(), active=active, audible=audible, interruptible=cur.allow_interruptions if cur else True)
+        )
+
+    def _engine_apply(self, actions: list[eng.Action]) -> None:
+        """Carry out the engine's decisions (sync: called from timers and the input driver)."""
+        for a in actions:
+            if isinstance(a, eng.UserStateChange):
+                self._set_user_state(a.state, at=a.at)
+            elif isinstance(a, eng.Transcribed):
+                self._emit(ev.UserInputTranscribedEvent, transcript=a.transcript, is_final=a.is_final, language=a.language)
+                self._user_turn.push(a.transcript, is_final=a.is_final)
+            elif isinstance(a, eng.ReplyHold):
+                if self._user_silent is not None:
+                    self._user_silent.clear() if a.hold else self._user_silent.set()
+            elif isinstance(a, eng.InterruptAgent):
+                cur = self.current_speech
+                if cur is not None and not cur.done():
+                    self._resume_paused(declare=False)
+                    cur._mark_interrupted()
+            elif isinstance(a, eng.PauseAgent):
+                self._pause_current()
+            elif isinstance(a, eng.ResumeAgent):
+                self._resume_paused(declare=True)
+            elif isinstance(a, eng.StartPreemptive):
+                self._start_preemptive(a.transcript)
+            elif isinstance(a, eng.CancelPreemptive):
+                self._cancel_preemptive()
+            elif isinstance(a, eng.CommitTurn):
+                self._user_turn.clear()
+                self._track(self._on_turn_committed(a))
+        self._rearm_engine_timer()
+
+    def _pause_current(self) -> None:
+        cur = self.current_speech
+        if cur is None or cur.done():
+            return
+        cur._pause_requested = True
+        if cur._playout is not None:
+            cur._playout.pause()
+        self._paused_speech = cur
+        self._paused_state = self._agent_state
+        self._set_agent_state("listening")
+
+    def _resume_paused(self, *, declare: bool) -> None:
+        cur = self._paused_speech
+        self._paused_speech = None
+        if cur is None:
+            return
+        cur._pause_requested = False
+        resumed = not cur.done() and not cur.interrupted
+        if resumed and cur._playout is not None:
+            cur._playout.resume()
+        if declare:
+            if resumed:
+                playing = cur._playout is not None and cur._playout.started_at is not None
+                self._set_agent_state("speaking" if playing else "thinking")
+            self._emit(ev.AgentFalseInterruptionEvent, resumed=resumed)
+
+    def _start_preemptive(self, transcript: str) -> None:
+        self._cancel_preemptive()
+        activity = self._activity
+        if activity is None or activity._draining or self._closing:
+            return
+        agent = activity.agent
+        msg = ChatMessage(role="user", content=[transcript], id=self._ids("item"), created_at=self.now())
+        handle = activity.new_handle(NOT_GIVEN, source="generate_reply", schedule=False)
+        signature = _ctx_signature(agent._chat_ctx)
+        tools = tuple(t.name for t in agent.tools)
+        task = self._track(
+            activity.run_reply(handle, user_message=msg, instructions=None, tool_choice=None, chat_ctx=None, preemptive=True), speech=handle
+        )
+        self._preemptive = _Preemptive(handle=handle, transcript=transcript, message=msg, signature=signature, tools=tools, task=task)
+
+    def _cancel_preemptive(self) -> None:
+        pre, self._preemptive = self._preemptive, None
+        if pre is not None and not pre.handle.done():
+            pre.handle._mark_interrupted()
+
+    async def _on_turn_committed(self, c: eng.CommitTurn) -> None:
+        """LiveKit's _user_turn_completed_task (reference §5)."""
+        activity = self._activity
+        if activity is None or self._closing:
+            return
+        agent = activity.agent
+        cur = self.current_speech
+        if not c.transcript:
+            self._cancel_preemptive()
+            return
+        if cur is not None and not cur.done() and not cur.allow_interruptions:
+            logger.warning("user turn dropped: the current speech %s cannot be interrupted", cur.id)
+            self._cancel_preemptive()
+            return
+        msg = ChatMessage(
+            role="user", content=[c.transcript], id=self._ids("item"), created_at=self.now(), transcript_confidence=c.confidence
+        )
+        msg.metrics.update(
+            {
+                k: round(v, 9)
+                for k, v in {
+                    "started_speaking_at": c.speech_start,
+                    "stopped_speaking_at": c.speech_end,
+                    "transcription_delay": c.transcription_delay,
+                    "end_of_turn_delay": c.end_of_utterance_delay,
+                }.items()
+                if v is not None
+            }
+        )
+        if cur is not None and not cur.done():
+            self._resume_paused(declare=False)
+            cur._mark_interrupted()
+            await cur.wait_for_playout()  # the cut assistant message lands before the user's
+        turn_ctx = agent._chat_ctx.copy()
+        hook_start = self.now()
+        try:
+            await agent.on_user_turn_completed(turn_ctx, msg)
+        except StopResponse:
+            self._cancel_preemptive()
+            return
+        hook_delay = self.now() - hook_start
+        pre, self._preemptive = self._preemptive, None
+        reuse = (
+            pre is not None
+            and not pre.handle.done()
+            and eng.words_of(pre.transcript) == eng.words_of(c.transcript)
+            and _ctx_signature(turn_ctx) == pre.signature
+            and tuple(t.name for t in agent.tools) == pre.tools
+        )
+        if reuse:
+            assert pre is not None
+            pre.message.content[:] = msg.content
+            pre.message.metrics.update(msg.metrics)
+            pre.message.created_at, pre.message.transcript_confidence = msg.created_at, msg.transcript_confidence
+            msg = pre.message
+            handle = pre.handle
+        else:
+            if pre is not None and not pre.handle.done():
+                pre.handle._mark_interrupted()
+            handle = activity.new_handle(NOT_GIVEN, source="generate_reply", schedule=False)
+        self._emit(
+            ev.MetricsCollectedEvent,
+            metrics=ev.EOUMetrics(
+                timestamp=self.now(),
+                end_of_utterance_delay=c.end_of_utterance_delay,
+                transcription_delay=c.transcription_delay,
+                on_user_turn_completed_delay=round(hook_delay, 9),
+                speech_id=handle.id,
+                model=type(agent._turn_handling).__name__ if False else "unknown",
+                provider=str(self._options.turn_detection) if isinstance(self._options.turn_detection, str) else "vad",
+            ),
+        )
+        if reuse:
+            self._add_item(msg, agent, reply_ctx=None)
+            activity.schedule(handle)
+        else:
+            self._track(
+                activity.run_reply(handle, user_message=msg, instructions=None, tool_choice=None, chat_ctx=turn_ctx, hook_done=True),
+                speech=handle,
+            )
+            activity.schedule(handle)
+
     def _set_waiting(self, task: asyncio.Task[Any] | None, speech: SpeechHandle | None, waiting: bool) -> None:
         if speech is not None:
             speech._waiting_on_task = waiting
@@ -731,6 +1022,23 @@ class AgentSession:
 
 
 # ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Preemptive:
+    """A reply generated before the turn was committed, and what it was generated from."""
+
+    handle: SpeechHandle
+    transcript: str
+    message: ChatMessage
+    signature: tuple[Any, ...]
+    tools: tuple[str, ...]
+    task: asyncio.Task[Any]
+
+
+def _ctx_signature(ctx: ChatContext) -> tuple[Any, ...]:
+    """What makes two contexts equivalent for the preemptive reuse check (ids, kinds and text)."""
+    return tuple((it.id, it.type, getattr(it, "text_content", None) or getattr(it, "output", None)) for it in ctx.items)
 
 
 @dataclass
@@ -805,6 +1113,9 @@ class _Playout:
         self.paused = False
         self._pause_signal.clear()
         self._playing.set()
+
+    async def wait_playing(self) -> None:
+        await self._playing.wait()
 
     async def play_for(self, seconds: float, session: AgentSession) -> None:
         remaining = seconds
@@ -1029,7 +1340,7 @@ class _AgentActivity:
         self._paused = False
         self._wake.set()
 
-    def new_handle(self, allow_interruptions: Any, *, source: str) -> SpeechHandle:
+    def new_handle(self, allow_interruptions: Any, *, source: str, schedule: bool = True) -> SpeechHandle:
         s = self.session
         if self._draining:
             raise RuntimeError(f"AgentSession: {self.agent.label} is handing off (draining); it cannot schedule new speech")
@@ -1040,11 +1351,16 @@ class _AgentActivity:
         handle = SpeechHandle(speech_id=s._ids("speech"), allow_interruptions=bool(allow_interruptions), source=source)
         self._handles.append(handle)
         handle.add_done_callback(lambda h: self._handles.remove(h) if h in self._handles else None)
+        s._emit(ev.SpeechCreatedEvent, speech_handle=handle, user_initiated=True, source=source)
+        if schedule:
+            self.schedule(handle)
+        return handle
+
+    def schedule(self, handle: SpeechHandle) -> None:
+        """Queue a speech for playing (preemptive replies are created first and queued at commit)."""
         heapq.heappush(self._queue, (-handle.priority, next(self._seq), handle))
         handle._scheduled = True
         self._wake.set()
-        s._emit(ev.SpeechCreatedEvent, speech_handle=handle, user_initiated=True, source=source)
-        return handle
 
     async def _schedule_loop(self) -> None:
         s = self.session
@@ -1064,8 +1380,10 @@ class _AgentActivity:
                         await asyncio.sleep(wait)
                 self.current = handle
                 handle._authorized.set()
+                s._notify_engine()
                 await asyncio.shield(handle._done_fut)
                 self.current = None
+                s._notify_engine()
                 self._last_end = s.now()
             if self._draining and not self._queue and self.current is None:
                 return
@@ -1119,6 +1437,17 @@ class _AgentActivity:
 
     # --- speech tasks ---------------------------------------------------------------------
 
+    async def _wait_user_silent(self, handle: SpeechHandle) -> bool:
+        """LiveKit's reply hold-off: an interruptible reply does not start while the user is speaking."""
+        silent = self.session._user_silent
+        if silent is None or silent.is_set() or not handle.allow_interruptions:
+            return not handle.interrupted
+        waiter = asyncio.ensure_future(silent.wait())
+        ok = await handle._wait_if_not_interrupted(waiter)
+        if not ok:
+            waiter.cancel()
+        return ok and not handle.interrupted
+
     async def _wait_authorized(self, handle: SpeechHandle) -> bool:
         waiter = asyncio.ensure_future(handle._authorized.wait())
         ok = await handle._wait_if_not_interrupted(waiter)
@@ -1159,18 +1488,31 @@ class _AgentActivity:
         instructions: str | None,
         tool_choice: Any,
         chat_ctx: ChatContext | None,
+        preemptive: bool = False,
+        hook_done: bool = False,
     ) -> None:
+        """A reply: the user-turn hook (unless done), then the LLM steps.
+
+        ``preemptive``: generated before the turn is committed; the user message joins the history
+        only if the session reuses it at commit (it then adds it).
+        """
         s = self.session
         agent = self.agent
         try:
             reply_ctx = (chat_ctx if chat_ctx is not None else agent._chat_ctx).copy()
             if user_message is not None:
-                try:
-                    await agent.on_user_turn_completed(reply_ctx, user_message)
-                except StopResponse:
-                    return
-                s._add_item(user_message, agent, reply_ctx=reply_ctx)
-            await self._run_steps(handle, reply_ctx, instructions=instructions, tool_choice=tool_choice, user_message=user_message)
+                if preemptive:
+                    reply_ctx.items.append(user_message)
+                else:
+                    if not hook_done:
+                        try:
+                            await agent.on_user_turn_completed(reply_ctx, user_message)
+                        except StopResponse:
+                            return
+                    s._add_item(user_message, agent, reply_ctx=reply_ctx)
+            await self._run_steps(
+                handle, reply_ctx, instructions=instructions, tool_choice=tool_choice, user_message=user_message, preemptive=preemptive
+            )
         finally:
             self._finish(handle)
 
@@ -1187,7 +1529,14 @@ class _AgentActivity:
         return ChatContext(items)
 
     async def _run_steps(
-        self, handle: SpeechHandle, reply_ctx: ChatContext, *, instructions: str | None, tool_choice: Any, user_message: ChatMessage | None
+        self,
+        handle: SpeechHandle,
+        reply_ctx: ChatContext,
+        *,
+        instructions: str | None,
+        tool_choice: Any,
+        user_message: ChatMessage | None,
+        preemptive: bool = False,
     ) -> None:
         s = self.session
         agent = self.agent
@@ -1195,15 +1544,20 @@ class _AgentActivity:
         while True:
             tools = agent.tools + [t for t in s.tools if t.name not in {a.name for a in agent.tools}]
             gen = _Generation(s, handle, agent, self._llm_ctx(reply_ctx, instructions), tools, tool_choice)
+            pipe = None
             if handle.num_steps == 1:
-                if not await self._wait_authorized(handle):
+                if preemptive and s.options.preemptive_generation.preemptive_tts and agent.tts is not None:
+                    pipe = _TTSPipe(self, handle, gen.text_stream())  # synthesize before the turn is even committed
+                if not await self._wait_authorized(handle) or not await self._wait_user_silent(handle):
                     gen.task.cancel()
+                    if pipe is not None:
+                        await pipe.cancel()
                     await asyncio.gather(gen.task, return_exceptions=True)
                     return
                 s._set_agent_state("thinking")
             handle._step_played.clear()
             executor = asyncio.get_running_loop().create_task(self._execute_tools(handle, gen, tools))
-            playout, interrupted = await self._play(handle, gen.text_stream())
+            playout, interrupted = await self._play(handle, gen.text_stream(), pipe)
             handle._step_played.set()
             if interrupted:
                 gen.task.cancel()
@@ -1222,7 +1576,9 @@ class _AgentActivity:
                 if gen.ttft >= 0:
                     msg.metrics["llm_node_ttft"] = round(gen.ttft, 9)
                 if user_message is not None and playout.started_at is not None and handle.num_steps == 1:
-                    msg.metrics["e2e_latency"] = round(playout.started_at - user_message.created_at, 9)
+                    # From the user's end of speech (voice) or the message (text) to the agent's first sound.
+                    stopped = user_message.metrics.get("stopped_speaking_at", user_message.created_at)
+                    msg.metrics["e2e_latency"] = round(playout.started_at - stopped, 9)
                 s._add_item(msg, agent, speech=handle, reply_ctx=reply_ctx)
             if gen.calls and not interrupted:
                 s._set_agent_state("thinking")
@@ -1276,6 +1632,8 @@ class _AgentActivity:
         s = self.session
         playout = _Playout()
         handle._playout = playout
+        if handle._pause_requested:
+            playout.pause()  # a user spoke while the reply was still thinking
 
         async def forward_text() -> None:
             async for chunk in text:
@@ -1286,6 +1644,7 @@ class _AgentActivity:
 
         async def forward_audio(p: _TTSPipe) -> None:
             async for frame in p.frames():
+                await playout.wait_playing()
                 if playout.started_at is None:
                     playout.ttfb = p.ttfb
                     playout.started_at = s.now()

@@ -55,6 +55,7 @@ class SpeechHandle:
         self._task: asyncio.Task[Any] | None = None  # the reply or say task playing this speech
         self._watchdog: asyncio.TimerHandle | None = None
         self._playout: Any = None  # the step being played (pause/resume for false interruptions)
+        self._pause_requested = False
 
     @property
     def id(self) -> str:

@@ -51,7 +51,7 @@ _BUILTIN: dict[str, Callable[[str], str]] = {"filter_markdown": filter_markdown,
 
 
 async def apply_text_transforms(text: AsyncIterable[str], transforms: Sequence[Any] | None) -> AsyncIterator[str]:
-    """Apply transforms to streamed text, line by line so markup split across chunks is seen whole."""
+    """Apply transforms to streamed text; markup split across chunks is held until it is whole."""
     funcs = [(_BUILTIN[t] if isinstance(t, str) else t) for t in (transforms or ())]
     if not funcs:
         async for chunk in text:
@@ -60,13 +60,21 @@ async def apply_text_transforms(text: AsyncIterable[str], transforms: Sequence[A
     buffer = ""
     async for chunk in text:
         buffer += chunk
-        # Flush at sentence or line ends, where no markup span can be open.
-        cut = max(buffer.rfind("\n"), *(buffer.rfind(p + " ") for p in ".!?"))
-        if cut >= 0:
-            head, buffer = buffer[: cut + 1], buffer[cut + 1 :]
-            yield _apply(head, funcs)
+        # Flush as soon as no markup span is open, so the TTS gets text without waiting;
+        # a chunk ending inside ``**bold`` or a link waits for the rest.
+        if _balanced(buffer) and not buffer.endswith(("*", "_", "~", "!")):
+            yield _apply(buffer, funcs)
+            buffer = ""
     if buffer:
         yield _apply(buffer, funcs)
+
+
+def _balanced(text: str) -> bool:
+    """True when no emphasis, code, strike or link span is left open in ``text``."""
+    if text.count("`") % 2 or text.count("~~") % 2 or text.count("[") != text.count("]") or text.count("(") != text.count(")"):
+        return False
+    stars = text.replace("**", "")
+    return text.count("**") % 2 == 0 and stars.count("*") % 2 == 0 and len(__import__("re").findall(r"(?<!\w)_|_(?!\w)", text)) % 2 == 0
 
 
 def _apply(text: str, funcs: list[Callable[[str], str]]) -> str:

@@ -1,0 +1,407 @@
+"""Voice turn-taking against LiveKit 1.8.9's measured behaviour (reference §4-§11, §17-§18).
+
+Each scenario is scripted like LiveKit's own session tests: user speech with transcripts and STT
+delays, an LLM with time to first token and duration, a TTS with time to first byte and audio
+duration, LiveKit's test defaults (min_delay 0.5, max_delay 6.0, min_duration 0.5, false
+interruption timeout 2.0, VAD min_speech 0.05 / min_silence 0.5, no AEC warm-up).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from types import SimpleNamespace
+
+import pytest
+
+import agentlab as al
+from agentlab.engine import CommitTurn, EngineConfig, TurnEngine, UserSpeech, replay, speech_events
+
+TEST_VAD = SimpleNamespace(min_speech_duration=0.05, min_silence_duration=0.5)
+
+
+def voice_run(speech, *, llm_rules, tts=None, turn_handling=None, pausable=False, agent=None, during=None, **session_kwargs):
+    """Run scripted speech through a session on the virtual clock; return the closed session."""
+    th = {"endpointing": {"min_delay": 0.5, "max_delay": 6.0}, "interruption": {"min_duration": 0.5, "false_interruption_timeout": 2.0}}
+    for key, value in (turn_handling or {}).items():
+        th[key] = {**th.get(key, {}), **value} if isinstance(value, dict) else value
+    session_kwargs.setdefault("aec_warmup_duration", None)
+
+    async def main():
+        s = al.AgentSession(
+            llm=al.ScriptedLLM(rules=llm_rules), tts=tts or al.ScriptedTTS(ttfb=0.2), vad=TEST_VAD, turn_handling=th, **session_kwargs
+        )
+        await s.start(agent or al.Agent(instructions="x"))
+        s.attach_user_input(speech, pausable_output=pausable)
+        if during is not None:
+            await during(s)
+        await s.wait_for_input()
+        await s.aclose()
+        return s
+
+    return al.VirtualClock().run(main)
+
+
+def states(s, kind="agent_state_changed"):
+    return [(round(e.created_at, 3), e.new_state) for e in s.events if e.type == kind]
+
+
+def messages(s):
+    return [(i.role, i.text_content, i.interrupted) for i in s.history.items if i.type == "message"]
+
+
+REPLY = "I'm fine, thank you for asking."
+
+
+def test_events_and_metrics_one_turn():
+    s = voice_run(
+        [UserSpeech(0.5, 2.5, "Hello, how are you?", stt_delay=0.2)],
+        llm_rules=[al.Rule(r"Hello", reply=REPLY, ttft=0.1, duration=0.3)],
+        tts=al.ScriptedTTS(ttfb=0.2, durations={REPLY: 2.0}),
+    )
+    # user states are backdated to the speech edges; emitted when the VAD reports them
+    assert states(s, "user_state_changed") == [(0.5, "speaking"), (2.5, "listening")]
+    # preemptive generation (on by default) makes the agent speak 0.3 s earlier than 3.5
+    assert states(s) == [(0.0, "listening"), (3.0, "thinking"), (3.2, "speaking"), (5.2, "listening")]
+    finals = [(e.created_at, e.transcript) for e in s.events if e.type == "user_input_transcribed" and e.is_final]
+    assert finals == [(2.7, "Hello, how are you?")]
+    eou = s.metrics_frame().query("type == 'eou_metrics'").iloc[0]
+    assert (eou.end_of_utterance_delay, eou.transcription_delay) == (pytest.approx(0.5), pytest.approx(0.2))
+    llm = s.metrics_frame().query("type == 'llm_metrics'").iloc[0]
+    assert (llm.ttft, llm.duration) == (pytest.approx(0.1), pytest.approx(0.3))
+    tts = s.metrics_frame().query("type == 'tts_metrics'").iloc[0]
+    assert (tts.ttfb, tts.audio_duration) == (pytest.approx(0.2), pytest.approx(2.0))
+    h = s.history_frame()
+    user = h[h.role == "user"].iloc[0]
+    assert user.created_at == 3.0 and s.history.items[1].metrics["stopped_speaking_at"] == 2.5
+    assistant = h[h.role == "assistant"].iloc[0]
+    assert assistant.e2e_latency == pytest.approx(0.7)
+    # the order LiveKit emits at 3.0: user state, eou metrics, user item, thinking
+    kinds = [
+        "user_state"
+        if e.type == "user_state_changed" and e.new_state == "listening"
+        else "eou"
+        if e.type == "metrics_collected" and e.metrics.type == "eou_metrics"
+        else "user_item"
+        if e.type == "conversation_item_added" and getattr(e.item, "role", None) == "user"
+        else "thinking"
+        if e.type == "agent_state_changed" and e.new_state == "thinking"
+        else None
+        for e in s.events
+    ]
+    assert [k for k in kinds if k] == ["user_state", "eou", "user_item", "thinking"]
+
+
+@pytest.mark.parametrize(
+    ("min_delay", "stt_delay", "min_silence", "eou"),
+    [
+        (0.5, 0.2, 0.5, 0.5),
+        (0.5, 0.8, 0.5, 0.8),
+        (1.0, 0.2, 0.5, 1.0),
+        (0.2, 0.1, 0.5, 0.5),
+        (0.2, 0.1, 0.25, 0.25),
+        (0.0, 0.3, 0.55, 0.55),
+    ],
+)
+def test_commit_time_is_max_of_vad_end_final_transcript_and_min_delay(min_delay, stt_delay, min_silence, eou):
+    # The reference's verified sweep (§18): commit = max(VAD EOS, final transcript, speech end + min_delay).
+    events = speech_events([UserSpeech(0.5, 2.5, "Hello, how are you?", stt_delay=stt_delay)], min_silence_duration=min_silence)
+    commits = [(t, a) for t, a in replay(TurnEngine(EngineConfig(min_delay=min_delay)), events) if isinstance(a, CommitTurn)]
+    assert len(commits) == 1
+    t, c = commits[0]
+    assert t == pytest.approx(2.5 + eou) and c.end_of_utterance_delay == pytest.approx(eou)
+    assert c.transcription_delay == pytest.approx(stt_delay)
+
+
+def test_commit_time_through_the_session_with_a_slow_stt():
+    s = voice_run(
+        [UserSpeech(0.5, 2.5, "Hello, how are you?", stt_delay=0.8)],
+        llm_rules=[al.Rule(reply="Hi.")],
+        turn_handling={"preemptive_generation": {"enabled": False}},
+    )
+    eou = s.metrics_frame().query("type == 'eou_metrics'").iloc[0]
+    assert eou.end_of_utterance_delay == pytest.approx(0.8) and eou.created_at == pytest.approx(3.3)
+
+
+def test_new_speech_cancels_a_pending_commit_and_joins_the_turn():
+    # VAD EOS at 2.0, the commit would come at 1.5 + 1.0 = 2.5; the user resumes at 2.2
+    s = voice_run(
+        [UserSpeech(0.5, 1.5, "I'd like", stt_delay=0.1), UserSpeech(2.2, 3.0, "a table please", stt_delay=0.1)],
+        llm_rules=[al.Rule(reply="Sure.")],
+        turn_handling={"endpointing": {"min_delay": 1.0}},
+    )
+    users = [m[1] for m in messages(s) if m[0] == "user"]
+    assert users == ["I'd like a table please"]  # one turn, the transcript joined
+    eou = s.metrics_frame().query("type == 'eou_metrics'")
+    assert len(eou) == 1 and eou.iloc[0].created_at == pytest.approx(4.0)
+
+
+def _story(s):
+    return [
+        al.Rule(
+            r"story", reply="Once upon a time there was a tiny robot who loved to count the stars every night.", ttft=0.1, duration=0.3
+        ),
+        al.Rule(r"stop", reply="Okay."),
+    ]
+
+
+STORY_TTS = al.ScriptedTTS(ttfb=0.2, words_per_minute=60)  # a word a second: easy positions
+
+
+def test_interruption_by_vad_duration_hard_stop():
+    s = voice_run(
+        [UserSpeech(0.5, 1.5, "Tell me a story", stt_delay=0.1), UserSpeech(5.0, 6.0, "Stop!", stt_delay=0.1)],
+        llm_rules=_story(None),
+        tts=STORY_TTS,
+    )
+    speaking = [t for t, st in states(s) if st == "speaking"][0]
+    assert speaking == pytest.approx(2.2)  # commit 2.0 (VAD EOS 1.5+0.5), TTS ttfb 0.2 (preemptive LLM was ready)
+    # the user's speech reaches min_duration at 5.5: the agent stops there
+    assert (5.5, "listening") in states(s)
+    cut = [m for m in messages(s) if m[0] == "assistant"][0]
+    assert cut[2] is True and cut[1] == "Once upon a"  # 3.3 s of a word-per-second reply was heard
+    assert messages(s)[-2:] == [("user", "Stop!", False), ("assistant", "Okay.", False)]
+    assert (6.5, "thinking") in states(s)  # the next turn commits at VAD EOS 6.0 + 0.5
+
+
+def test_interruption_by_transcript_bypasses_min_duration():
+    s = voice_run(
+        [UserSpeech(0.5, 1.5, "Tell me a story", stt_delay=0.1), UserSpeech(5.0, 5.3, "Stop!", stt_delay=0.1)],
+        llm_rules=_story(None),
+        tts=STORY_TTS,
+    )
+    # 0.3 s of speech never reaches min_duration 0.5; the final transcript at 5.4 interrupts
+    assert (5.4, "listening") in states(s)
+    assert [m for m in messages(s) if m[0] == "assistant"][0][2] is True
+
+
+def test_interruption_needs_min_words():
+    s = voice_run(
+        [
+            UserSpeech(0.5, 1.5, "Tell me a story", stt_delay=0.1),
+            UserSpeech(5.0, 6.0, "Stop!", stt_delay=0.0),
+            UserSpeech(6.5, 7.5, "ok, stop it now", stt_delay=0.0),
+        ],
+        llm_rules=_story(None),
+        tts=STORY_TTS,
+        turn_handling={"interruption": {"min_words": 3}},
+    )
+    # "Stop!" alone (1 word) neither interrupts nor commits; it is kept and joins the next utterance
+    assert (7.5, "listening") in states(s)
+    users = [m[1] for m in messages(s) if m[0] == "user"]
+    assert users == ["Tell me a story", "Stop! ok, stop it now"]
+
+
+def test_interruptions_disabled_play_in_full():
+    s = voice_run(
+        [UserSpeech(0.5, 1.5, "Tell me a story", stt_delay=0.1), UserSpeech(5.0, 6.0, "Stop!", stt_delay=0.1)],
+        llm_rules=_story(None),
+        tts=STORY_TTS,
+        turn_handling={"interruption": {"enabled": False}},
+    )
+    story = [m for m in messages(s) if m[0] == "assistant"][0]
+    assert story[2] is False and story[1].endswith("every night.")
+    # the user turn that completed during uninterruptible speech was dropped (LiveKit logs a warning)
+    assert [m[1] for m in messages(s) if m[0] == "user"] == ["Tell me a story"]
+
+
+def test_false_interruption_pauses_then_resumes():
+    # A cough (VAD speech, no words) during the agent's speech, with a pausable output.
+    s = voice_run(
+        [UserSpeech(0.5, 1.5, "Tell me a story", stt_delay=0.1), UserSpeech(5.0, 5.7, "", stt_delay=0.1)],
+        llm_rules=_story(None),
+        tts=STORY_TTS,
+        pausable=True,
+    )
+    # paused at 5.5 (min_duration), VAD EOS at 6.2, resumed 2.0 s later at 8.2; 17 s of story + 2.7 s paused
+    assert states(s)[2:6] == [(2.2, "speaking"), (5.5, "listening"), (8.2, "speaking"), (pytest.approx(21.9), "listening")]
+    fi = [e for e in s.events if e.type == "agent_false_interruption"]
+    assert len(fi) == 1 and fi[0].resumed and fi[0].created_at == pytest.approx(8.2)
+    story = [m for m in messages(s) if m[0] == "assistant"][0]
+    assert story[2] is False and story[1].endswith("every night.")
+
+
+def test_false_interruption_with_words_becomes_a_real_interruption():
+    s = voice_run(
+        [UserSpeech(0.5, 1.5, "Tell me a story", stt_delay=0.1), UserSpeech(5.0, 5.7, "stop please", stt_delay=0.1)],
+        llm_rules=_story(None),
+        tts=STORY_TTS,
+        pausable=True,
+    )
+    assert not any(e.type == "agent_false_interruption" for e in s.events)
+    story = [m for m in messages(s) if m[0] == "assistant"][0]
+    assert story[2] is True and story[1] == "Once upon a"  # heard until the pause at 5.5
+
+
+E2E_SPEECH = [UserSpeech(0.5, 2.0, "What's the weather like today?", stt_delay=0.1)]
+WEATHER = "It is sunny."
+
+
+@pytest.mark.parametrize(
+    ("preemptive", "expected"),
+    [({"enabled": True, "preemptive_tts": True}, 0.7), ({"enabled": True}, 0.8), ({"enabled": False}, 1.1)],
+)
+def test_preemptive_generation_latency(preemptive, expected):
+    # Reference §6: user stops at 2.0, STT +0.1, LLM TTFT 0.3, TTS TTFB 0.3, min_delay 0.5 (commit at 2.5).
+    s = voice_run(
+        E2E_SPEECH,
+        llm_rules=[al.Rule(r"weather", reply=WEATHER, ttft=0.3)],
+        tts=al.ScriptedTTS(ttfb=0.3),
+        turn_handling={"preemptive_generation": preemptive},
+    )
+    e2e = s.history_frame().query("role == 'assistant'").iloc[0].e2e_latency
+    assert e2e == pytest.approx(expected)
+    llm_calls = len(s.metrics_frame().query("type == 'llm_metrics'"))
+    assert llm_calls == 1  # reused: no second request
+
+
+def test_preemptive_generation_discarded_when_the_hook_changes_the_context():
+    class Rag(al.Agent):
+        async def on_user_turn_completed(self, turn_ctx, new_message):
+            turn_ctx.add_message(role="system", content="Context: it will rain at noon.")
+
+    s = voice_run(
+        E2E_SPEECH, llm_rules=[al.Rule(r"weather", reply=WEATHER, ttft=0.3)], tts=al.ScriptedTTS(ttfb=0.3), agent=Rag(instructions="x")
+    )
+    m = s.metrics_frame().query("type == 'llm_metrics'")
+    assert len(m) == 2  # the preemptive reply was dropped at commit and a fresh request made
+    assert s.history_frame().query("role == 'assistant'").iloc[0].e2e_latency == pytest.approx(1.1)
+    assert len([i for i in s.history.items if i.type == "message" and i.role == "assistant"]) == 1
+
+
+def test_preemptive_regenerates_on_each_new_final_transcript():
+    s = voice_run(
+        [UserSpeech(0.5, 1.5, "Book a table", stt_delay=0.1), UserSpeech(1.6, 2.5, "for two people", stt_delay=0.1)],
+        llm_rules=[al.Rule(reply="Sure.", ttft=2.0)],
+    )
+    m = s.metrics_frame().query("type == 'llm_metrics'")
+    assert m.cancelled.tolist() == [True, False]  # the first attempt (for "Book a table") was cancelled and regenerated
+    assert [x[1] for x in messages(s) if x[0] == "user"] == ["Book a table for two people"]
+
+
+def test_tool_call_during_speech():
+    @al.function_tool
+    async def get_weather(city: str) -> str:
+        """Weather."""
+        return "sunny"
+
+    rules = [
+        al.Rule(
+            r"weather", reply="Let me check.", tool_calls=[al.ScriptedToolCall("get_weather", {"city": "Paris"})], ttft=0.1, duration=0.3
+        ),
+        al.Rule(after_tool="get_weather", reply="It is sunny in Paris.", ttft=0.1, duration=0.3),
+    ]
+    s = voice_run(
+        [UserSpeech(0.5, 2.5, "What's the weather in Paris?", stt_delay=0.2)],
+        llm_rules=rules,
+        tts=al.ScriptedTTS(ttfb=0.2, durations={"Let me check.": 2.0, "It is sunny in Paris.": 3.0}),
+        agent=al.Agent(instructions="x", tools=[get_weather]),
+    )
+    assert states(s) == [(0.0, "listening"), (3.0, "thinking"), (3.2, "speaking"), (5.2, "thinking"), (5.5, "speaking"), (8.5, "listening")]
+    kinds = [(i.type, getattr(i, "role", None)) for i in s.history.items]
+    assert kinds == [
+        ("agent_handoff", None),
+        ("message", "user"),
+        ("message", "assistant"),
+        ("function_call", None),
+        ("function_call_output", None),
+        ("message", "assistant"),
+    ]
+    assert len([e for e in s.events if e.type == "function_tools_executed"]) == 1
+
+
+def test_user_away_after_silence():
+    s = voice_run(
+        [UserSpeech(0.5, 1.5, "Hi", stt_delay=0.1)],
+        llm_rules=[al.Rule(reply="Hello!")],
+        user_away_timeout=5.0,
+        during=lambda s: asyncio.sleep(20),
+    )
+    away = [(t, st) for t, st in states(s, "user_state_changed") if st == "away"]
+    end = [t for t, st in states(s) if st == "listening"][-1]
+    assert away == [(pytest.approx(end + 5.0), "away")]
+
+
+def test_aec_warmup_delays_vad_interruption_to_the_commit():
+    # Warm-up 3 s from the agent's first speech: the VAD interruption at 5.5 is ignored, and the
+    # words are not heard (the STT gets silence); a VAD-only commit would be needed, so the agent
+    # plays through this turn.
+    s = voice_run(
+        [UserSpeech(0.5, 1.5, "Tell me a story", stt_delay=0.1), UserSpeech(4.0, 5.0, "wait", stt_delay=0.1)],
+        llm_rules=_story(None),
+        tts=STORY_TTS,
+        aec_warmup_duration=3.0,
+    )
+    assert not any(e.type == "user_input_transcribed" and e.transcript == "wait" for e in s.events)
+    story = [m for m in messages(s) if m[0] == "assistant"][0]
+    assert story[2] is False
+
+
+def test_manual_turn_detection_commits_only_on_request():
+    async def commit_later(s):
+        await asyncio.sleep(4.0)
+        assert s.history_frame().query("role == 'user'").empty
+        await s.commit_user_turn()
+
+    s = voice_run(
+        [UserSpeech(0.5, 1.5, "Hello there", stt_delay=0.1)],
+        llm_rules=[al.Rule(reply="Hi!")],
+        turn_handling={"turn_detection": "manual"},
+        during=commit_later,
+    )
+    assert [m[1] for m in messages(s)] == ["Hello there", "Hi!"]
+    assert s.history_frame().query("role == 'user'").iloc[0].created_at == pytest.approx(4.0)
+
+
+def test_dynamic_endpointing_learns_longer_pauses():
+    engine = TurnEngine(EngineConfig(min_delay=0.3, max_delay=2.0, dynamic=True, alpha=0.5))
+    speeches = [UserSpeech(0.5 + 3 * i, 1.5 + 3 * i, "so um", stt_delay=0.1) for i in range(3)]
+    replay(engine, speech_events(speeches))
+    assert engine.min_delay > 0.3  # pauses of 2 s pulled the learned delay up, within [min, max]
+    assert engine.min_delay <= 2.0
+
+
+def test_text_detector_chooses_max_delay_when_unlikely():
+    class Detector:
+        latency = 0.05
+
+        def predict(self, transcript, *, language=None):
+            return 0.1 if transcript.rstrip().endswith(("and", ",")) else 0.9
+
+        def unlikely_threshold(self, language):
+            return 0.36
+
+    events = speech_events([UserSpeech(0.5, 1.5, "I want a table and", stt_delay=0.1)])
+    commits = [
+        (t, a)
+        for t, a in replay(TurnEngine(EngineConfig(min_delay=0.5, max_delay=2.0, detector=Detector())), events)
+        if isinstance(a, CommitTurn)
+    ]
+    assert commits[0][0] == pytest.approx(3.5) and commits[0][1].probability == 0.1  # speech end + max_delay
+    events = speech_events([UserSpeech(0.5, 1.5, "A table for two.", stt_delay=0.1)])
+    commits = [
+        (t, a)
+        for t, a in replay(TurnEngine(EngineConfig(min_delay=0.5, max_delay=2.0, detector=Detector())), events)
+        if isinstance(a, CommitTurn)
+    ]
+    assert commits[0][0] == pytest.approx(2.0)  # likely complete: min_delay
+
+
+def test_voice_runs_are_deterministic():
+    def once():
+        s = voice_run(
+            [
+                UserSpeech(0.5, 1.5, "Tell me a story", stt_delay=0.1),
+                UserSpeech(5.0, 5.7, "", stt_delay=0.1),
+                UserSpeech(12.0, 13.0, "stop", stt_delay=0.1),
+            ],
+            llm_rules=_story(None),
+            tts=STORY_TTS,
+            pausable=True,
+        )
+        return s.events_frame(), s.history_frame(), s.metrics_frame()
+
+    a, b = once(), once()
+    for x, y in zip(a, b, strict=True):
+        import pandas as pd
+
+        pd.testing.assert_frame_equal(x, y)
