@@ -29,6 +29,8 @@ import pandas as pd
 
 from ._utils import IdFactory, current_ids
 from .clock import VirtualClock
+from .engine.inputs import UserSpeech
+from .models.tts import ScriptedTTS
 from .session.agent import Agent
 from .session.options import SessionOptions
 from .session.session import AgentSession
@@ -54,7 +56,7 @@ class UserTurn:
             raise ValueError(f"UserTurn.at = {self.at!r} must be >= 0 seconds")
 
 
-ScriptItem = Union[str, UserTurn]
+ScriptItem = Union[str, UserTurn, UserSpeech]
 
 
 class Run:
@@ -146,6 +148,7 @@ def simulate(
     *,
     clock: VirtualClock | None = None,
     end_delay: float = 1.0,
+    pausable_output: bool = True,
 ) -> Run:
     """Run ``script`` against ``agent`` on a virtual clock; return the :class:`Run`.
 
@@ -153,11 +156,19 @@ def simulate(
     conversation, so reusing one instance carries history over). ``session_options`` are
     :class:`AgentSession` keyword arguments (``llm``, ``tts``, ``turn_handling``, ``max_tool_steps``...).
     Works from scripts and inside Jupyter.
+
+    A script of :class:`~agentlab.engine.UserSpeech` is *spoken*: the turn engine decides when
+    turns end, interruptions and preemptive replies, and the agent's replies play through a TTS
+    (:class:`~agentlab.ScriptedTTS` unless the options give one). ``pausable_output`` enables
+    false-interruption resume, as with a LiveKit room's audio output.
     """
-    turns = [UserTurn(t) if isinstance(t, str) else t for t in script]
+    voice = bool(script) and all(isinstance(t, UserSpeech) for t in script)
+    turns = [] if voice else [UserTurn(t) if isinstance(t, str) else t for t in script]
     for i, t in enumerate(turns):
         if not isinstance(t, UserTurn):
-            raise TypeError(f"simulate: script[{i}] must be a string or UserTurn, got {type(t).__name__}")
+            raise TypeError(f"simulate: script[{i}] must be a string or UserTurn (or every item a UserSpeech), got {type(t).__name__}")
+    if voice and isinstance(session_options, dict) and session_options.get("tts") is None:
+        session_options = {**session_options, "tts": ScriptedTTS()}
     clock = clock or VirtualClock()
 
     async def main() -> Run:
@@ -166,6 +177,9 @@ def simulate(
         session = _session_from(session_options)
         await session.start(_agent_from(agent))
         try:
+            if voice:
+                session.attach_user_input(list(script), pausable_output=pausable_output)
+                await session.wait_for_input()
             for turn in turns:
                 if turn.at is not None:
                     wait = turn.at - session.now()

@@ -153,11 +153,11 @@ def test_interruption_by_vad_duration_hard_stop():
         llm_rules=_story(None),
         tts=STORY_TTS,
     )
-    speaking = [t for t, st in states(s) if st == "speaking"][0]
+    speaking = next(t for t, st in states(s) if st == "speaking")
     assert speaking == pytest.approx(2.2)  # commit 2.0 (VAD EOS 1.5+0.5), TTS ttfb 0.2 (preemptive LLM was ready)
     # the user's speech reaches min_duration at 5.5: the agent stops there
     assert (5.5, "listening") in states(s)
-    cut = [m for m in messages(s) if m[0] == "assistant"][0]
+    cut = next(m for m in messages(s) if m[0] == "assistant")
     assert cut[2] is True and cut[1] == "Once upon a"  # 3.3 s of a word-per-second reply was heard
     assert messages(s)[-2:] == [("user", "Stop!", False), ("assistant", "Okay.", False)]
     assert (6.5, "thinking") in states(s)  # the next turn commits at VAD EOS 6.0 + 0.5
@@ -171,7 +171,7 @@ def test_interruption_by_transcript_bypasses_min_duration():
     )
     # 0.3 s of speech never reaches min_duration 0.5; the final transcript at 5.4 interrupts
     assert (5.4, "listening") in states(s)
-    assert [m for m in messages(s) if m[0] == "assistant"][0][2] is True
+    assert next(m for m in messages(s) if m[0] == "assistant")[2] is True
 
 
 def test_interruption_needs_min_words():
@@ -198,7 +198,7 @@ def test_interruptions_disabled_play_in_full():
         tts=STORY_TTS,
         turn_handling={"interruption": {"enabled": False}},
     )
-    story = [m for m in messages(s) if m[0] == "assistant"][0]
+    story = next(m for m in messages(s) if m[0] == "assistant")
     assert story[2] is False and story[1].endswith("every night.")
     # the user turn that completed during uninterruptible speech was dropped (LiveKit logs a warning)
     assert [m[1] for m in messages(s) if m[0] == "user"] == ["Tell me a story"]
@@ -216,7 +216,7 @@ def test_false_interruption_pauses_then_resumes():
     assert states(s)[2:6] == [(2.2, "speaking"), (5.5, "listening"), (8.2, "speaking"), (pytest.approx(21.9), "listening")]
     fi = [e for e in s.events if e.type == "agent_false_interruption"]
     assert len(fi) == 1 and fi[0].resumed and fi[0].created_at == pytest.approx(8.2)
-    story = [m for m in messages(s) if m[0] == "assistant"][0]
+    story = next(m for m in messages(s) if m[0] == "assistant")
     assert story[2] is False and story[1].endswith("every night.")
 
 
@@ -228,7 +228,7 @@ def test_false_interruption_with_words_becomes_a_real_interruption():
         pausable=True,
     )
     assert not any(e.type == "agent_false_interruption" for e in s.events)
-    story = [m for m in messages(s) if m[0] == "assistant"][0]
+    story = next(m for m in messages(s) if m[0] == "assistant")
     assert story[2] is True and story[1] == "Once upon a"  # heard until the pause at 5.5
 
 
@@ -332,7 +332,7 @@ def test_aec_warmup_delays_vad_interruption_to_the_commit():
         aec_warmup_duration=3.0,
     )
     assert not any(e.type == "user_input_transcribed" and e.transcript == "wait" for e in s.events)
-    story = [m for m in messages(s) if m[0] == "assistant"][0]
+    story = next(m for m in messages(s) if m[0] == "assistant")
     assert story[2] is False
 
 

@@ -176,6 +176,7 @@ class ScriptedLLM(LLM):
         self.ttft = ttft
         self.tokens_per_second = tokens_per_second
         self.requests: list[LLMRequest] = []
+        self._char_counts: dict[str, int] = {}
 
     def _pick(self, request: LLMRequest) -> tuple[ScriptedResponse, RuleMatch]:
         ctx = request.chat_ctx
@@ -220,9 +221,18 @@ class ScriptedLLM(LLM):
                 if rest > 0:
                     await asyncio.sleep(rest)
             yield ChatChunk(delta=ChoiceDelta(tool_calls=tuple(calls)))
-        prompt = sum(len(getattr(it, "text_content", None) or getattr(it, "output", "") or "") for it in request.chat_ctx.items) // 4 + 1
+        prompt = sum(self._chars(it) for it in request.chat_ctx.items) // 4 + 1
         completion = len(tokens) + sum(len(c.arguments) // 4 + 1 for c in calls)
         yield ChatChunk(usage=CompletionUsage(completion_tokens=completion, prompt_tokens=prompt, total_tokens=prompt + completion))
+
+    def _chars(self, item: Any) -> int:
+        # Prompt tokens are estimated at 4 characters each; items are counted once, then remembered.
+        n = self._char_counts.get(item.id)
+        if n is None:
+            n = len(getattr(item, "text_content", None) or getattr(item, "output", "") or "")
+            if item.id not in ("instructions", "reply_instructions"):
+                self._char_counts[item.id] = n
+        return n
 
     def __repr__(self) -> str:
         return f"ScriptedLLM(responses={len(self._responses)}, rules={len(self.rules)}, ttft={self.ttft})"

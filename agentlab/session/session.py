@@ -1036,9 +1036,13 @@ class _Preemptive:
     task: asyncio.Task[Any]
 
 
-def _ctx_signature(ctx: ChatContext) -> tuple[Any, ...]:
-    """What makes two contexts equivalent for the preemptive reuse check (ids, kinds and text)."""
-    return tuple((it.id, it.type, getattr(it, "text_content", None) or getattr(it, "output", None)) for it in ctx.items)
+def _ctx_signature(ctx: ChatContext) -> tuple[str, ...]:
+    """What makes two contexts equivalent for the preemptive reuse check.
+
+    Contexts are shallow copies sharing their items, so an item edited in place is edited in both;
+    what a hook can change is which items there are, hence the ids.
+    """
+    return tuple(it.id for it in ctx.items)
 
 
 @dataclass
@@ -1100,18 +1104,18 @@ class _Playout:
         self.audio_duration = 0.0
         self.ttfb: float | None = None
         self.paused = False
-        self._pause_signal = asyncio.Event()
+        self._frame_done: asyncio.Future[str] | None = None
         self._playing = asyncio.Event()
         self._playing.set()
 
     def pause(self) -> None:
         self.paused = True
-        self._pause_signal.set()
         self._playing.clear()
+        if self._frame_done is not None:
+            _resolve(self._frame_done, "paused")
 
     def resume(self) -> None:
         self.paused = False
-        self._pause_signal.clear()
         self._playing.set()
 
     async def wait_playing(self) -> None:
@@ -1119,17 +1123,25 @@ class _Playout:
 
     async def play_for(self, seconds: float, session: AgentSession) -> None:
         remaining = seconds
+        loop = asyncio.get_running_loop()
         while remaining > 1e-9:
             await self._playing.wait()
             start = session.now()
+            # One future per frame: finished by a timer (played out) or by pause() (cut short).
+            self._frame_done = done = loop.create_future()
+            timer = loop.call_later(remaining, _resolve, done, "played")
             try:
-                await asyncio.wait_for(self._pause_signal.wait(), remaining)
-            except asyncio.TimeoutError:
-                self.frame_played += remaining
-                return
+                outcome = await done
             except asyncio.CancelledError:
+                timer.cancel()
                 self.frame_played += session.now() - start  # interrupted mid-frame: this much was heard
                 raise
+            finally:
+                self._frame_done = None
+            if outcome == "played":
+                self.frame_played += remaining
+                return
+            timer.cancel()
             played = session.now() - start
             self.frame_played += played
             remaining -= played
@@ -1212,6 +1224,11 @@ class _TTSPipe:
     async def cancel(self) -> None:
         self.task.cancel()
         await asyncio.gather(self.task, return_exceptions=True)
+
+
+def _resolve(fut: asyncio.Future[Any], value: Any) -> None:
+    if not fut.done():
+        fut.set_result(value)
 
 
 @dataclass

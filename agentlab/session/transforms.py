@@ -35,8 +35,13 @@ _EMOJI = re.compile(
 )
 
 
+_MARKUP_CHARS = re.compile(r"[*_`#>\[\]~\n]|^\s*([-+]|\d+\.)\s")
+
+
 def filter_markdown(text: str) -> str:
     """Remove markdown markup (emphasis, headings, links, code fences, list bullets)."""
+    if not _MARKUP_CHARS.search(text):
+        return text  # the common case in streamed replies: nothing to strip
     for pattern, repl in _MARKDOWN:
         text = pattern.sub(repl, text)
     return text
@@ -44,7 +49,7 @@ def filter_markdown(text: str) -> str:
 
 def filter_emoji(text: str) -> str:
     """Remove emoji and their joiners/variation selectors."""
-    return _EMOJI.sub("", text)
+    return text if text.isascii() else _EMOJI.sub("", text)
 
 
 _BUILTIN: dict[str, Callable[[str], str]] = {"filter_markdown": filter_markdown, "filter_emoji": filter_emoji}
