@@ -744,3 +744,16 @@ def test_aclose_interrupts_speech_and_waits_for_running_tool(vrun):
     assert "SHOULD NOT BE SAID" not in h["text"].tolist()  # no follow-up step after the interruption
     assert len(llm.requests) == 1
     assert s.events[-1].type == "close" and s.now() == 5.0
+
+
+def test_tool_call_without_any_tools_offered_gets_an_error_output(vrun):
+    llm = ScriptedLLM(responses=[ScriptedResponse(tool_calls=[ScriptedToolCall("ghost", {})]), "Sorry."])
+
+    async def main():
+        async with AgentSession(llm=llm) as session:
+            await session.start(Agent(instructions="x"))
+            return await session.run(user_input="go")
+
+    r = vrun(main)
+    r.expect.next_event().is_function_call(name="ghost")
+    r.expect.next_event().is_function_call_output(output="Unknown function: ghost", is_error=True)

@@ -322,7 +322,8 @@ class TurnEngine:
             # LiveKit: any speech while an interruptible reply is pending but not yet audible pauses it at once.
             self.agent.paused = True
             actions.append(PauseAgent())
-        if c.mode != "manual":
+        if c.mode != "manual" and self.agent.active:
+            # Without agent speech there is nothing to interrupt; on_agent arms it if speech starts.
             self._deadlines["interrupt_check"] = max(t, speech_start + c.min_duration)
         return actions + self.on_timer(t)
 
@@ -428,8 +429,12 @@ class TurnEngine:
             self.agent.paused = False
             self._deadlines.pop("false_interruption", None)
         actions: list[Action] = []
-        if active and self.user_speaking and self.vad_speech_start is not None and t >= self.vad_speech_start + self.config.min_duration:
-            actions += self._interrupt_gate(t, "vad")  # the user was already talking long enough
+        if active and self.user_speaking and self.vad_speech_start is not None and self.config.mode != "manual":
+            reached = self.vad_speech_start + self.config.min_duration
+            if t >= reached:
+                actions += self._interrupt_gate(t, "vad")  # the user was already talking long enough
+            else:
+                self._deadlines["interrupt_check"] = reached
         return actions
 
     # --- rules --------------------------------------------------------------------------

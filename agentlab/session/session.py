@@ -1573,7 +1573,8 @@ class _AgentActivity:
                     return
                 s._set_agent_state("thinking")
             handle._step_played.clear()
-            executor = asyncio.get_running_loop().create_task(self._execute_tools(handle, gen, tools))
+            # No tools offered, no executor: a step without tools costs one task less.
+            executor = asyncio.get_running_loop().create_task(self._execute_tools(handle, gen, tools)) if tools else None
             playout, interrupted = await self._play(handle, gen.text_stream(), pipe)
             handle._step_played.set()
             if interrupted:
@@ -1599,7 +1600,10 @@ class _AgentActivity:
                 s._add_item(msg, agent, speech=handle, reply_ctx=reply_ctx)
             if gen.calls and not interrupted:
                 s._set_agent_state("thinking")
-            results: list[_ToolResult] = await executor
+            if executor is None and gen.calls:
+                # A model that calls a tool it was not offered still gets an (error) output.
+                executor = asyncio.get_running_loop().create_task(self._execute_tools(handle, gen, tools))
+            results: list[_ToolResult] = await executor if executor is not None else []
             if not results:
                 return
             # Tools may have changed the agent's conversation (an AgentTask merges its messages back):
