@@ -75,6 +75,12 @@ class Run:
         self.events: pd.DataFrame = session.events_frame()
         self.metrics: pd.DataFrame = session.metrics_frame()
 
+    def timeline(self, *, ax: Any = None, start: float | None = None, end: float | None = None) -> Any:
+        """The run on one time axis (a matplotlib Figure); see :mod:`agentlab.timeline`."""
+        from .timeline import timeline_figure
+
+        return timeline_figure(self.session, ax=ax, start=start, end=end)
+
     @property
     def speed(self) -> float:
         """Simulated seconds per wall second."""

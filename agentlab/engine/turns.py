@@ -356,6 +356,8 @@ class TurnEngine:
         c = self.config
         if self._discarding_segment or self._aec_warming(t):
             return []  # the STT heard silence: uninterruptible speech or echo-cancellation warm-up
+        if is_final and not text.strip():
+            return []  # an empty final (noise, a cough) is no transcript at all
         actions: list[Action] = [Transcribed(text, is_final, language)]
         if not is_final:
             self.turn.interim = text

@@ -160,6 +160,8 @@ class AgentSession:
         self._user_silent: asyncio.Event | None = None
         self._preemptive: _Preemptive | None = None
         self._paused_speech: SpeechHandle | None = None
+        self._playback: list[Played] = []
+        self._input_events: list[InputEvent] = []
         self._switch_lock: asyncio.Lock | None = None
 
     # --- properties -----------------------------------------------------------------------
@@ -743,6 +745,7 @@ class AgentSession:
         else:
             raise TypeError("AgentSession.attach_user_input: expected a list of UserSpeech or InputEvent")
         self._engine = eng.TurnEngine(self._engine_config(pausable_output=pausable_output))
+        self._input_events = list(events)
         self._user_silent = asyncio.Event()
         self._user_silent.set()
         self._notify_engine()
@@ -991,6 +994,21 @@ class AgentSession:
             )
             activity.schedule(handle)
 
+    def _log_playback(self, playout: _Playout, start: float, duration: float, offset: float, *, cut: bool) -> None:
+        if duration > 0 and playout.frame is not None:
+            playout.audio_end = round(start + duration, 9)
+            self._playback.append(Played(playout.speech_id, round(start, 9), round(duration, 9), playout.frame, round(offset, 9), cut))
+
+    @property
+    def playback(self) -> list[Played]:
+        """Every stretch of agent audio that played: speech id, start, duration, frame, offset, cut short."""
+        return list(self._playback)
+
+    @property
+    def input_events(self) -> list[InputEvent]:
+        """The VAD and STT observations fed to the turn engine (empty for text sessions)."""
+        return list(self._input_events)
+
     def _set_waiting(self, task: asyncio.Task[Any] | None, speech: SpeechHandle | None, waiting: bool) -> None:
         if speech is not None:
             speech._waiting_on_task = waiting
@@ -1022,6 +1040,18 @@ class AgentSession:
 
 
 # ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Played:
+    """A stretch of agent audio that was heard: ``duration`` seconds of ``frame`` from ``offset``, at ``start``."""
+
+    speech_id: str
+    start: float
+    duration: float
+    frame: AudioFrame
+    offset: float
+    cut: bool
 
 
 @dataclass
@@ -1096,13 +1126,15 @@ class _Playout:
     interruptions) stop and restart the current frame where it was.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, speech_id: str = "") -> None:
+        self.speech_id = speech_id
         self.parts: list[str] = []
         self.started_at: float | None = None
         self.frame: AudioFrame | None = None
         self.frame_played = 0.0
         self.audio_duration = 0.0
         self.ttfb: float | None = None
+        self.audio_end: float | None = None  # when the last audio heard stopped (pauses and cuts included)
         self.paused = False
         self._frame_done: asyncio.Future[str] | None = None
         self._playing = asyncio.Event()
@@ -1130,20 +1162,24 @@ class _Playout:
             # One future per frame: finished by a timer (played out) or by pause() (cut short).
             self._frame_done = done = loop.create_future()
             timer = loop.call_later(remaining, _resolve, done, "played")
+            offset = self.frame_played
             try:
                 outcome = await done
             except asyncio.CancelledError:
                 timer.cancel()
                 self.frame_played += session.now() - start  # interrupted mid-frame: this much was heard
+                session._log_playback(self, start, self.frame_played - offset, offset, cut=True)
                 raise
             finally:
                 self._frame_done = None
             if outcome == "played":
                 self.frame_played += remaining
+                session._log_playback(self, start, remaining, offset, cut=False)
                 return
             timer.cancel()
             played = session.now() - start
             self.frame_played += played
+            session._log_playback(self, start, played, offset, cut=True)
             remaining -= played
 
     def heard_text(self) -> str:
@@ -1651,7 +1687,7 @@ class _AgentActivity:
         ``pipe`` is a TTS already running (``preemptive_tts``); otherwise one starts now.
         """
         s = self.session
-        playout = _Playout()
+        playout = _Playout(handle.id)
         handle._playout = playout
         if handle._pause_requested:
             playout.pause()  # a user spoke while the reply was still thinking
@@ -1767,7 +1803,8 @@ async def _call_mock(mock: Callable[..., Any], tool: FunctionTool, args: dict[st
 def _speaking_metrics(playout: _Playout, now: float) -> dict[str, float]:
     if playout.started_at is None:
         return {}
-    out = {"started_speaking_at": round(playout.started_at, 9), "stopped_speaking_at": round(now, 9)}
+    stopped = playout.audio_end if playout.audio_end is not None else now
+    out = {"started_speaking_at": round(playout.started_at, 9), "stopped_speaking_at": round(stopped, 9)}
     if playout.ttfb is not None:
         out["tts_node_ttfb"] = round(playout.ttfb, 9)
     return out
