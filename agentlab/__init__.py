@@ -14,10 +14,13 @@ Example::
 """
 
 from .chat import AgentHandoff, ChatContext, ChatMessage, FunctionCall, FunctionCallOutput
-from .clock import RealClock, VirtualClock
+from .clock import RealClock, VirtualClock, VirtualClockDeadlock
+from .engine import TurnEngine, UserSpeech
 from .frames import events_frame, history_frame, metrics_frame
 from .models import LLM, TTS, Rule, ScriptedLLM, ScriptedResponse, ScriptedToolCall, ScriptedTTS
 from .models.openai import OpenAILLM
+from .models.turn_detector import TextTurnDetector
+from .scenario import Scenario, ScenarioError, load_scenario
 from .session import (
     Agent,
     AgentSession,
@@ -53,6 +56,8 @@ __all__ = [
     "Run",
     "RunContext",
     "RunResult",
+    "Scenario",
+    "ScenarioError",
     "ScriptedLLM",
     "ScriptedResponse",
     "ScriptedTTS",
@@ -60,13 +65,18 @@ __all__ = [
     "SessionOptions",
     "SpeechHandle",
     "StopResponse",
+    "TextTurnDetector",
     "ToolError",
+    "TurnEngine",
+    "UserSpeech",
     "UserTurn",
     "VirtualClock",
+    "VirtualClockDeadlock",
     "events",
     "events_frame",
     "function_tool",
     "history_frame",
+    "load_scenario",
     "metrics_frame",
     "mock_tools",
     "simulate",

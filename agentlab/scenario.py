@@ -1,0 +1,345 @@
+"""Scenarios: a voice conversation written down as data, to share and replay.
+
+A scenario holds everything a simulation needs, in JSON or YAML:
+
+.. code-block:: yaml
+
+    name: weather with a barge-in
+    agent:
+      instructions: You are a weather assistant.
+    session:                       # AgentSession keyword arguments
+      turn_handling:
+        endpointing: {min_delay: 0.5}
+    user:                          # spoken user turns (seconds from session start)
+      - {start: 0.5, end: 2.5, transcript: "What's the weather in Paris?", stt_delay: 0.2}
+      - {start: 5.0, end: 6.0, transcript: "Thanks!"}
+    llm:                           # responses, first match wins (ScriptedLLM rules)
+      - match: weather
+        reply: Let me check.
+        tool_calls: [{name: get_weather, arguments: {city: Paris}}]
+        ttft: 0.3
+        duration: 0.6
+      - after_tool: get_weather
+        reply: "It is {output} in Paris."
+    tools:                         # tools answering with fixed outputs
+      get_weather: {description: Weather for a city, output: sunny, parameters: {city: string}}
+    tts: {ttfb: 0.2, words_per_minute: 165, durations: {"Let me check.": 1.0}}
+    pausable_output: true
+
+``load_scenario(path)`` checks every field and reports *all* problems at once, each naming the
+file, the field and the value. ``scenario.run()`` simulates it and returns the :class:`~agentlab.Run`.
+
+Example::
+
+    run = load_scenario("scenarios/weather.yaml").run()
+    run.timeline()
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .engine.inputs import UserSpeech
+from .models.scripted import Rule, ScriptedLLM, ScriptedToolCall
+from .models.tts import ScriptedTTS
+from .session.agent import Agent
+from .tools import FunctionTool, ToolError, function_tool
+
+__all__ = ["Scenario", "ScenarioError", "load_scenario"]
+
+_TOP_KEYS = {"name", "agent", "session", "user", "llm", "tools", "tts", "pausable_output", "default_reply"}
+_TYPES = {"string": "string", "integer": "integer", "number": "number", "boolean": "boolean", "array": "array", "object": "object"}
+
+
+class ScenarioError(ValueError):
+    """A scenario file is invalid; ``problems`` lists every ``(field, message)`` found."""
+
+    def __init__(self, source: str, problems: list[tuple[str, str]]) -> None:
+        self.source = source
+        self.problems = problems
+        lines = "\n".join(f"  {source}: {where}: {msg}" for where, msg in problems)
+        super().__init__(f"{len(problems)} problem(s) in scenario {source}:\n{lines}")
+
+
+@dataclass
+class Scenario:
+    """A loaded, validated scenario (see the module docstring for the format)."""
+
+    name: str
+    user: list[UserSpeech]
+    llm_rules: list[Rule]
+    tools: dict[str, dict[str, Any]] = field(default_factory=dict)
+    instructions: str = "You are a helpful voice assistant."
+    session: dict[str, Any] = field(default_factory=dict)
+    tts: dict[str, Any] = field(default_factory=dict)
+    pausable_output: bool = True
+    default_reply: str = "I'm sorry, I didn't catch that."
+    source: str = "<dict>"
+    raw: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def from_dict(cls, data: Any, *, source: str = "<dict>") -> Scenario:
+        """Validate ``data`` and build a scenario; raises :class:`ScenarioError` listing every problem."""
+        problems: list[tuple[str, str]] = []
+
+        def bad(where: str, msg: str) -> None:
+            problems.append((where, msg))
+
+        if not isinstance(data, Mapping):
+            raise ScenarioError(source, [("<top>", f"expected a mapping of fields, got {type(data).__name__}")])
+        for key in sorted(set(data) - _TOP_KEYS):
+            bad(key, f"unknown field (expected one of {sorted(_TOP_KEYS)})")
+        user = _parse_user(data.get("user"), bad)
+        rules = _parse_llm(data.get("llm", []), bad)
+        tools = _parse_tools(data.get("tools", {}), bad)
+        tts = data.get("tts", {}) or {}
+        if not isinstance(tts, Mapping):
+            bad("tts", f"expected a mapping, got {tts!r}")
+            tts = {}
+        else:
+            for key in sorted(set(tts) - {"ttfb", "words_per_minute", "durations"}):
+                bad(f"tts.{key}", "unknown field (expected ttfb, words_per_minute, durations)")
+            for key in ("ttfb", "words_per_minute"):
+                if key in tts and not (_number(tts[key]) and tts[key] >= 0):
+                    bad(f"tts.{key}", f"must be a number >= 0, got {tts[key]!r}")
+        session = data.get("session", {}) or {}
+        if not isinstance(session, Mapping):
+            bad("session", f"expected a mapping of AgentSession options, got {session!r}")
+            session = {}
+        else:
+            try:
+                from .session.session import AgentSession
+
+                AgentSession(**session)  # validates names, ranges and types with the session's own messages
+            except (TypeError, ValueError) as exc:
+                bad("session", str(exc))
+        agent = data.get("agent", {}) or {}
+        instructions = agent.get("instructions", cls.instructions) if isinstance(agent, Mapping) else None
+        if not isinstance(instructions, str):
+            bad("agent.instructions", f"must be a string, got {instructions!r}")
+        for name in rules_tools(rules):
+            if name not in tools:
+                bad("llm", f"a response calls tool {name!r}, which is not declared under tools")
+        if problems:
+            raise ScenarioError(source, problems)
+        return cls(
+            name=str(data.get("name", Path(source).stem)),
+            user=user,
+            llm_rules=rules,
+            tools=tools,
+            instructions=instructions,  # type: ignore[arg-type]
+            session=dict(session),
+            tts=dict(tts),
+            pausable_output=bool(data.get("pausable_output", True)),
+            default_reply=str(data.get("default_reply", cls.default_reply)),
+            source=source,
+            raw=dict(data),
+        )
+
+    def make_agent(self) -> Agent:
+        """A fresh agent with the scenario's instructions and tools."""
+        return Agent(instructions=self.instructions, tools=[_fixed_tool(name, spec) for name, spec in self.tools.items()])
+
+    def session_options(self) -> dict[str, Any]:
+        """AgentSession keyword arguments: the scenario's options plus its scripted LLM and TTS."""
+        return {
+            **self.session,
+            "llm": ScriptedLLM(rules=self.llm_rules, default=self.default_reply),
+            "tts": ScriptedTTS(**self.tts),
+        }
+
+    def run(self) -> Any:
+        """Simulate the scenario on a virtual clock; returns the :class:`~agentlab.Run`."""
+        from .sim import simulate
+
+        return simulate(self.make_agent, self.session_options(), self.user, pausable_output=self.pausable_output)
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write the scenario back as JSON or YAML (by extension), atomically."""
+        target = Path(path)
+        text = _dump(self.raw, target.suffix)
+        tmp = target.with_name(f".{target.name}.tmp")
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, target)
+
+    def __repr__(self) -> str:
+        return f"Scenario({self.name!r}, {len(self.user)} user turns, {len(self.llm_rules)} responses, tools={sorted(self.tools)})"
+
+
+def load_scenario(path: str | os.PathLike[str]) -> Scenario:
+    """Read and validate a scenario from a ``.json``, ``.yaml`` or ``.yml`` file."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ScenarioError(str(p), [("<file>", f"cannot be read ({exc.strerror or exc})")]) from None
+    if p.suffix.lower() in (".yaml", ".yml"):
+        try:
+            import yaml
+        except ImportError:
+            raise ScenarioError(str(p), [("<file>", "YAML needs PyYAML: pip install pyyaml (or use .json)")]) from None
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "<file>"
+            raise ScenarioError(str(p), [(where, f"invalid YAML: {getattr(exc, 'problem', exc)}")]) from None
+    elif p.suffix.lower() == ".json":
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ScenarioError(str(p), [(f"line {exc.lineno}, column {exc.colno}", f"invalid JSON: {exc.msg}")]) from None
+    else:
+        raise ScenarioError(str(p), [("<file>", f"unsupported extension {p.suffix or '(none)'!r}; use .json, .yaml or .yml")])
+    return Scenario.from_dict(data, source=str(p))
+
+
+# --- parsing -----------------------------------------------------------------------------------
+
+
+def _number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and v == v
+
+
+def _parse_user(raw: Any, bad: Any) -> list[UserSpeech]:
+    if not isinstance(raw, list) or not raw:
+        bad("user", f"must be a non-empty list of spoken turns, got {raw!r}")
+        return []
+    out: list[UserSpeech] = []
+    prev_end = None
+    for i, turn in enumerate(raw):
+        where = f"user[{i}]"
+        if not isinstance(turn, Mapping):
+            bad(where, f"expected a mapping with start, end and transcript, got {turn!r}")
+            continue
+        for key in sorted(set(turn) - {"start", "end", "transcript", "stt_delay", "interim", "confidence", "language"}):
+            bad(f"{where}.{key}", "unknown field")
+        start, end, text = turn.get("start"), turn.get("end"), turn.get("transcript", "")
+        ok = True
+        if not (_number(start) and start >= 0):
+            bad(f"{where}.start", f"must be a number >= 0, got {start!r}")
+            ok = False
+        if not (_number(end) and (not _number(start) or end > start)):
+            bad(f"{where}.end", f"must be a number greater than start ({start!r}), got {end!r}")
+            ok = False
+        if not isinstance(text, str):
+            bad(f"{where}.transcript", f"must be a string, got {text!r}")
+            ok = False
+        stt = turn.get("stt_delay", 0.2)
+        if not (_number(stt) and stt >= 0):
+            bad(f"{where}.stt_delay", f"must be a number >= 0, got {stt!r}")
+            ok = False
+        if ok and prev_end is not None and start < prev_end:
+            bad(f"{where}.start", f"{start!r} overlaps the previous turn, which ends at {prev_end!r}")
+            ok = False
+        if ok:
+            out.append(
+                UserSpeech(
+                    float(start),
+                    float(end),
+                    text,
+                    stt_delay=float(stt),
+                    interim=bool(turn.get("interim", True)),
+                    confidence=turn.get("confidence"),
+                    language=turn.get("language"),
+                )
+            )
+            prev_end = end
+    return out
+
+
+def _parse_llm(raw: Any, bad: Any) -> list[Rule]:
+    if not isinstance(raw, list):
+        bad("llm", f"must be a list of responses, got {raw!r}")
+        return []
+    rules = []
+    for i, r in enumerate(raw):
+        where = f"llm[{i}]"
+        if not isinstance(r, Mapping):
+            bad(where, f"expected a mapping (match/after_tool, reply, tool_calls, ttft, duration), got {r!r}")
+            continue
+        for key in sorted(set(r) - {"match", "after_tool", "reply", "tool_calls", "ttft", "duration"}):
+            bad(f"{where}.{key}", "unknown field")
+        for key in ("ttft", "duration"):
+            if key in r and not (_number(r[key]) and r[key] >= 0):
+                bad(f"{where}.{key}", f"must be a number >= 0 (seconds), got {r[key]!r}")
+        if "match" in r:
+            import re
+
+            try:
+                re.compile(r["match"])
+            except (re.error, TypeError) as exc:
+                bad(f"{where}.match", f"is not a valid regular expression: {r['match']!r} ({exc})")
+                continue
+        calls = []
+        for j, c in enumerate(r.get("tool_calls", []) or []):
+            if not isinstance(c, Mapping) or not isinstance(c.get("name"), str):
+                bad(f"{where}.tool_calls[{j}]", f"expected {{name: ..., arguments: {{...}}}}, got {c!r}")
+                continue
+            args = c.get("arguments", {})
+            if not isinstance(args, (Mapping, str)):
+                bad(f"{where}.tool_calls[{j}].arguments", f"must be a mapping or a JSON string, got {args!r}")
+                continue
+            calls.append(ScriptedToolCall(c["name"], dict(args) if isinstance(args, Mapping) else args))
+        rules.append(
+            Rule(
+                pattern=r.get("match"),
+                reply=r.get("reply"),
+                tool_calls=tuple(calls),
+                after_tool=r.get("after_tool"),
+                ttft=r.get("ttft"),
+                duration=r.get("duration"),
+            )
+        )
+    return rules
+
+
+def rules_tools(rules: list[Rule]) -> set[str]:
+    """Tool names the responses call."""
+    return {c.name for r in rules for c in r.tool_calls}
+
+
+def _parse_tools(raw: Any, bad: Any) -> dict[str, dict[str, Any]]:
+    if not isinstance(raw, Mapping):
+        bad("tools", f"must be a mapping of tool name to {{output|error, description, parameters}}, got {raw!r}")
+        return {}
+    out = {}
+    for name, spec in raw.items():
+        where = f"tools.{name}"
+        if not isinstance(spec, Mapping):
+            bad(where, f"expected a mapping, got {spec!r}")
+            continue
+        for key in sorted(set(spec) - {"output", "error", "description", "parameters"}):
+            bad(f"{where}.{key}", "unknown field")
+        params = spec.get("parameters", {}) or {}
+        if not isinstance(params, Mapping) or any(t not in _TYPES for t in params.values()):
+            bad(f"{where}.parameters", f"must map parameter names to one of {sorted(_TYPES)}, got {params!r}")
+            continue
+        out[str(name)] = dict(spec)
+    return out
+
+
+def _fixed_tool(name: str, spec: Mapping[str, Any]) -> FunctionTool:
+    params = spec.get("parameters", {}) or {}
+    schema = {"type": "object", "properties": {p: {"type": _TYPES[t]} for p, t in params.items()}, "required": list(params)}
+
+    async def call(raw_arguments: dict[str, Any]) -> Any:
+        if "error" in spec:
+            raise ToolError(str(spec["error"]))
+        output = spec.get("output")
+        return output.format(**raw_arguments) if isinstance(output, str) else output
+
+    return function_tool(call, raw_schema={"name": name, "description": spec.get("description", ""), "parameters": schema})
+
+
+def _dump(data: Any, suffix: str) -> str:
+    if suffix.lower() in (".yaml", ".yml"):
+        import yaml
+
+        return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
+    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
