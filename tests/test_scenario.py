@@ -85,5 +85,5 @@ def test_unreadable_and_malformed_files(tmp_path):
         load_scenario(j)
     t = tmp_path / "s.txt"
     t.write_text("{}")
-    with pytest.raises(ScenarioError, match="unsupported extension '.txt'"):
+    with pytest.raises(ScenarioError, match=r"unsupported extension '\.txt'"):
         load_scenario(t)
