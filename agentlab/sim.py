@@ -19,7 +19,9 @@ Example::
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import html
+import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -57,6 +59,7 @@ class UserTurn:
 
 
 ScriptItem = Union[str, UserTurn, UserSpeech]
+_RECORDING_TYPES = (str, os.PathLike)
 
 
 class Run:
@@ -67,8 +70,10 @@ class Run:
     the simulation cost.
     """
 
-    def __init__(self, session: AgentSession, *, wall_seconds: float) -> None:
+    def __init__(self, session: AgentSession, *, wall_seconds: float, user_audio: Any = None) -> None:
         self.session = session
+        #: The recording the run was fed (an :class:`~agentlab.audio.Audio`), or ``None`` for scripts.
+        self.user_audio = user_audio
         self.wall_seconds = wall_seconds
         self.duration = session.now()
         self.history: pd.DataFrame = session.history_frame()
@@ -80,6 +85,23 @@ class Run:
         from .timeline import timeline_figure
 
         return timeline_figure(self.session, ax=ax, start=start, end=end)
+
+    def audio(self, *, sample_rate: int = 16000) -> Any:
+        """What was heard as float32 stereo samples: user left, agent right (see :mod:`agentlab.render`)."""
+        from .render import render_stereo
+
+        return render_stereo(self.session, user_audio=self.user_audio, sample_rate=sample_rate)
+
+    def write_audio(self, path: str | os.PathLike[str], *, sample_rate: int = 16000) -> Any:
+        """Write :meth:`audio` to a WAV file (atomically); returns the path."""
+        from .audio.io import write_wav
+
+        return write_wav(path, self.audio(sample_rate=sample_rate), sample_rate)
+
+    def _repr_audio(self) -> Any:
+        from IPython.display import Audio as _Player
+
+        return _Player(self.audio().T, rate=16000)
 
     @property
     def speed(self) -> float:
@@ -147,6 +169,27 @@ def _session_from(options: dict[str, Any] | SessionOptions | None) -> AgentSessi
     return AgentSession(**options)
 
 
+async def _analyse_recording(source: Any, session: AgentSession, vad_backend: str) -> tuple[Any, list[Any]]:
+    """Load and analyse a recording once (VAD, then the session's STT); its engine events."""
+    from .audio import VADOptions, analyze_vad, load_audio
+    from .models.stt import STT, recording_events
+
+    stt = session._stt
+    if not isinstance(stt, STT):
+        raise ValueError(
+            "simulate: a recording needs an STT to know what was said: pass "
+            "session_options={'stt': AlignedSTT(labels), ...} (or another agentlab STT), got " + repr(stt)
+        )
+    vad = session._vad if isinstance(session._vad, VADOptions) else VADOptions()
+    clock = session.clock
+    hold = clock.hold() if getattr(clock, "is_virtual", False) else contextlib.nullcontext()
+    with hold:  # real work in a thread: virtual time waits for it
+        audio = await asyncio.to_thread(load_audio, source)
+        track = await asyncio.to_thread(analyze_vad, audio, backend=vad_backend, options=vad)
+        utterances = await asyncio.to_thread(stt.transcribe, audio, track)
+    return audio, recording_events(track, utterances, stt)
+
+
 def simulate(
     agent: Agent | Callable[[], Agent],
     session_options: dict[str, Any] | SessionOptions | None = None,
@@ -155,6 +198,7 @@ def simulate(
     clock: VirtualClock | None = None,
     end_delay: float = 1.0,
     pausable_output: bool = True,
+    vad_backend: str = "silero",
 ) -> Run:
     """Run ``script`` against ``agent`` on a virtual clock; return the :class:`Run`.
 
@@ -163,12 +207,20 @@ def simulate(
     :class:`AgentSession` keyword arguments (``llm``, ``tts``, ``turn_handling``, ``max_tool_steps``...).
     Works from scripts and inside Jupyter.
 
+    A path to a recording (WAV, FLAC, OGG, MP3) or an :class:`~agentlab.audio.Audio` is analysed once
+    (VAD with ``vad_backend`` and the session's ``vad`` options, cached; transcripts from the
+    session's ``stt``, e.g. :class:`~agentlab.models.stt.AlignedSTT` with the labels) and then
+    played to the agent; ``run.user_audio`` keeps it for :meth:`Run.audio`.
+
     A script of :class:`~agentlab.engine.UserSpeech` is *spoken*: the turn engine decides when
     turns end, interruptions and preemptive replies, and the agent's replies play through a TTS
     (:class:`~agentlab.ScriptedTTS` unless the options give one). ``pausable_output`` enables
     false-interruption resume, as with a LiveKit room's audio output.
     """
-    voice = bool(script) and all(isinstance(t, UserSpeech) for t in script)
+    from .audio.io import Audio
+
+    recording = isinstance(script, (*_RECORDING_TYPES, Audio))
+    voice = recording or (bool(script) and all(isinstance(t, UserSpeech) for t in script))
     turns = [] if voice else [UserTurn(t) if isinstance(t, str) else t for t in script]
     for i, t in enumerate(turns):
         if not isinstance(t, UserTurn):
@@ -181,9 +233,14 @@ def simulate(
         current_ids.set(IdFactory())
         wall0 = time.perf_counter()
         session = _session_from(session_options)
+        user_audio = None
         await session.start(_agent_from(agent))
         try:
-            if voice:
+            if recording:
+                user_audio, events = await _analyse_recording(script, session, vad_backend)
+                session.attach_user_input(events, pausable_output=pausable_output)
+                await session.wait_for_input()
+            elif voice:
                 session.attach_user_input(list(script), pausable_output=pausable_output)
                 await session.wait_for_input()
             for turn in turns:
@@ -203,6 +260,6 @@ def simulate(
             await asyncio.sleep(end_delay)
         finally:
             await session.aclose()
-        return Run(session, wall_seconds=time.perf_counter() - wall0)
+        return Run(session, wall_seconds=time.perf_counter() - wall0, user_audio=user_audio)
 
     return clock.run(main)

@@ -475,6 +475,11 @@ class TurnEngine:
     def _on_interrupt_check(self, t: float) -> list[Action]:
         if not self.user_speaking:
             return []
+        if self._aec_warming(t):
+            # LiveKit checks on every VAD frame; the first check after the warm-up may interrupt.
+            assert self.agent.first_speaking_at is not None and self.config.aec_warmup_duration is not None
+            self._deadlines["interrupt_check"] = self.agent.first_speaking_at + self.config.aec_warmup_duration
+            return []
         return self._interrupt_gate(t, "vad")
 
     def _maybe_preempt(self, t: float) -> list[Action]:

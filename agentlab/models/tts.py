@@ -58,6 +58,9 @@ _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 class ScriptedTTS(TTS):
     """Deterministic TTS: audio length from a speaking rate, a fixed time to first byte.
 
+    With ``audio=True`` each frame also carries real speech from espeak-ng (``voice``), fitted to
+    the modelled duration, so a run's stereo recording has the agent's voice in it.
+
     Text is synthesized sentence by sentence as it streams in. ``durations`` maps an exact text
     to its audio duration (as LiveKit's test TTS does); other text lasts ``words / wpm`` minutes.
     Only the first frame waits ``ttfb``: later sentences are synthesized while earlier ones play.
@@ -70,7 +73,15 @@ class ScriptedTTS(TTS):
     model = "scripted"
     provider = "agentlab"
 
-    def __init__(self, *, words_per_minute: float = 165.0, ttfb: float = 0.2, durations: dict[str, float] | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        words_per_minute: float = 165.0,
+        ttfb: float = 0.2,
+        durations: dict[str, float] | None = None,
+        audio: bool = False,
+        voice: str = "en-us",
+    ) -> None:
         if words_per_minute <= 0:
             raise ValueError(f"ScriptedTTS: words_per_minute = {words_per_minute!r} must be > 0")
         if ttfb < 0:
@@ -78,6 +89,13 @@ class ScriptedTTS(TTS):
         self.words_per_minute = words_per_minute
         self.ttfb = ttfb
         self.durations = dict(durations or {})
+        self.audio = audio
+        self.voice = voice
+        if audio:
+            from . import espeak
+
+            if not espeak.voice_exists(voice):
+                raise ValueError(f"ScriptedTTS: espeak voice {voice!r} not found (install 'agentlab[voice]'; try 'en-us')")
 
     def duration_of(self, text: str) -> float:
         """Audio seconds for ``text``."""
@@ -104,11 +122,21 @@ class ScriptedTTS(TTS):
             parts = _SENTENCE_END.split(buffer)
             for sentence in parts[:-1]:
                 await ready()
-                yield AudioFrame(duration=self.duration_of(sentence), text=sentence + " ")
+                yield self._frame(sentence + " ")
             buffer = parts[-1]
         if buffer.strip():
             await ready()
-            yield AudioFrame(duration=self.duration_of(buffer), text=buffer)
+            yield self._frame(buffer)
+
+    def _frame(self, text: str) -> AudioFrame:
+        duration = self.duration_of(text)
+        if not self.audio:
+            return AudioFrame(duration=duration, text=text)
+        from . import espeak
+
+        # Timing stays with the duration model (espeak is not sample-exact run to run); the audio is fitted to it.
+        speech = espeak.synthesize(text, voice=self.voice, wpm=round(self.words_per_minute))
+        return AudioFrame(duration=duration, text=text, data=espeak.fit(speech, duration), sample_rate=16000)
 
     def __repr__(self) -> str:
         return f"ScriptedTTS(words_per_minute={self.words_per_minute}, ttfb={self.ttfb})"

@@ -162,6 +162,7 @@ class AgentSession:
         self._paused_speech: SpeechHandle | None = None
         self._playback: list[Played] = []
         self._input_events: list[InputEvent] = []
+        self._user_speech: list[UserSpeech] = []
         self._switch_lock: asyncio.Lock | None = None
 
     # --- properties -----------------------------------------------------------------------
@@ -719,13 +720,14 @@ class AgentSession:
 
     # --- voice input: the turn engine on the session's clock -------------------------------
 
-    def attach_user_input(self, source: Any, *, pausable_output: bool = True) -> asyncio.Task[None]:
+    def attach_user_input(self, source: Any, *, pausable_output: bool = True, stt: bool = True) -> asyncio.Task[None]:
         """Feed user speech to the session: scripted :class:`~agentlab.engine.UserSpeech` or engine events.
 
         Times are session seconds. The turn engine decides (endpointing, interruptions, false
         interruptions, preemptive replies) with this session's options. ``pausable_output`` says
         whether the agent's audio can pause (as a LiveKit room's can); it enables false-interruption
-        resume. Returns the task that plays the input; ``await session.wait_for_input()`` waits for
+        resume. ``stt=False`` models a VAD-only pipeline: no transcripts, turns commit on silence.
+        Returns the task that plays the input; ``await session.wait_for_input()`` waits for
         the input and every decision it causes.
 
         Example::
@@ -739,12 +741,15 @@ class AgentSession:
         items = list(source)
         vad = self._vad_options()
         if items and all(isinstance(i, UserSpeech) for i in items):
-            events = speech_events(items, min_speech_duration=vad["min_speech_duration"], min_silence_duration=vad["min_silence_duration"])
+            self._user_speech = items
+            events = speech_events(
+                items, min_speech_duration=vad["min_speech_duration"], min_silence_duration=vad["min_silence_duration"], has_stt=stt
+            )
         elif all(isinstance(i, InputEvent) for i in items):
             events = sorted(items)
         else:
             raise TypeError("AgentSession.attach_user_input: expected a list of UserSpeech or InputEvent")
-        self._engine = eng.TurnEngine(self._engine_config(pausable_output=pausable_output))
+        self._engine = eng.TurnEngine(self._engine_config(pausable_output=pausable_output, has_stt=stt))
         self._input_events = list(events)
         self._user_silent = asyncio.Event()
         self._user_silent.set()
@@ -774,7 +779,7 @@ class AgentSession:
             "min_silence_duration": getattr(vad, "min_silence_duration", 0.25),
         }
 
-    def _engine_config(self, *, pausable_output: bool) -> eng.EngineConfig:
+    def _engine_config(self, *, pausable_output: bool, has_stt: bool) -> eng.EngineConfig:
         o = self._options
         agent = self.current_agent
         opts = o.replace(**agent._turn_handling) if is_given(agent._turn_handling) and agent._turn_handling else o
@@ -799,7 +804,7 @@ class AgentSession:
             preemptive_max_retries=p.max_retries,
             aec_warmup_duration=opts.aec_warmup_duration,
             has_vad=True,
-            has_stt=True,
+            has_stt=has_stt,
             pausable=pausable_output and agent.tts is not None,
             detector=detector,
         )
@@ -920,7 +925,11 @@ class AgentSession:
         agent = activity.agent
         cur = self.current_speech
         if not c.transcript:
+            # A turn without words (VAD-only pipeline): it still takes the floor, but there is nothing to answer.
             self._cancel_preemptive()
+            if cur is not None and not cur.done() and cur.allow_interruptions:
+                self._resume_paused(declare=False)
+                cur._mark_interrupted()
             return
         if cur is not None and not cur.done() and not cur.allow_interruptions:
             logger.warning("user turn dropped: the current speech %s cannot be interrupted", cur.id)
@@ -1003,6 +1012,11 @@ class AgentSession:
     def playback(self) -> list[Played]:
         """Every stretch of agent audio that played: speech id, start, duration, frame, offset, cut short."""
         return list(self._playback)
+
+    @property
+    def user_speech(self) -> list[UserSpeech]:
+        """The scripted user utterances attached with :meth:`attach_user_input` (empty otherwise)."""
+        return list(self._user_speech)
 
     @property
     def input_events(self) -> list[InputEvent]:
