@@ -391,7 +391,7 @@ def test_text_detector_chooses_max_delay_when_unlikely():
     class Detector:
         latency = 0.05
 
-        def predict(self, transcript, *, language=None):
+        def predict(self, transcript, *, language=None, speech_end=None):
             return 0.1 if transcript.rstrip().endswith(("and", ",")) else 0.9
 
         def unlikely_threshold(self, language):

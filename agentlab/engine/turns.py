@@ -175,15 +175,17 @@ Action = Union[
 
 
 class TurnDetectorModel(Protocol):
-    """An end-of-turn model: ``predict`` gives P(turn is over) for a transcript.
+    """An end-of-turn model: ``predict`` gives P(turn is over) when the user stops.
 
-    ``latency`` is the modelled inference time in seconds (real threads are not on the virtual
-    clock, so it is explicit); ``unlikely_threshold(language)`` is the per-language cut.
+    Text models read ``transcript``; audio models (analysed once per recording) look up their
+    probability for the speech that ended at ``speech_end``. ``latency`` is the modelled inference
+    time in seconds (real threads are not on the virtual clock, so it is explicit);
+    ``unlikely_threshold(language)`` is the per-language cut (``None``: no opinion, use min_delay).
     """
 
     latency: float
 
-    def predict(self, transcript: str, *, language: str | None = None) -> float: ...
+    def predict(self, transcript: str, *, language: str | None = None, speech_end: float | None = None) -> float: ...
 
     def unlikely_threshold(self, language: str | None) -> float | None: ...
 
@@ -514,7 +516,7 @@ class TurnEngine:
         if c.detector is not None and self.turn.finals:
             threshold = c.detector.unlikely_threshold(self.turn.language)
             if threshold is not None:
-                p = c.detector.predict(self.turn.text, language=self.turn.language)
+                p = c.detector.predict(self.turn.text, language=self.turn.language, speech_end=self.turn.last_speaking)
                 self._probability = p
                 ready = t + c.detector.latency
                 if p < threshold:

@@ -64,8 +64,8 @@ class TextTurnDetector:
         base = (language or "en").split("-")[0].lower()
         return self.thresholds.get(base, self.thresholds["en"])
 
-    def predict(self, transcript: str, *, language: str | None = None) -> float:
-        """P(the turn is over) for ``transcript``."""
+    def predict(self, transcript: str, *, language: str | None = None, speech_end: float | None = None) -> float:
+        """P(the turn is over) for ``transcript`` (``speech_end`` is for audio models; ignored here)."""
         text = transcript.strip()
         if not text:
             return 0.5
