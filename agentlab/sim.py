@@ -187,7 +187,7 @@ async def _analyse_recording(source: Any, session: AgentSession, vad_backend: st
         audio = await asyncio.to_thread(load_audio, source)
         track = await asyncio.to_thread(analyze_vad, audio, backend=vad_backend, options=vad)
         utterances = await asyncio.to_thread(stt.transcribe, audio, track)
-    return audio, recording_events(track, utterances, stt)
+    return audio, recording_events(track, utterances, stt, stt_end_of_speech=session.options.turn_detection == "stt")
 
 
 def simulate(

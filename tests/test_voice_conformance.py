@@ -432,3 +432,22 @@ def test_voice_runs_are_deterministic():
         import pandas as pd
 
         pd.testing.assert_frame_equal(x, y)
+
+
+@pytest.mark.parametrize(("stt_delay", "eou"), [(0.2, 0.5), (0.8, 0.8)])
+def test_stt_turn_detection_commits_on_the_stt_end_of_speech(stt_delay, eou):
+    # turn_detection="stt": the STT's end of speech (with its final transcript) drives the commit,
+    # still no earlier than min_delay after the speech; the VAD end does not.
+    s = voice_run(
+        [UserSpeech(0.5, 2.5, "Hello, how are you?", stt_delay=stt_delay)],
+        llm_rules=[al.Rule(reply="Hi.")],
+        turn_handling={"turn_detection": "stt"},
+    )
+    e = s.metrics_frame().query("type == 'eou_metrics'").iloc[0]
+    assert e.end_of_utterance_delay == pytest.approx(eou) and e.created_at == pytest.approx(2.5 + eou)
+
+
+def test_stt_mode_ignores_vad_end_without_stt_end():
+    engine = TurnEngine(EngineConfig(mode="stt"))
+    events = speech_events([UserSpeech(0.5, 2.5, "Hello there friend", stt_delay=0.2)])  # no STT end-of-speech events
+    assert not [a for _, a in replay(engine, events) if isinstance(a, CommitTurn)]

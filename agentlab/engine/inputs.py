@@ -66,8 +66,13 @@ def speech_events(
     min_silence_duration: float = 0.25,
     has_vad: bool = True,
     has_stt: bool = True,
+    stt_end_of_speech: bool = False,
 ) -> list[InputEvent]:
-    """The VAD and STT events for ``speeches`` (sorted by time, ties in generation order)."""
+    """The VAD and STT events for ``speeches`` (sorted by time, ties in generation order).
+
+    ``stt_end_of_speech`` adds the STT's own start/end-of-speech events (for ``turn_detection="stt"``):
+    start when the speech starts, end when its final transcript arrives.
+    """
     ordered = sorted(speeches, key=lambda s: s.start)
     for a, b in itertools.pairwise(ordered):
         if b.start < a.end:
@@ -97,6 +102,9 @@ def speech_events(
                     {"text": s.transcript, "is_final": True, "confidence": s.confidence, "word_end": s.end, "language": s.language},
                 )
             )
+            if stt_end_of_speech:
+                raw.append((s.start, "on_stt_start_of_speech", {}))
+                raw.append((s.end + s.stt_delay, "on_stt_end_of_speech", {}))
     return [InputEvent(round(t, 9), i, kind, data) for i, (t, kind, data) in enumerate(sorted(raw, key=lambda r: r[0]))]
 
 

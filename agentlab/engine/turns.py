@@ -331,6 +331,8 @@ class TurnEngine:
 
     def on_vad_end(self, t: float, *, speech_end: float) -> list[Action]:
         """The VAD detected at ``t`` that speech stopped at ``speech_end``."""
+        if not self.user_speaking:
+            return []  # already flushed by the STT's end of speech (stt mode)
         actions: list[Action] = [UserStateChange("listening", at=speech_end), ReplyHold(False)]
         self.user_speaking = False
         self._deadlines.pop("interrupt_check", None)
@@ -374,8 +376,8 @@ class TurnEngine:
         if confidence is not None:
             self.turn.confidences.append(confidence)
         self.turn.last_final_at = t
-        if not c.has_vad or (self.turn.last_speaking is None and not self.user_speaking):
-            # No VAD, or the VAD missed it: the transcript itself anchors the end of turn.
+        if not c.has_vad or (self.turn.last_speaking is None and not self.user_speaking) or (c.mode == "stt" and word_end is not None):
+            # No VAD, the VAD missed it, or stt mode with word times (LiveKit 1.8.9): the transcript anchors the end of turn.
             self.turn.last_speaking = min(word_end, t) if word_end is not None else t
             if self.turn.speech_start is None:
                 self.turn.speech_start = self.turn.last_speaking
@@ -397,7 +399,15 @@ class TurnEngine:
             return []
         if self.turn.last_speaking is None:
             self.turn.last_speaking = t
-        return self._run_eou(t)
+        actions: list[Action] = []
+        if self.user_speaking:
+            # LiveKit flushes a VAD still mid-segment: the STT has the last word on when speech ended.
+            self.user_speaking = False
+            self._deadlines.pop("interrupt_check", None)
+            self._prev_speech_end = self.turn.last_speaking
+            self._go("vad_end")
+            actions += [UserStateChange("listening", at=self.turn.last_speaking), ReplyHold(False)]
+        return actions + self._run_eou(t)
 
     def on_stt_start_of_speech(self, t: float) -> list[Action]:
         """STT mode: the STT heard speech again; a pending commit is cancelled."""

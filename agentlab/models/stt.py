@@ -120,11 +120,18 @@ def stt_events(utterances: Sequence[Utterance], stt: STT) -> list[tuple[float, s
     return raw
 
 
-def recording_events(track: VADTrack, utterances: Sequence[Utterance], stt: STT) -> list[InputEvent]:
-    """VAD events from ``track`` and transcript events from ``utterances``, merged in time order."""
+def recording_events(track: VADTrack, utterances: Sequence[Utterance], stt: STT, *, stt_end_of_speech: bool = False) -> list[InputEvent]:
+    """VAD events from ``track`` and transcript events from ``utterances``, merged in time order.
+
+    ``stt_end_of_speech`` adds the STT's own start/end-of-speech events (``turn_detection="stt"``).
+    """
     raw: list[tuple[float, str, dict[str, Any]]] = []
     for seg in track.segments:
         raw.append((seg.start_detected, "on_vad_start", {"speech_start": seg.start}))
         raw.append((seg.end_detected, "on_vad_end", {"speech_end": seg.end}))
     raw += stt_events(utterances, stt)
+    if stt_end_of_speech:
+        for u in utterances:
+            raw.append((u.start, "on_stt_start_of_speech", {}))
+            raw.append((u.end + stt.final_delay, "on_stt_end_of_speech", {}))
     return [InputEvent(round(t, 9), i, kind, data) for i, (t, kind, data) in enumerate(sorted(raw, key=lambda r: r[0]))]

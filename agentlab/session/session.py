@@ -743,7 +743,11 @@ class AgentSession:
         if items and all(isinstance(i, UserSpeech) for i in items):
             self._user_speech = items
             events = speech_events(
-                items, min_speech_duration=vad["min_speech_duration"], min_silence_duration=vad["min_silence_duration"], has_stt=stt
+                items,
+                min_speech_duration=vad["min_speech_duration"],
+                min_silence_duration=vad["min_silence_duration"],
+                has_stt=stt,
+                stt_end_of_speech=self._options.turn_detection == "stt",
             )
         elif all(isinstance(i, InputEvent) for i in items):
             events = sorted(items)
