@@ -22,8 +22,10 @@ test: $(VENV)/.test            ## lint and run the whole test suite
 	$(BIN)/ruff check agentlab tests benchmarks
 	$(BIN)/pytest -q
 
-bench: $(VENV)/.core           ## speed figures (simulated seconds per wall second)
+bench: $(VENV)/.test           ## speed figures (simulated seconds per wall second, VAD speed, cache)
 	$(BIN)/python benchmarks/bench_text_session.py
+	$(BIN)/python benchmarks/bench_voice_session.py
+	$(BIN)/python benchmarks/bench_vad.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -40,13 +40,40 @@ def _demo(args: argparse.Namespace) -> int:
     print(f"\n{len(llm)} LLM calls, median TTFT {llm['ttft'].median():.3f}s; median e2e latency {e2e.median():.3f}s")
     print(f"events by type:\n{run.events['type'].value_counts().to_string()}")
     print(f"\nsimulated {run.duration:.1f}s in {run.wall_seconds * 1000:.1f} ms ({run.speed:,.0f}x real time)")
+    voice = _voice_demo()
     if args.out:
         out = Path(args.out)
         out.mkdir(parents=True, exist_ok=True)
         for name, frame in (("history", run.history), ("events", run.events), ("metrics", run.metrics)):
             frame.to_csv(out / f"{name}.csv", index=False)
-        print(f"wrote {out}/history.csv, events.csv, metrics.csv")
+        voice.timeline().savefig(out / "voice_timeline.png", dpi=110)
+        voice.write_audio(out / "voice_heard.wav")
+        print(f"wrote {out}/history.csv, events.csv, metrics.csv, voice_timeline.png, voice_heard.wav")
     return 0
+
+
+def _voice_demo() -> object:
+    from importlib.resources import files
+
+    from .scenario import load_scenario
+
+    path = files("agentlab") / "examples" / "scenarios" / "weather_barge_in.yaml"
+    run = load_scenario(str(path)).run()
+    print(f"\nvoice: scenario {path.name}, decided by the turn engine as LiveKit 1.8.9 would\n{run}")
+    for e in run.events.itertuples():
+        if e.type == "user_state_changed":
+            print(f"{e.created_at:7.2f}s  user {e.old_state} -> {e.new_state}")
+        elif e.type == "agent_state_changed":
+            print(f"{e.created_at:7.2f}s  agent {e.old_state} -> {e.new_state}")
+        elif e.type == "agent_false_interruption":
+            print(f"{e.created_at:7.2f}s  false interruption, resumed={e.resumed}")
+        elif e.type == "conversation_item_added" and isinstance(e.role, str):
+            cut = " [interrupted]" if e.interrupted is True else ""
+            print(f"{e.created_at:7.2f}s  {e.role}: {e.text}{cut}")
+    eou = run.metrics[run.metrics["type"] == "eou_metrics"]["end_of_utterance_delay"]
+    e2e = run.history["e2e_latency"].dropna()
+    print(f"end-of-utterance delay {eou.median():.3f}s (median), e2e latency {e2e.median():.3f}s (median)")
+    return run
 
 
 async def _chat_loop() -> None:
