@@ -129,14 +129,31 @@ class Run:
                 f"<tr><td style='text-align:right'>{r['created_at']:.2f}s</td><td>{html.escape(str(who))}</td>"
                 f"<td style='text-align:left'>{html.escape(str(what))}</td></tr>"
             )
-        llm = self.metrics[self.metrics["type"] == "llm_metrics"] if len(self.metrics) else self.metrics
-        ttft = f"{llm['ttft'].median() * 1000:.0f} ms" if len(llm) else "—"
         return (
             "<div style='font-family:var(--jp-ui-font-family,sans-serif);font-size:13px'>"
             f"<b>Run</b> · {self.duration:.1f} s simulated in {self.wall_seconds * 1000:.0f} ms · "
-            f"{len(self.events)} events · {len(llm)} LLM calls (median TTFT {ttft})"
+            f"{html.escape(' · '.join(f'{k} {v}' for k, v in self.summary().items()))}"
             f"<table style='border-collapse:collapse;margin-top:4px'>{''.join(rows)}</table></div>"
         )
+
+    def summary(self) -> dict[str, str]:
+        """Headline figures: turns, LLM calls and TTFT, and for voice runs end-of-utterance delay,
+        e2e latency, interruptions and false interruptions (medians; "—" when there are none)."""
+        m, h, e = self.metrics, self.history, self.events
+
+        def median_ms(values: pd.Series) -> str:
+            values = values.dropna()
+            return f"{values.median() * 1000:.0f} ms" if len(values) else "—"
+
+        llm = m[m["type"] == "llm_metrics"]
+        out = {"user turns": str(int((h["role"] == "user").sum())), "LLM calls": str(len(llm)), "TTFT": median_ms(llm["ttft"])}
+        if self.session.input_events:
+            out["end of utterance"] = median_ms(m[m["type"] == "eou_metrics"]["end_of_utterance_delay"])
+            out["e2e"] = median_ms(h["e2e_latency"])
+            out["interrupted replies"] = str(int((h["interrupted"] == True).sum()))  # noqa: E712 - NaN-safe
+            fi = e[e["type"] == "agent_false_interruption"]
+            out["false interruptions (resumed)"] = f"{len(fi)} ({int((fi['resumed'] == True).sum())})"  # noqa: E712
+        return out
 
 
 def _agent_from(agent: Agent | Callable[[], Agent]) -> Agent:

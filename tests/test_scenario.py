@@ -87,3 +87,17 @@ def test_unreadable_and_malformed_files(tmp_path):
     t.write_text("{}")
     with pytest.raises(ScenarioError, match=r"unsupported extension '\.txt'"):
         load_scenario(t)
+
+
+def test_run_summary_shows_the_voice_figures():
+    run = load_scenario(EXAMPLE).run()
+    assert run.summary() == {
+        "user turns": "2",
+        "LLM calls": "3",
+        "TTFT": "300 ms",
+        "end of utterance": "500 ms",
+        "e2e": "900 ms",
+        "interrupted replies": "1",
+        "false interruptions (resumed)": "1 (1)",
+    }
+    assert "false interruptions (resumed) 1 (1)" in run._repr_html_()
