@@ -451,3 +451,15 @@ def test_stt_mode_ignores_vad_end_without_stt_end():
     engine = TurnEngine(EngineConfig(mode="stt"))
     events = speech_events([UserSpeech(0.5, 2.5, "Hello there friend", stt_delay=0.2)])  # no STT end-of-speech events
     assert not [a for _, a in replay(engine, events) if isinstance(a, CommitTurn)]
+
+
+def test_eou_metrics_name_the_turn_detection():
+    speech = [UserSpeech(0.5, 1.5, "A table for two.", stt_delay=0.1)]
+    s = voice_run(speech, llm_rules=[al.Rule(reply="Sure.")], turn_handling={"turn_detection": "vad"})
+    e = s.metrics_frame().query("type == 'eou_metrics'").iloc[0]
+    assert (e.model, e.provider) == ("unknown", "vad")
+    s = voice_run(speech, llm_rules=[al.Rule(reply="Sure.")], turn_handling={"turn_detection": al.TextTurnDetector()})
+    e = s.metrics_frame().query("type == 'eou_metrics'").iloc[0]
+    assert (e.model, e.provider) == ("text-baseline", "agentlab")
+    # likely complete, so min_delay; but the prediction (asked at VAD end 2.0, 20 ms of modelled inference) comes last
+    assert e.created_at == pytest.approx(2.0 + 0.02)

@@ -993,8 +993,8 @@ class AgentSession:
                 transcription_delay=c.transcription_delay,
                 on_user_turn_completed_delay=round(hook_delay, 9),
                 speech_id=handle.id,
-                model=type(agent._turn_handling).__name__ if False else "unknown",
-                provider=str(self._options.turn_detection) if isinstance(self._options.turn_detection, str) else "vad",
+                model=_detector_meta(self._options.turn_detection)[0],
+                provider=_detector_meta(self._options.turn_detection)[1],
             ),
         )
         if reuse:
@@ -1082,6 +1082,13 @@ class _Preemptive:
     signature: tuple[Any, ...]
     tools: tuple[str, ...]
     task: asyncio.Task[Any]
+
+
+def _detector_meta(turn_detection: Any) -> tuple[str, str]:
+    """EOU metrics' model and provider (LiveKit: a mode string gives model "unknown", provider = the mode)."""
+    if turn_detection is None or isinstance(turn_detection, str):
+        return "unknown", turn_detection or "vad"
+    return getattr(turn_detection, "model", type(turn_detection).__name__), getattr(turn_detection, "provider", "unknown")
 
 
 def _ctx_signature(ctx: ChatContext) -> tuple[str, ...]:
