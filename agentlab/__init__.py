@@ -19,6 +19,8 @@ from .engine import TurnEngine, UserSpeech
 from .frames import events_frame, history_frame, metrics_frame
 from .models import LLM, TTS, Rule, ScriptedLLM, ScriptedResponse, ScriptedToolCall, ScriptedTTS
 from .models.openai import OpenAILLM
+from .models.openai_audio import OpenAISTT, OpenAITTS
+from .models.stt import AlignedSTT
 from .models.turn_detector import TextTurnDetector
 from .scenario import Scenario, ScenarioError, load_scenario
 from .session import (
@@ -44,6 +46,7 @@ __all__ = [
     "AgentHandoff",
     "AgentSession",
     "AgentTask",
+    "AlignedSTT",
     "ChatContext",
     "ChatMessage",
     "FunctionCall",
@@ -51,6 +54,8 @@ __all__ = [
     "FunctionTool",
     "ModelSettings",
     "OpenAILLM",
+    "OpenAISTT",
+    "OpenAITTS",
     "RealClock",
     "Rule",
     "Run",

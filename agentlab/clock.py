@@ -134,6 +134,10 @@ class VirtualClock:
 
         Without it the loop would jump over the pending work to the next timer, and results would
         depend on how fast the machine is.
+
+        Only wait for *threads* (``asyncio.to_thread``) under a hold: virtual timers cannot fire
+        while time stands still, so an ``asyncio.sleep`` or an async client's own timeouts and
+        retry back-off inside a hold would never end.
         """
         self._holds += 1
         try:

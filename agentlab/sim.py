@@ -204,6 +204,9 @@ async def _analyse_recording(source: Any, session: AgentSession, vad_backend: st
         audio = await asyncio.to_thread(load_audio, source)
         track = await asyncio.to_thread(analyze_vad, audio, backend=vad_backend, options=vad)
         utterances = await asyncio.to_thread(stt.transcribe, audio, track)
+        detector = session.options.turn_detection
+        if callable(getattr(detector, "analyze", None)):  # an audio end-of-turn model listens once per recording
+            await asyncio.to_thread(detector.analyze, audio, track)
     return audio, recording_events(track, utterances, stt, stt_end_of_speech=session.options.turn_detection == "stt")
 
 

@@ -5,6 +5,13 @@ It listens on 127.0.0.1 on a free port in a background thread and answers
 Each completion request takes the next scripted response from a queue (a reply or a fault); when
 the queue is empty, ``server.default`` answers. Every request is recorded with its headers and body.
 
+The audio endpoints have queues of their own: ``POST /v1/audio/transcriptions`` (multipart form;
+answers :func:`transcript` results, ``json``, ``verbose_json`` with words, or ``text``) and
+``POST /v1/audio/speech`` (JSON; answers raw 16-bit mono PCM, or WAV, a tone whose length is
+scripted by :func:`speech`). Both also take the chat faults (:func:`status_fault`,
+:func:`delay_fault`). A recorded transcription body is the form: text fields as strings (repeated
+``name[]`` fields as lists) and the file as an :class:`UploadedFile`.
+
 Example::
 
     with OpenAIServer() as server:
@@ -12,16 +19,24 @@ Example::
         llm = OpenAILLM(base_url=server.base_url, api_key="sk-test")
         ...
         server.completions[0].body["messages"]
+
+        server.enqueue_transcripts(transcript("hello there", words=[("hello", 0.1, 0.4), ("there", 0.5, 0.9)]))
+        server.enqueue_speech(speech(1.5), status_fault(500))
+        server.transcriptions[0].body["file"].data     # the WAV bytes sent
 """
 
 from __future__ import annotations
 
+import array
+import io
 import json
 import math
 import re
 import socket
+import sys
 import threading
 import time
+import wave
 from collections import deque
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -31,15 +46,21 @@ __all__ = [
     "OpenAIServer",
     "RecordedRequest",
     "ScriptedResponse",
+    "ScriptedSpeech",
+    "ScriptedTranscript",
     "ToolCall",
+    "UploadedFile",
     "Usage",
     "cut_stream",
     "delay_fault",
     "empty_reply",
     "malformed_tool_call",
+    "pcm16_tone",
     "reply",
+    "speech",
     "status_fault",
     "stream_error",
+    "transcript",
 ]
 
 #: How long an idle keep-alive connection is kept before its handler thread gives up.
@@ -177,6 +198,74 @@ def empty_reply() -> ScriptedResponse:
     return ScriptedResponse(text="", usage=Usage(prompt_tokens=10, completion_tokens=0))
 
 
+@dataclass(frozen=True)
+class ScriptedTranscript:
+    """One scripted transcription result. Build with :func:`transcript`."""
+
+    text: str
+    #: ``(word, start, end)`` in seconds from the start of the uploaded file.
+    words: tuple[tuple[str, float, float], ...] = ()
+    language: str = "english"
+
+
+def transcript(text: str, *, words: Any = (), language: str = "english") -> ScriptedTranscript:
+    """A transcription result; ``words`` are sent when the request asks for word timestamps.
+
+    Example::
+
+        transcript("hi there", words=[("hi", 0.2, 0.4), ("there", 0.5, 0.8)])
+    """
+    return ScriptedTranscript(text=text, words=tuple((str(w), float(s), float(e)) for w, s, e in words), language=language)
+
+
+@dataclass(frozen=True)
+class ScriptedSpeech:
+    """One scripted speech answer: a tone of ``duration`` seconds (``None``: per word of input)."""
+
+    duration: float | None = None
+    seconds_per_word: float = 0.3
+    sample_rate: int = 24000
+
+    def duration_for(self, text: str) -> float:
+        """Seconds of audio for ``text``."""
+        return self.duration if self.duration is not None else self.seconds_per_word * len(text.split())
+
+
+def speech(duration: float | None = None, *, seconds_per_word: float = 0.3, sample_rate: int = 24000) -> ScriptedSpeech:
+    """A speech answer lasting ``duration`` seconds, or ``seconds_per_word`` per word of the input.
+
+    Example::
+
+        speech(1.2)                         # 1.2 s of 24 kHz PCM whatever the text
+        speech(seconds_per_word=0.25)       # 0.5 s for "Hello there."
+    """
+    return ScriptedSpeech(duration=duration, seconds_per_word=seconds_per_word, sample_rate=sample_rate)
+
+
+def pcm16_tone(duration: float, sample_rate: int = 24000, frequency: float = 220.0) -> bytes:
+    """Little-endian 16-bit mono PCM: a tone at half scale, ``round(duration * sample_rate)`` samples.
+
+    Example::
+
+        len(pcm16_tone(1.0))     # 48000 bytes
+    """
+    n = max(0, round(duration * sample_rate))
+    step = 2 * math.pi * frequency / sample_rate
+    samples = array.array("h", (round(16384 * math.sin(step * i)) for i in range(n)))
+    if sys.byteorder == "big":
+        samples.byteswap()
+    return samples.tobytes()
+
+
+@dataclass(frozen=True)
+class UploadedFile:
+    """The file part of a multipart request."""
+
+    filename: str | None
+    content_type: str | None
+    data: bytes
+
+
 @dataclass
 class RecordedRequest:
     """One request the server received. Header names are lower-case; ``body`` is parsed JSON or ``None``."""
@@ -200,7 +289,12 @@ class OpenAIServer:
     def __init__(self, *, default: ScriptedResponse | None = None, model: str = "gpt-4.1-mini") -> None:
         self.default = default or reply("Hello from the test server.")
         self.model = model
+        #: What transcription and speech requests get when their queues are empty.
+        self.default_transcript = transcript("Hello from the test server.")
+        self.default_speech = speech()
         self._queue: deque[ScriptedResponse] = deque()
+        self._transcript_queue: deque[ScriptedTranscript | ScriptedResponse] = deque()
+        self._speech_queue: deque[ScriptedSpeech | ScriptedResponse] = deque()
         self._requests: list[RecordedRequest] = []
         self._lock = threading.Lock()
         self._stopping = threading.Event()
@@ -267,6 +361,26 @@ class OpenAIServer:
         with self._lock:
             self._queue.extend(responses)
 
+    def enqueue_transcripts(self, *results: ScriptedTranscript | ScriptedResponse) -> None:
+        """Script the next transcription answers (results or faults), in order."""
+        with self._lock:
+            self._transcript_queue.extend(results)
+
+    def enqueue_speech(self, *results: ScriptedSpeech | ScriptedResponse) -> None:
+        """Script the next speech answers (audio lengths or faults), in order."""
+        with self._lock:
+            self._speech_queue.extend(results)
+
+    @property
+    def transcriptions(self) -> list[RecordedRequest]:
+        """The transcription requests received, oldest first (``body`` is the form)."""
+        return [r for r in self.requests if r.path.rstrip("/").endswith("/audio/transcriptions")]
+
+    @property
+    def speeches(self) -> list[RecordedRequest]:
+        """The speech requests received, oldest first."""
+        return [r for r in self.requests if r.path.rstrip("/").endswith("/audio/speech")]
+
     @property
     def pending(self) -> int:
         """Scripted responses not yet used."""
@@ -306,6 +420,10 @@ class OpenAIServer:
     def _next_response(self) -> ScriptedResponse:
         with self._lock:
             return self._queue.popleft() if self._queue else self.default
+
+    def _next_audio(self, queue: deque[Any], default: Any) -> Any:
+        with self._lock:
+            return queue.popleft() if queue else default
 
     def _next_id(self, prefix: str) -> str:
         with self._lock:
@@ -373,6 +491,9 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         length = int(self.headers.get("content-length") or 0)
         raw = self.rfile.read(length) if length else b""
+        if self.path.rstrip("/") in ("/v1/audio/transcriptions", "/audio/transcriptions"):
+            self._transcription(raw)
+            return
         try:
             body = json.loads(raw) if raw else None
         except ValueError:
@@ -380,6 +501,9 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_json(400, _error_body("request body is not valid JSON", "invalid_request_error"))
             return
         self._record(body)
+        if self.path.rstrip("/") in ("/v1/audio/speech", "/audio/speech"):
+            self._speech(body)
+            return
         if self.path.rstrip("/") not in ("/v1/chat/completions", "/chat/completions"):
             self._send_json(404, _error_body(f"no route POST {self.path}", "invalid_request_error"))
             return
@@ -400,6 +524,91 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_stream(scripted, model, include_usage)
         else:
             self._send_json(200, self._completion(scripted, model))
+
+    # --- audio -----------------------------------------------------------------------------------
+
+    def _audio_fault(self, scripted: Any) -> bool:
+        """Apply a scripted fault's delay and error status; True when the request is answered."""
+        if not isinstance(scripted, ScriptedResponse):
+            return False
+        if scripted.delay > 0 and self.owner._stopping.wait(scripted.delay):
+            self.close_connection = True
+            return True
+        if scripted.status != 200:
+            kind = "rate_limit_exceeded" if scripted.status == 429 else "server_error"
+            self._send_json(scripted.status, _error_body(scripted.error_message, kind), scripted.headers)
+            return True
+        return False
+
+    def _transcription(self, raw: bytes) -> None:
+        form = _parse_multipart(raw, self.headers.get("content-type") or "")
+        self._record(form if form is not None else raw.decode("utf-8", "replace"))
+        if form is None:
+            self._send_json(400, _error_body("expected a multipart/form-data body", "invalid_request_error"))
+            return
+        upload = form.get("file")
+        if not isinstance(upload, UploadedFile) or not isinstance(form.get("model"), str):
+            self._send_json(400, _error_body("'file' and 'model' are required", "invalid_request_error"))
+            return
+        scripted = self.owner._next_audio(self.owner._transcript_queue, self.owner.default_transcript)
+        if self._audio_fault(scripted):
+            return
+        if isinstance(scripted, ScriptedResponse):  # a delay fault that answered in time
+            scripted = ScriptedTranscript(scripted.text)
+        fmt = form.get("response_format") or "json"
+        if fmt in ("text", "srt", "vtt"):
+            data = scripted.text.encode()
+            self.send_response(200)
+            self.send_header("content-type", "text/plain; charset=utf-8")
+            self.send_header("content-length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+            self.wfile.flush()
+            return
+        if fmt != "verbose_json":
+            self._send_json(200, {"text": scripted.text, "usage": {"type": "duration", "seconds": _wav_seconds(upload.data)}})
+            return
+        granularities = form.get("timestamp_granularities[]", [])
+        result: dict[str, Any] = {
+            "task": "transcribe",
+            "language": scripted.language,
+            "duration": _wav_seconds(upload.data),
+            "text": scripted.text,
+            "segments": [],
+        }
+        if "word" in granularities:
+            result["words"] = [{"word": w, "start": s, "end": e} for w, s, e in scripted.words]
+        self._send_json(200, result)
+
+    def _speech(self, body: Any) -> None:
+        if not isinstance(body, dict) or not isinstance(body.get("input"), str) or not body.get("model") or not body.get("voice"):
+            self._send_json(400, _error_body("'input', 'model' and 'voice' are required", "invalid_request_error"))
+            return
+        fmt = body.get("response_format") or "mp3"
+        if fmt not in ("pcm", "wav"):
+            self._send_json(400, _error_body(f"the test server only speaks 'pcm' and 'wav', not {fmt!r}", "invalid_request_error"))
+            return
+        scripted = self.owner._next_audio(self.owner._speech_queue, self.owner.default_speech)
+        if self._audio_fault(scripted):
+            return
+        if isinstance(scripted, ScriptedResponse):
+            scripted = self.owner.default_speech
+        rate = scripted.sample_rate
+        data = pcm16_tone(scripted.duration_for(body["input"]), rate)
+        if fmt == "wav":
+            buf = io.BytesIO()
+            with wave.open(buf, "wb") as w:
+                w.setnchannels(1)
+                w.setsampwidth(2)
+                w.setframerate(rate)
+                w.writeframes(data)
+            data = buf.getvalue()
+        self.send_response(200)
+        self.send_header("content-type", "audio/wav" if fmt == "wav" else "audio/pcm")
+        self.send_header("content-length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+        self.wfile.flush()
 
     # --- responses -------------------------------------------------------------------------------
 
@@ -494,6 +703,52 @@ class _Handler(BaseHTTPRequestHandler):
 
 def _error_body(message: str, kind: str) -> dict[str, Any]:
     return {"error": {"message": message, "type": kind, "param": None, "code": kind}}
+
+
+def _parse_multipart(raw: bytes, content_type: str) -> dict[str, Any] | None:
+    """A multipart/form-data body as ``{name: str | UploadedFile}``; ``name[]`` fields become lists."""
+    boundary = re.search(r'boundary="?([^";]+)"?', content_type)
+    if not content_type.lower().startswith("multipart/form-data") or boundary is None:
+        return None
+    form: dict[str, Any] = {}
+    # Every delimiter is CRLF "--" boundary (the first one's CRLF is implied), so part bodies need no trimming.
+    pieces = (b"\r\n" + raw).split(b"\r\n--" + boundary.group(1).encode())
+    if len(pieces) < 2 or not pieces[-1].startswith(b"--"):
+        return None
+    for piece in pieces[1:-1]:
+        head, sep, data = piece.partition(b"\r\n\r\n")
+        if not sep:
+            return None
+        headers: dict[str, str] = {}
+        for line in head.decode("utf-8", "replace").split("\r\n"):
+            key, colon, value = line.partition(":")
+            if colon:
+                headers[key.strip().lower()] = value.strip()
+        disposition = headers.get("content-disposition", "")
+        name = _header_param(disposition, "name")
+        if name is None:
+            return None
+        filename = _header_param(disposition, "filename")
+        value: Any = UploadedFile(filename, headers.get("content-type"), data) if filename is not None else data.decode()
+        if name.endswith("[]"):
+            form.setdefault(name, []).append(value)
+        else:
+            form[name] = value
+    return form
+
+
+def _header_param(header: str, key: str) -> str | None:
+    match = re.search(rf'(?:^|;)\s*{key}="([^"]*)"', header)
+    return match.group(1) if match else None
+
+
+def _wav_seconds(data: bytes) -> float:
+    """The duration of a WAV file, 0.0 when it is not one the ``wave`` module reads."""
+    try:
+        with wave.open(io.BytesIO(data), "rb") as w:
+            return w.getnframes() / w.getframerate()
+    except (wave.Error, EOFError, ZeroDivisionError):
+        return 0.0
 
 
 def _split_text(text: str, size: int) -> list[str]:

@@ -12,15 +12,18 @@ from .llm import (
     FunctionToolCall,
 )
 from .scripted import Rule, RuleMatch, ScriptedLLM, ScriptedResponse, ScriptedToolCall
+from .stt import STT, AlignedSTT, Utterance
 from .tts import TTS, AudioFrame, ScriptedTTS
 
 __all__ = [
     "LLM",
+    "STT",
     "TTS",
     "APIConnectionError",
     "APIError",
     "APIStatusError",
     "APITimeoutError",
+    "AlignedSTT",
     "AudioFrame",
     "ChatChunk",
     "ChoiceDelta",
@@ -32,4 +35,5 @@ __all__ = [
     "ScriptedResponse",
     "ScriptedTTS",
     "ScriptedToolCall",
+    "Utterance",
 ]

@@ -1,0 +1,133 @@
+"""Labelled turn datasets: the in-memory model (the on-disk format is in ``datasets/README.md``).
+
+A :class:`Dataset` is a folder with a ``manifest.json`` and, per conversation, a labels file
+(``<id>.json``) and optionally the user channel's audio (``<id>.flac``). A :class:`Conversation`
+holds the user's turns with words, the labelled pauses (eot-bench convention: inside a turn every
+silence of at least 100 ms is a **hold**; the silence after the turn's last word is its **eot**),
+the agent's speech, labelled overlaps during agent speech (**barge_in**, **backchannel**,
+**noise**), the tool calls a task expects, and metadata.
+
+Example::
+
+    ds = agentlab.datasets.load("dictation")
+    conv = ds[0]
+    conv.spans[:3]          # (Span(kind='hold', ...), ...)
+    ds.frame()              # one row per labelled span
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+__all__ = [
+    "HOLD_MIN_SILENCE",
+    "SPAN_KINDS",
+    "AgentSpeech",
+    "Conversation",
+    "ExpectedToolCall",
+    "Overlap",
+    "Span",
+    "Turn",
+    "Word",
+]
+
+#: eot-bench: a silence inside a turn counts as a hold span from this length (seconds).
+HOLD_MIN_SILENCE = 0.1
+
+SpanKind = Literal["hold", "eot"]
+OverlapKind = Literal["barge_in", "backchannel", "noise"]
+SPAN_KINDS: tuple[str, ...] = ("hold", "eot", "barge_in", "backchannel", "noise")
+
+
+@dataclass(frozen=True)
+class Word:
+    """A word of a user turn, with its time in the conversation (seconds)."""
+
+    text: str
+    start: float
+    end: float
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One user turn: from its first word to its last, with the transcript and words."""
+
+    start: float
+    end: float
+    transcript: str
+    words: tuple[Word, ...] = ()
+
+
+@dataclass(frozen=True)
+class Span:
+    """A labelled pause: ``hold`` (mid-turn) or ``eot`` (after the turn's last word), of turn ``turn``."""
+
+    kind: SpanKind
+    start: float
+    end: float
+    turn: int
+
+    @property
+    def duration(self) -> float:
+        """Seconds."""
+        return self.end - self.start
+
+
+@dataclass(frozen=True)
+class AgentSpeech:
+    """An interval where the agent is talking in the recorded scenario."""
+
+    start: float
+    end: float
+    text: str = ""
+
+
+@dataclass(frozen=True)
+class Overlap:
+    """User sound during agent speech ``agent``: a real ``barge_in``, a ``backchannel`` or ``noise``."""
+
+    kind: OverlapKind
+    start: float
+    end: float
+    agent: int
+    transcript: str | None = None
+
+
+@dataclass(frozen=True)
+class ExpectedToolCall:
+    """A tool call a task conversation should produce (arguments compared as a subset)."""
+
+    name: str
+    arguments: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Conversation:
+    """One labelled conversation (see the module docstring).
+
+    ``audio`` is the path of the user channel's recording, or ``None`` for a scripted (text-only
+    or speech-script) conversation; ``text_turns`` are the user's messages for text-only tasks.
+    """
+
+    id: str
+    duration: float
+    turns: tuple[Turn, ...] = ()
+    spans: tuple[Span, ...] = ()
+    agent: tuple[AgentSpeech, ...] = ()
+    overlaps: tuple[Overlap, ...] = ()
+    expected_tools: tuple[ExpectedToolCall, ...] = ()
+    text_turns: tuple[str, ...] = ()
+    audio: Path | None = None
+    sample_rate: int = 16000
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        kinds: dict[str, int] = {}
+        for s in self.spans:
+            kinds[s.kind] = kinds.get(s.kind, 0) + 1
+        for o in self.overlaps:
+            kinds[o.kind] = kinds.get(o.kind, 0) + 1
+        what = ", ".join(f"{v} {k}" for k, v in kinds.items()) or "no spans"
+        return f"Conversation({self.id!r}, {len(self.turns)} turns, {what}, {self.duration:.1f}s{', audio' if self.audio else ''})"
