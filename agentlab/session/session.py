@@ -157,6 +157,7 @@ class AgentSession:
         # Voice input (None for text-only sessions): the turn engine and what drives it.
         self._engine: eng.TurnEngine | None = None
         self._engine_timer: asyncio.TimerHandle | None = None
+        self._engine_deadline: float | None = None
         self._user_silent: asyncio.Event | None = None
         self._preemptive: _Preemptive | None = None
         self._paused_speech: SpeechHandle | None = None
@@ -823,15 +824,19 @@ class AgentSession:
             self._engine_apply(getattr(self._engine, event.kind)(self.now(), **event.data))
 
     def _rearm_engine_timer(self) -> None:
+        deadline = self._engine.next_deadline() if self._engine is not None and not self._closing else None
+        if self._engine_timer is not None and deadline == self._engine_deadline:
+            return  # most decisions leave the next deadline where it was: keep the timer
         if self._engine_timer is not None:
             self._engine_timer.cancel()
             self._engine_timer = None
-        deadline = self._engine.next_deadline() if self._engine is not None else None
-        if deadline is not None and not self._closing:
+        self._engine_deadline = deadline
+        if deadline is not None:
             self._engine_timer = asyncio.get_running_loop().call_at(self._t0 + deadline, self._on_engine_timer)
 
     def _on_engine_timer(self) -> None:
         self._engine_timer = None
+        self._engine_deadline = None
         if self._engine is not None and not self._closing:
             self._engine_apply(self._engine.on_timer(self.now()))
 
