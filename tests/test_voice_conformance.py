@@ -323,7 +323,7 @@ def test_user_away_after_silence():
 
 def test_aec_warmup_delays_vad_interruption_to_the_commit():
     # LiveKit's aec_warmup test: warm-up 3 s from the agent's first speech; the user talks 4-5 s while
-    # the agent speaks. The VAD interruption due at 4.5 is held back by the warm-up.
+    # the agent speaks. The VAD interruption (4.5) is ignored; the turn's commit at 5.5 interrupts.
     def run(warmup):
         async def main():
             s = al.AgentSession(
@@ -344,11 +344,8 @@ def test_aec_warmup_delays_vad_interruption_to_the_commit():
         s = al.VirtualClock().run(main)
         return next(i for i in s.history.items if i.type == "message").metrics["stopped_speaking_at"]
 
-    # The warm-up ends at 5.2 while the VAD still reports speech (its end is declared at 5.5), so the
-    # first check after the warm-up interrupts, as LiveKit's Silero VAD (which keeps counting speech
-    # duration through the silence tail) would. LiveKit's own test uses a fake VAD that zeroes the
-    # duration after the speech, and so sees the interruption at the commit (5.5): documented.
-    assert run(3.0) == pytest.approx(5.2)
+    # The warm-up ends at 5.2, after the speech itself (4-5): the commit at 5.5 is what interrupts.
+    assert run(3.0) == pytest.approx(5.5)
     assert run(None) == pytest.approx(4.5)  # without warm-up: VAD speech reached min_duration at 4.5
 
 

@@ -131,3 +131,40 @@ class Conversation:
             kinds[o.kind] = kinds.get(o.kind, 0) + 1
         what = ", ".join(f"{v} {k}" for k, v in kinds.items()) or "no spans"
         return f"Conversation({self.id!r}, {len(self.turns)} turns, {what}, {self.duration:.1f}s{', audio' if self.audio else ''})"
+
+    # --- helpers (defined in io.py / convert.py; imported lazily to keep this module dependency-free) ---
+
+    def load_audio(self) -> Any:
+        """Decode the user channel's recording: an :class:`~agentlab.audio.Audio` at ``sample_rate``.
+
+        Raises ``ValueError`` for a scripted conversation (no audio).
+        """
+        if self.audio is None:
+            raise ValueError(f"conversation {self.id!r} is scripted: it has no audio")
+        from ..audio.io import load_audio
+
+        return load_audio(self.audio, sample_rate=self.sample_rate, allow_silent=True)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``<id>.json`` data of this conversation (see ``datasets/README.md``)."""
+        from .io import conversation_to_dict
+
+        return conversation_to_dict(self)
+
+    def utterances(self, *, split_pause: float = 0.3) -> list[Any]:
+        """The user's speech as STT utterances (see :func:`agentlab.datasets.convert.utterances`)."""
+        from .convert import utterances
+
+        return utterances(self, split_pause=split_pause)
+
+    def user_speech(self, *, stt_delay: float = 0.2, split_pause: float = 0.3) -> list[Any]:
+        """The user's speech as a spoken script (see :func:`agentlab.datasets.convert.user_speech`)."""
+        from .convert import user_speech
+
+        return user_speech(self, stt_delay=stt_delay, split_pause=split_pause)
+
+    def aligned_stt(self, *, final_delay: float = 0.2, interim_delay: float | None = 0.1, split_pause: float = 0.3) -> Any:
+        """A perfect STT replaying this conversation's labels (see :func:`agentlab.datasets.convert.aligned_stt`)."""
+        from .convert import aligned_stt
+
+        return aligned_stt(self, final_delay=final_delay, interim_delay=interim_delay, split_pause=split_pause)

@@ -4,7 +4,6 @@ from .inputs import InputEvent, UserSpeech, replay, speech_events
 from .turns import (
     USER_TRANSITIONS,
     Action,
-    CancelPreemptive,
     CommitTurn,
     EngineConfig,
     InterruptAgent,
@@ -22,7 +21,6 @@ from .turns import (
 __all__ = [
     "USER_TRANSITIONS",
     "Action",
-    "CancelPreemptive",
     "CommitTurn",
     "EngineConfig",
     "InputEvent",

@@ -4,6 +4,9 @@ A :class:`UserSpeech` is one utterance with its transcript. :func:`speech_events
 them into the events LiveKit's pipeline would produce, with LiveKit's latency model:
 
 * VAD start-of-speech ``min_speech_duration`` after the speech starts (backdated to the start);
+* the VAD's frames going quiet when the speech really ends (``on_vad_silence``) and showing speech
+  again if the user resumes inside the same segment (``on_vad_speech``): interruptions count
+  speech duration only while speech is present, as LiveKit's per-frame check does;
 * VAD end-of-speech ``min_silence_duration`` after it ends (backdated to the end); utterances
   closer than that are one VAD segment, as the VAD's hysteresis would make them;
 * an interim transcript (the first two words) at ``end + stt_delay / 2`` and the final at
@@ -83,8 +86,10 @@ def speech_events(
         for s in ordered:
             if segments and s.start - segments[-1][1] < min_silence_duration:
                 segments[-1][1] = s.end  # the VAD never saw enough silence to end the segment
+                raw.append((s.start, "on_vad_speech", {}))  # ... but its frames showed the pause
             else:
                 segments.append([s.start, s.end])
+            raw.append((s.end, "on_vad_silence", {}))
         for start, end in segments:
             raw.append((start + min_speech_duration, "on_vad_start", {"speech_start": start}))
             raw.append((end + min_silence_duration, "on_vad_end", {"speech_end": end}))

@@ -58,7 +58,6 @@ from typing import Literal, Protocol, Union
 __all__ = [
     "USER_TRANSITIONS",
     "Action",
-    "CancelPreemptive",
     "CommitTurn",
     "EngineConfig",
     "InterruptAgent",
@@ -74,7 +73,7 @@ __all__ = [
 ]
 
 UserTurnState = Literal["idle", "speaking", "waiting_stt", "endpointing"]
-Event = Literal["vad_start", "vad_end", "final_no_speech", "eou_armed", "commit", "refused", "clear"]
+Event = Literal["vad_start", "vad_end", "eou_armed", "commit", "refused", "clear"]
 
 #: (state, event) -> new state. Events not listed leave the state unchanged.
 USER_TRANSITIONS: dict[tuple[UserTurnState, Event], UserTurnState] = {
@@ -87,7 +86,6 @@ USER_TRANSITIONS: dict[tuple[UserTurnState, Event], UserTurnState] = {
     ("endpointing", "eou_armed"): "endpointing",  # re-armed by a later final transcript
     ("endpointing", "commit"): "idle",
     ("endpointing", "refused"): "idle",  # min_words refused it; the transcript is kept for the next turn
-    ("speaking", "clear"): "speaking",
     ("waiting_stt", "clear"): "idle",
     ("endpointing", "clear"): "idle",
 }
@@ -158,20 +156,13 @@ class StartPreemptive:
 
 
 @dataclass(frozen=True)
-class CancelPreemptive:
-    """Drop the running preemptive generation."""
-
-
-@dataclass(frozen=True)
 class ReplyHold:
     """Replies may start only while ``hold`` is False (the user is silent)."""
 
     hold: bool
 
 
-Action = Union[
-    UserStateChange, Transcribed, CommitTurn, InterruptAgent, PauseAgent, ResumeAgent, StartPreemptive, CancelPreemptive, ReplyHold
-]
+Action = Union[UserStateChange, Transcribed, CommitTurn, InterruptAgent, PauseAgent, ResumeAgent, StartPreemptive, ReplyHold]
 
 
 class TurnDetectorModel(Protocol):
@@ -244,8 +235,25 @@ class _Agent:
     audible: bool = False  # it is playing audio (speaking)
     interruptible: bool = True
     paused: bool = False
+    paused_before_audible: bool = False  # paused while still thinking: resumes right at the end of the noise
     first_speaking_at: float | None = None
     last_started_at: float | None = None
+    # When the agent was audible / active and uninterruptible: [start, end) with end None while open.
+    # Transcripts are judged at the time their words were spoken, which is in the past.
+    audible_spans: list[list[float | None]] = field(default_factory=list)
+    uninterruptible_spans: list[list[float | None]] = field(default_factory=list)
+
+
+def _within(spans: list[list[float | None]], t: float) -> bool:
+    return any(s <= t and (e is None or t < e) for s, e in spans)  # type: ignore[operator]
+
+
+def _track(spans: list[list[float | None]], on: bool, t: float) -> None:
+    open_ = bool(spans) and spans[-1][1] is None
+    if on and not open_:
+        spans.append([t, None])
+    elif not on and open_:
+        spans[-1][1] = t
 
 
 class TurnEngine:
@@ -260,7 +268,10 @@ class TurnEngine:
         self.state: UserTurnState = "idle"
         self.turn = _Turn()
         self.agent = _Agent()
-        self.user_speaking = False
+        self.user_speaking = False  # inside a VAD segment (start detected, end not yet declared)
+        self.speech_present = False  # the VAD's frames show speech right now (False in the silence tail)
+        self._speech_accum = 0.0  # speech seconds so far in this segment, before the current stretch
+        self._present_since = 0.0
         self.vad_speech_start: float | None = None
         self.min_delay = config.min_delay  # the learned value in dynamic mode
         self._deadlines: dict[str, float] = {}
@@ -269,8 +280,6 @@ class TurnEngine:
         self._preemptive_text: str | None = None
         self._prev_speech_end: float | None = None
         self._agent_spoke_since_user = False
-        self._discarding_segment = False
-        self.log: list[tuple[float, str]] = []  # (time, what) for debugging and tests
 
     # --- bookkeeping --------------------------------------------------------------------
 
@@ -312,21 +321,24 @@ class TurnEngine:
             if started - self._prev_speech_end <= c.max_delay and speech_start - started <= self.min_delay:
                 self._learn_pause(speech_start - self._prev_speech_end)
         self.user_speaking = True
+        self.speech_present = True
+        self._speech_accum, self._present_since = 0.0, speech_start
         self.vad_speech_start = speech_start
-        if self.turn.speech_start is None:
+        if self.turn.speech_start is None or not (self.turn.finals or self.turn.interim):
+            # A turn starts with its first words: earlier sounds that never became words (a cough) don't count.
             self.turn.speech_start = speech_start
         self._deadlines.pop("eou", None)
         self._deadlines.pop("false_interruption", None)
         self._probability = None
         self._go("vad_start")
-        self._discarding_segment = self.agent.active and not self.agent.interruptible and c.discard_audio_if_uninterruptible
         if self.agent.active and not self.agent.audible and self._can_pause() and self.agent.interruptible and not self.agent.paused:
-            # LiveKit: any speech while an interruptible reply is pending but not yet audible pauses it at once.
+            # LiveKit: any speech while an interruptible reply is pending but not yet audible pauses it at once,
+            # with a zero timeout (it resumes at the end of the noise) until the speech reaches min_duration.
             self.agent.paused = True
+            self.agent.paused_before_audible = True
             actions.append(PauseAgent())
-        if c.mode != "manual" and self.agent.active:
-            # Without agent speech there is nothing to interrupt; on_agent arms it if speech starts.
-            self._deadlines["interrupt_check"] = max(t, speech_start + c.min_duration)
+        # Without agent speech there is nothing to interrupt; on_agent arms the check if speech starts.
+        self._arm_interrupt_check(speech_start)
         return actions + self.on_timer(t)
 
     def on_vad_end(self, t: float, *, speech_end: float) -> list[Action]:
@@ -335,16 +347,42 @@ class TurnEngine:
             return []  # already flushed by the STT's end of speech (stt mode)
         actions: list[Action] = [UserStateChange("listening", at=speech_end), ReplyHold(False)]
         self.user_speaking = False
+        self.speech_present = False
         self._deadlines.pop("interrupt_check", None)
         self.turn.last_speaking = speech_end
         self._prev_speech_end = speech_end
         self._agent_spoke_since_user = False
         self._go("vad_end")
         if self.agent.paused and self.config.false_interruption_timeout is not None:
-            self._deadlines["false_interruption"] = t + self.config.false_interruption_timeout
+            timeout = 0.0 if self.agent.paused_before_audible else self.config.false_interruption_timeout
+            self._deadlines["false_interruption"] = t + timeout
         if self.config.mode in (None, "vad"):
             actions += self._run_eou(t)
         return actions
+
+    def on_vad_silence(self, t: float) -> list[Action]:
+        """The VAD's frames stopped showing speech at ``t`` (the segment's end is declared later)."""
+        if self.speech_present:
+            self._speech_accum += t - self._present_since
+            self.speech_present = False
+            self._deadlines.pop("interrupt_check", None)
+        return []
+
+    def on_vad_speech(self, t: float) -> list[Action]:
+        """Speech again inside the same VAD segment (a pause shorter than ``min_silence_duration``)."""
+        if self.user_speaking and not self.speech_present:
+            self.speech_present = True
+            self._present_since = t
+            self._arm_interrupt_check(t)
+        return []
+
+    def _speech_duration(self, t: float) -> float:
+        return self._speech_accum + (t - self._present_since if self.speech_present else 0.0)
+
+    def _arm_interrupt_check(self, t: float) -> None:
+        # LiveKit checks on every VAD frame with speech: the check is due when the segment's speech reaches min_duration.
+        if self.config.mode != "manual" and self.agent.active and self.speech_present:
+            self._deadlines["interrupt_check"] = t + max(0.0, self.config.min_duration - self._speech_duration(t))
 
     def on_transcript(
         self,
@@ -358,8 +396,9 @@ class TurnEngine:
     ) -> list[Action]:
         """An interim or final transcript arrived at ``t``."""
         c = self.config
-        if self._discarding_segment or self._aec_warming(t):
-            return []  # the STT heard silence: uninterruptible speech or echo-cancellation warm-up
+        spoken = min(word_end, t) if word_end is not None else t
+        if self._unheard(spoken):
+            return []  # the STT heard silence then: uninterruptible speech, or echo-cancellation warm-up
         if is_final and not text.strip():
             return []  # an empty final (noise, a cough) is no transcript at all
         actions: list[Action] = [Transcribed(text, is_final, language)]
@@ -369,8 +408,6 @@ class TurnEngine:
                 actions += self._interrupt_gate(t, "transcript")
             return actions
         self.turn.interim = ""
-        if not text.strip():
-            return actions
         self.turn.finals.append(text.strip())
         self.turn.language = language or self.turn.language
         if confidence is not None:
@@ -388,7 +425,8 @@ class TurnEngine:
             actions.append(InterruptAgent("false_interruption_confirmed"))
         else:
             actions += self._interrupt_gate(t, "transcript")
-        actions += self._maybe_preempt(t)
+        if c.mode != "stt":  # in stt mode the STT's end of speech commits first (LiveKit)
+            actions += self._maybe_preempt(t)
         if not self.user_speaking and c.mode in (None, "vad"):
             actions += self._run_eou(t)
         return actions
@@ -407,7 +445,7 @@ class TurnEngine:
             self._prev_speech_end = self.turn.last_speaking
             self._go("vad_end")
             actions += [UserStateChange("listening", at=self.turn.last_speaking), ReplyHold(False)]
-        return actions + self._run_eou(t)
+        return actions + self._maybe_preempt(t) + self._run_eou(t)
 
     def on_stt_start_of_speech(self, t: float) -> list[Action]:
         """STT mode: the STT heard speech again; a pending commit is cancelled."""
@@ -439,16 +477,17 @@ class TurnEngine:
             if self.agent.first_speaking_at is None:
                 self.agent.first_speaking_at = t
         self.agent.active, self.agent.audible, self.agent.interruptible = active, audible, interruptible
+        _track(self.agent.audible_spans, audible, t)
+        _track(self.agent.uninterruptible_spans, active and not interruptible, t)
         if not active:
             self.agent.paused = False
             self._deadlines.pop("false_interruption", None)
         actions: list[Action] = []
-        if active and self.user_speaking and self.vad_speech_start is not None and self.config.mode != "manual":
-            reached = self.vad_speech_start + self.config.min_duration
-            if t >= reached:
+        if active and self.speech_present and self.config.mode != "manual":
+            if self._speech_duration(t) >= self.config.min_duration:
                 actions += self._interrupt_gate(t, "vad")  # the user was already talking long enough
             else:
-                self._deadlines["interrupt_check"] = reached
+                self._arm_interrupt_check(t)
         return actions
 
     # --- rules --------------------------------------------------------------------------
@@ -456,6 +495,15 @@ class TurnEngine:
     def _can_pause(self) -> bool:
         c = self.config
         return c.pausable and c.resume_false_interruption and c.false_interruption_timeout is not None
+
+    def _unheard(self, t: float) -> bool:
+        """Did the STT get silence at ``t`` (while uninterruptible speech played, or during AEC warm-up)?"""
+        c, a = self.config, self.agent
+        if c.discard_audio_if_uninterruptible and _within(a.uninterruptible_spans, t):
+            return True
+        if c.aec_warmup_duration is not None and a.first_speaking_at is not None:
+            return a.first_speaking_at <= t < a.first_speaking_at + c.aec_warmup_duration and _within(a.audible_spans, t)
+        return False
 
     def _aec_warming(self, t: float) -> bool:
         c, a = self.config, self.agent
@@ -485,7 +533,10 @@ class TurnEngine:
         return [InterruptAgent(via)]
 
     def _on_interrupt_check(self, t: float) -> list[Action]:
-        if not self.user_speaking:
+        if not self.speech_present:
+            return []
+        if self.agent.paused and self.agent.paused_before_audible:
+            self.agent.paused_before_audible = False  # real speech, not a blip: the full timeout applies
             return []
         if self._aec_warming(t):
             # LiveKit checks on every VAD frame; the first check after the warm-up may interrupt.
@@ -501,7 +552,8 @@ class TurnEngine:
         if self.agent.active:
             return []
         start = self.turn.speech_start
-        if start is not None and (self.turn.last_speaking or t) - start > c.preemptive_max_speech_duration:
+        end = t if self.user_speaking or self.turn.last_speaking is None else max(self.turn.last_speaking, self.vad_speech_start or 0.0)
+        if start is not None and end - start > c.preemptive_max_speech_duration:
             return []
         if self._preemptive_attempts >= c.preemptive_max_retries:
             return []
@@ -570,6 +622,7 @@ class TurnEngine:
             self._deadlines["false_interruption"] = self._deadlines["eou"] + 1e-6
             return []
         a.paused = False
+        a.paused_before_audible = False
         return [ResumeAgent(resumed=a.active)]
 
     def _learn_pause(self, pause: float) -> None:

@@ -128,6 +128,7 @@ def recording_events(track: VADTrack, utterances: Sequence[Utterance], stt: STT,
     raw: list[tuple[float, str, dict[str, Any]]] = []
     for seg in track.segments:
         raw.append((seg.start_detected, "on_vad_start", {"speech_start": seg.start}))
+        raw.append((seg.end, "on_vad_silence", {}))
         raw.append((seg.end_detected, "on_vad_end", {"speech_end": seg.end}))
     raw += stt_events(utterances, stt)
     if stt_end_of_speech:

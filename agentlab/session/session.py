@@ -161,6 +161,12 @@ class AgentSession:
         self._user_silent: asyncio.Event | None = None
         self._preemptive: _Preemptive | None = None
         self._paused_speech: SpeechHandle | None = None
+        self._paused_state: ev.AgentState = "listening"
+        self._turn_seq = 0  # committed user turns; a reply made for an older one is cancelled
+        self._turn_task: asyncio.Task[Any] | None = None
+        self._skip_next_reply = False
+        self._final_arrived: asyncio.Event | None = None
+        self._engine_wiring: dict[str, bool] = {}
         self._playback: list[Played] = []
         self._input_events: list[InputEvent] = []
         self._user_speech: list[UserSpeech] = []
@@ -514,12 +520,15 @@ class AgentSession:
     def commit_user_turn(self, *, transcript_timeout: float = 2.0, skip_reply: bool = False) -> asyncio.Future[str]:
         """Commit the user's pending transcript as a turn now; resolves to the committed text.
 
-        With nothing pending the future resolves to ``""`` and nothing is replied.
+        With voice input, as in LiveKit: if speech is still being transcribed (the user is talking,
+        or an interim transcript has no final yet) it waits up to ``transcript_timeout`` for the
+        final, then promotes the interim text; the commit still honours ``min_delay`` after the last
+        speech. ``skip_reply`` records the user message without a reply. With nothing pending the
+        future resolves to ``""`` and nothing is replied.
         """
         fut: asyncio.Future[str] = asyncio.get_running_loop().create_future()
         if self._engine is not None:
-            fut.set_result(self._engine.turn.text)
-            self._engine_apply(self._engine.commit_manual(self.now()))
+            self._track(self._commit_voice_turn(fut, transcript_timeout, skip_reply))
             return fut
         text = self._user_turn.take()
         fut.set_result(text)
@@ -650,6 +659,10 @@ class AgentSession:
         )
         self._add_item(handoff, agent)
         activity.start()
+        if self._engine is not None:
+            # Turn handling is resolved per agent (its turn_handling overrides the session's).
+            self._engine.config = self._engine_config(**self._engine_wiring)
+            self._engine.min_delay = self._engine.config.min_delay
 
     async def _switch_activity(self, agent: Agent) -> None:
         _in_tool.set(False)  # this task may have been started from a tool; on_enter's replies may use tools
@@ -754,13 +767,40 @@ class AgentSession:
             events = sorted(items)
         else:
             raise TypeError("AgentSession.attach_user_input: expected a list of UserSpeech or InputEvent")
-        self._engine = eng.TurnEngine(self._engine_config(pausable_output=pausable_output, has_stt=stt))
+        if events and events[0].t < self.now() - 1e-9:
+            raise ValueError(
+                f"AgentSession.attach_user_input: input starts at {events[0].t:.3f}s but the session is already at "
+                f"{self.now():.3f}s; times are session seconds (attach input before it is due)"
+            )
+        self._engine_wiring = {"pausable_output": pausable_output, "has_stt": stt}
+        self._engine = eng.TurnEngine(self._engine_config(**self._engine_wiring))
+        self._final_arrived = asyncio.Event()
         self._input_events = list(events)
         self._user_silent = asyncio.Event()
         self._user_silent.set()
         self._notify_engine()
         self._input_task = self._track(self._drive_input(events))
         return self._input_task
+
+    async def _commit_voice_turn(self, fut: asyncio.Future[str], transcript_timeout: float, skip_reply: bool) -> None:
+        engine = self._engine
+        assert engine is not None and self._final_arrived is not None
+        deadline = self.now() + transcript_timeout
+        while (engine.user_speaking or engine.turn.interim) and self.now() < deadline:
+            self._final_arrived.clear()
+            try:
+                await asyncio.wait_for(self._final_arrived.wait(), deadline - self.now())
+            except asyncio.TimeoutError:
+                break
+        if engine.turn.interim:  # no final came: the interim text is what the user said
+            engine.turn.finals.append(engine.turn.interim)
+            engine.turn.interim = ""
+        text = engine.turn.text
+        self._skip_next_reply = skip_reply
+        if not fut.done():
+            fut.set_result(text)
+        if text:
+            self._engine_apply(engine.commit_manual(self.now()))
 
     async def wait_for_input(self) -> None:
         """Wait until the attached input has played and every decision and reply it caused is done."""
@@ -859,6 +899,15 @@ class AgentSession:
             elif isinstance(a, eng.Transcribed):
                 self._emit(ev.UserInputTranscribedEvent, transcript=a.transcript, is_final=a.is_final, language=a.language)
                 self._user_turn.push(a.transcript, is_final=a.is_final)
+                if a.is_final:
+                    if self._final_arrived is not None:
+                        self._final_arrived.set()
+                    if self._user_state == "away":
+                        self._set_user_state("listening")  # LiveKit: a final transcript brings the user back
+                    elif self._away_timer is not None:
+                        self._away_timer.cancel()  # ... and re-arms the away timer while both listen
+                        self._away_timer = None
+                        self._update_idle_timers()
             elif isinstance(a, eng.ReplyHold):
                 if self._user_silent is not None:
                     self._user_silent.clear() if a.hold else self._user_silent.set()
@@ -873,11 +922,12 @@ class AgentSession:
                 self._resume_paused(declare=True)
             elif isinstance(a, eng.StartPreemptive):
                 self._start_preemptive(a.transcript)
-            elif isinstance(a, eng.CancelPreemptive):
-                self._cancel_preemptive()
             elif isinstance(a, eng.CommitTurn):
                 self._user_turn.clear()
-                self._track(self._on_turn_committed(a))
+                self._turn_seq += 1
+                pre, self._preemptive = self._preemptive, None  # it was made for this turn, not a later one
+                skip, self._skip_next_reply = self._skip_next_reply, False
+                self._turn_task = self._track(self._on_turn_committed(a, self._turn_seq, pre, self._turn_task, skip))
         self._rearm_engine_timer()
 
     def _pause_current(self) -> None:
@@ -891,6 +941,13 @@ class AgentSession:
         self._paused_state = self._agent_state
         self._set_agent_state("listening")
 
+    def _speech_state(self, handle: SpeechHandle, state: ev.AgentState) -> None:
+        """A speech's own state change; while it is paused, remember it for the resume instead."""
+        if self._paused_speech is handle and state != "listening":
+            self._paused_state = state
+        else:
+            self._set_agent_state(state)
+
     def _resume_paused(self, *, declare: bool) -> None:
         cur = self._paused_speech
         self._paused_speech = None
@@ -902,8 +959,10 @@ class AgentSession:
             cur._playout.resume()
         if declare:
             if resumed:
-                playing = cur._playout is not None and cur._playout.started_at is not None
-                self._set_agent_state("speaking" if playing else "thinking")
+                playout = cur._playout
+                audio_ready = playout is not None and (playout.started_at is not None or playout.frame_waiting)
+                if not (audio_ready and self._paused_state == "thinking"):  # the first frame will say "speaking"
+                    self._set_agent_state(self._paused_state)
             self._emit(ev.AgentFalseInterruptionEvent, resumed=resumed)
 
     def _start_preemptive(self, transcript: str) -> None:
@@ -916,33 +975,43 @@ class AgentSession:
         handle = activity.new_handle(NOT_GIVEN, source="generate_reply", schedule=False)
         signature = _ctx_signature(agent._chat_ctx)
         tools = tuple(t.name for t in agent.tools)
-        task = self._track(
+        self._track(
             activity.run_reply(handle, user_message=msg, instructions=None, tool_choice=None, chat_ctx=None, preemptive=True), speech=handle
         )
-        self._preemptive = _Preemptive(handle=handle, transcript=transcript, message=msg, signature=signature, tools=tools, task=task)
+        self._preemptive = _Preemptive(handle=handle, transcript=transcript, message=msg, signature=signature, tools=tools)
 
     def _cancel_preemptive(self) -> None:
         pre, self._preemptive = self._preemptive, None
         if pre is not None and not pre.handle.done():
             pre.handle._mark_interrupted()
 
-    async def _on_turn_committed(self, c: eng.CommitTurn) -> None:
-        """LiveKit's _user_turn_completed_task (reference §5)."""
+    async def _on_turn_committed(
+        self, c: eng.CommitTurn, seq: int, pre: _Preemptive | None, previous: asyncio.Task[Any] | None, skip_reply: bool
+    ) -> None:
+        """LiveKit's _user_turn_completed_task (reference §5): one at a time, and a newer turn wins."""
+        if previous is not None and not previous.done():
+            await asyncio.gather(previous, return_exceptions=True)  # awaited, never cancelled
+
+        def drop(p: _Preemptive | None) -> None:
+            if p is not None and not p.handle.done():
+                p.handle._mark_interrupted()
+
         activity = self._activity
         if activity is None or self._closing:
+            drop(pre)
             return
         agent = activity.agent
         cur = self.current_speech
         if not c.transcript:
             # A turn without words (VAD-only pipeline): it still takes the floor, but there is nothing to answer.
-            self._cancel_preemptive()
+            drop(pre)
             if cur is not None and not cur.done() and cur.allow_interruptions:
                 self._resume_paused(declare=False)
                 cur._mark_interrupted()
             return
         if cur is not None and not cur.done() and not cur.allow_interruptions:
             logger.warning("user turn dropped: the current speech %s cannot be interrupted", cur.id)
-            self._cancel_preemptive()
+            drop(pre)
             return
         msg = ChatMessage(
             role="user", content=[c.transcript], id=self._ids("item"), created_at=self.now(), transcript_confidence=c.confidence
@@ -963,15 +1032,18 @@ class AgentSession:
             self._resume_paused(declare=False)
             cur._mark_interrupted()
             await cur.wait_for_playout()  # the cut assistant message lands before the user's
+        if skip_reply:
+            drop(pre)
+            self._add_item(msg, agent)
+            return
         turn_ctx = agent._chat_ctx.copy()
         hook_start = self.now()
         try:
             await agent.on_user_turn_completed(turn_ctx, msg)
         except StopResponse:
-            self._cancel_preemptive()
+            drop(pre)
             return
         hook_delay = self.now() - hook_start
-        pre, self._preemptive = self._preemptive, None
         reuse = (
             pre is not None
             and not pre.handle.done()
@@ -987,8 +1059,7 @@ class AgentSession:
             msg = pre.message
             handle = pre.handle
         else:
-            if pre is not None and not pre.handle.done():
-                pre.handle._mark_interrupted()
+            drop(pre)
             handle = activity.new_handle(NOT_GIVEN, source="generate_reply", schedule=False)
         self._emit(
             ev.MetricsCollectedEvent,
@@ -1004,13 +1075,14 @@ class AgentSession:
         )
         if reuse:
             self._add_item(msg, agent, reply_ctx=None)
-            activity.schedule(handle)
         else:
             self._track(
                 activity.run_reply(handle, user_message=msg, instructions=None, tool_choice=None, chat_ctx=turn_ctx, hook_done=True),
                 speech=handle,
             )
-            activity.schedule(handle)
+        if seq != self._turn_seq:
+            handle._mark_interrupted()  # the user spoke again meanwhile: the newer turn gets the reply
+        activity.schedule(handle)
 
     def _log_playback(self, playout: _Playout, start: float, duration: float, offset: float, *, cut: bool) -> None:
         if duration > 0 and playout.frame is not None:
@@ -1086,7 +1158,6 @@ class _Preemptive:
     message: ChatMessage
     signature: tuple[Any, ...]
     tools: tuple[str, ...]
-    task: asyncio.Task[Any]
 
 
 def _detector_meta(turn_detection: Any) -> tuple[str, str]:
@@ -1165,6 +1236,7 @@ class _Playout:
         self.audio_duration = 0.0
         self.ttfb: float | None = None
         self.audio_end: float | None = None  # when the last audio heard stopped (pauses and cuts included)
+        self.frame_waiting = False  # a frame is synthesized and waits for a paused playout to resume
         self.paused = False
         self._frame_done: asyncio.Future[str] | None = None
         self._playing = asyncio.Event()
@@ -1637,7 +1709,12 @@ class _AgentActivity:
                         await pipe.cancel()
                     await asyncio.gather(gen.task, return_exceptions=True)
                     return
-                s._set_agent_state("thinking")
+                s._speech_state(handle, "thinking")
+            elif not await self._wait_user_silent(handle):
+                # A tool follow-up is a scheduled reply too: it waits for the user to be silent (§8).
+                gen.task.cancel()
+                await asyncio.gather(gen.task, return_exceptions=True)
+                return
             handle._step_played.clear()
             # No tools offered, no executor: a step without tools costs one task less.
             executor = asyncio.get_running_loop().create_task(self._execute_tools(handle, gen, tools)) if tools else None
@@ -1665,7 +1742,7 @@ class _AgentActivity:
                     msg.metrics["e2e_latency"] = round(playout.started_at - stopped, 9)
                 s._add_item(msg, agent, speech=handle, reply_ctx=reply_ctx)
             if gen.calls and not interrupted:
-                s._set_agent_state("thinking")
+                s._speech_state(handle, "thinking")
             if executor is None and gen.calls:
                 # A model that calls a tool it was not offered still gets an (error) output.
                 executor = asyncio.get_running_loop().create_task(self._execute_tools(handle, gen, tools))
@@ -1726,12 +1803,14 @@ class _AgentActivity:
             async for chunk in text:
                 if playout.started_at is None:
                     playout.started_at = s.now()
-                    s._set_agent_state("speaking")
+                    s._speech_state(handle, "speaking")
                 playout.parts.append(chunk)
 
         async def forward_audio(p: _TTSPipe) -> None:
             async for frame in p.frames():
+                playout.frame_waiting = True
                 await playout.wait_playing()
+                playout.frame_waiting = False
                 if playout.started_at is None:
                     playout.ttfb = p.ttfb
                     playout.started_at = s.now()
