@@ -45,8 +45,8 @@ def render_stereo(session: AgentSession, *, user_audio: Audio | None = None, sam
 
     for piece in session.playback:
         frame = piece.frame
-        if frame.data is not None and frame.sample_rate == sample_rate:
-            audio = frame.data
+        if frame.data is not None:
+            audio = frame.data if frame.sample_rate == sample_rate else _resample(frame.data, frame.sample_rate, sample_rate)
         else:
             audio = _spoken(frame.text, round(frame.duration, 6), sample_rate, voice)
         a = round(piece.offset * sample_rate)
@@ -70,6 +70,10 @@ def _spoken(text: str, duration: float, sample_rate: int, voice: str) -> np.ndar
 
 
 def _resampled(audio: Audio, sample_rate: int) -> np.ndarray:
+    return _resample(audio.samples, audio.sample_rate, sample_rate)
+
+
+def _resample(samples: np.ndarray, rate: int, sample_rate: int) -> np.ndarray:
     from .audio.io import resample
 
-    return resample(audio.samples, audio.sample_rate, sample_rate)
+    return resample(samples, rate, sample_rate)

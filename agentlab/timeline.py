@@ -42,7 +42,7 @@ def timeline_figure(
 ) -> Figure:
     """Draw ``session``'s run (see the module docstring); returns the Figure (``ax.figure`` if ``ax`` given)."""
     events = session.events
-    horizon = max([session.now(), *[e.created_at for e in events]] or [1.0])
+    horizon = max([session.now(), *[e.created_at for e in events]])
     if ax is None:
         fig = Figure(figsize=(12, 3.6), layout="constrained")
         ax = fig.add_subplot()

@@ -169,7 +169,7 @@ def test_interruption_by_transcript_bypasses_min_duration():
         llm_rules=_story(None),
         tts=STORY_TTS,
     )
-    # 0.3 s of speech never reaches min_duration 0.5; the final transcript at 5.4 interrupts
+    # 0.3 s of speech never reaches min_duration 0.5 (the VAD's frames go quiet at 5.3); the final at 5.4 interrupts
     assert (5.4, "listening") in states(s)
     assert next(m for m in messages(s) if m[0] == "assistant")[2] is True
 
@@ -460,3 +460,181 @@ def test_eou_metrics_name_the_turn_detection():
     assert (e.model, e.provider) == ("text-baseline", "agentlab")
     # likely complete, so min_delay; but the prediction (asked at VAD end 2.0, 20 ms of modelled inference) comes last
     assert e.created_at == pytest.approx(2.0 + 0.02)
+
+
+# --- regressions found in review (LiveKit's own session tests ported, and edge cases) -------------------
+
+
+@pytest.mark.parametrize(("hook_delay", "states_expected"), [(0.0, 6), (2.0, 4)])
+def test_interrupt_during_on_user_turn_completed(hook_delay, states_expected):
+    # LiveKit's test_interrupt_during_on_user_turn_completed: the user resumes before the agent speaks.
+    class A(al.Agent):
+        async def on_user_turn_completed(self, turn_ctx, new_message):
+            await asyncio.sleep(hook_delay)
+
+    s1, s2 = "Here is a story for you...", "Here is a story about a firefighter..."
+    s = voice_run(
+        [UserSpeech(0.5, 2.0, "Tell me a story", stt_delay=0.2), UserSpeech(2.6, 3.2, "about a firefighter.", stt_delay=0.2)],
+        llm_rules=[al.Rule(r"firefighter", reply=s2, ttft=0.1, duration=0.3), al.Rule(r"story", reply=s1, ttft=0.1, duration=0.3)],
+        tts=al.ScriptedTTS(ttfb=1.0, durations={s1: 10.0, s2: 10.0}),
+        agent=A(instructions="x"),
+    )
+    assert len(states(s)) == states_expected
+    assert [m[:2] for m in messages(s)] == [("user", "Tell me a story"), ("user", "about a firefighter."), ("assistant", s2)]
+
+
+def test_false_interruption_before_speaking_resumes_at_end_of_noise():
+    # LiveKit's test_false_interruption_before_speaking_resumes: noise 3.0-3.3 while the reply is still thinking.
+    reply = "Here is a short reply."
+    s = voice_run(
+        [UserSpeech(0.5, 2.5, "Tell me a story.", stt_delay=0.2), UserSpeech(3.0, 3.3, "", stt_delay=0.2)],
+        llm_rules=[al.Rule(reply=reply, ttft=0.05, duration=0.05)],
+        tts=al.ScriptedTTS(ttfb=0.05, durations={reply: 5.0}),
+        pausable=True,
+    )
+    assert [st for t, st in states(s) if st == "speaking"] == ["speaking"]
+    assert (3.8, "speaking") in states(s)  # resumed right at the VAD's end of speech, not 2 s later
+    assert [(p.start, p.duration) for p in s.playback] == [(3.8, 5.0)]  # the whole reply played
+
+
+def test_pause_during_a_running_tool_keeps_thinking():
+    @al.function_tool
+    async def slow(city: str) -> str:
+        """Slow."""
+        await asyncio.sleep(6)
+        return "sunny"
+
+    rules = [
+        al.Rule(r"weather", reply="Let me check.", tool_calls=[al.ScriptedToolCall("slow", {"city": "P"})], ttft=0.1, duration=0.3),
+        al.Rule(after_tool="slow", reply="It is sunny.", ttft=0.1, duration=0.3),
+    ]
+    s = voice_run(
+        [UserSpeech(0.5, 2.5, "What's the weather?", stt_delay=0.2), UserSpeech(6.0, 6.3, "", stt_delay=0.1)],
+        llm_rules=rules,
+        tts=al.ScriptedTTS(ttfb=0.2, durations={"Let me check.": 2.0, "It is sunny.": 2.0}),
+        agent=al.Agent(instructions="x", tools=[slow]),
+        pausable=True,
+    )
+    assert states(s)[-4:] == [(6.05, "listening"), (6.8, "thinking"), (9.3, "speaking"), (11.3, "listening")]
+
+
+def test_commit_user_turn_waits_for_the_final_and_can_skip_the_reply():
+    async def commit_early(s):
+        await asyncio.sleep(2.6)  # the speech ended at 2.5; the final arrives at 3.3
+        assert await s.commit_user_turn(transcript_timeout=2.0) == "Book a table for two"
+
+    s = voice_run(
+        [UserSpeech(0.5, 2.5, "Book a table for two", stt_delay=0.8)],
+        llm_rules=[al.Rule(reply="Sure.")],
+        turn_handling={"turn_detection": "manual"},
+        during=commit_early,
+    )
+    assert [m[:2] for m in messages(s)] == [("user", "Book a table for two"), ("assistant", "Sure.")]
+
+    async def commit_silently(s):
+        await asyncio.sleep(4.0)
+        await s.commit_user_turn(skip_reply=True)
+
+    s = voice_run(
+        [UserSpeech(0.5, 2.5, "Book a table for two", stt_delay=0.2)],
+        llm_rules=[al.Rule(reply="Sure.")],
+        turn_handling={"turn_detection": "manual"},
+        during=commit_silently,
+    )
+    assert [m[:2] for m in messages(s)] == [("user", "Book a table for two")]
+
+
+def test_turn_handling_follows_the_active_agent():
+    class B(al.Agent):
+        def __init__(self):
+            super().__init__(instructions="b", turn_handling={"endpointing": {"min_delay": 2.0}})
+
+    @al.function_tool
+    async def transfer() -> al.Agent:
+        """Transfer."""
+        return B()
+
+    rules = [al.Rule(r"transfer", tool_calls=[al.ScriptedToolCall("transfer", {})]), al.Rule(reply="Hi.")]
+    s = voice_run(
+        [UserSpeech(0.5, 1.5, "transfer me", stt_delay=0.1), UserSpeech(6.0, 7.0, "hello B", stt_delay=0.1)],
+        llm_rules=rules,
+        agent=al.Agent(instructions="a", tools=[transfer]),
+    )
+    eou = s.metrics_frame().query("type == 'eou_metrics'")["end_of_utterance_delay"].tolist()
+    assert eou == [pytest.approx(0.5), pytest.approx(2.0)]
+
+
+def test_tool_follow_up_waits_for_the_user_to_be_silent():
+    @al.function_tool
+    async def slow(city: str) -> str:
+        """Slow."""
+        await asyncio.sleep(1.0)
+        return "sunny"
+
+    rules = [
+        al.Rule(r"weather", reply="Let me check.", tool_calls=[al.ScriptedToolCall("slow", {"city": "P"})], ttft=0.1, duration=0.3),
+        al.Rule(after_tool="slow", reply="It is sunny.", ttft=0.1, duration=0.3),
+    ]
+    s = voice_run(
+        [UserSpeech(0.5, 2.5, "What's the weather?", stt_delay=0.2), UserSpeech(5.0, 5.3, "", stt_delay=0.1)],
+        llm_rules=rules,
+        tts=al.ScriptedTTS(ttfb=0.2, durations={"Let me check.": 2.0, "It is sunny.": 2.0}),
+        agent=al.Agent(instructions="x", tools=[slow]),
+        turn_handling={"interruption": {"min_duration": 1.0}},
+    )
+    follow_up = [p.start for p in s.playback][-1]
+    assert follow_up == pytest.approx(6.0)  # the user's VAD segment closed at 5.8; then TTS first byte 0.2
+
+
+def test_final_transcript_rearms_the_away_timer():
+    s = voice_run(
+        [UserSpeech(0.5, 1.0, "hmm let me think", stt_delay=3.0)],
+        llm_rules=[al.Rule(reply="Hi.")],
+        turn_handling={"turn_detection": "manual"},
+        user_away_timeout=5.0,
+        during=lambda s: asyncio.sleep(12),
+    )
+    assert [(t, st) for t, st in states(s, "user_state_changed") if st == "away"] == [(9.0, "away")]  # final at 4.0 + 5
+
+
+def test_noise_before_a_turn_does_not_become_its_start():
+    s = voice_run(
+        [UserSpeech(1.0, 1.3, "", stt_delay=0.1), UserSpeech(16.0, 17.0, "Hello there", stt_delay=0.1)],
+        llm_rules=[al.Rule(reply="Hi.", ttft=0.3)],
+    )
+    user = next(i for i in s.history.items if i.type == "message" and i.role == "user")
+    assert user.metrics["started_speaking_at"] == 16.0
+
+
+def test_input_in_the_past_is_a_clear_error():
+    async def main():
+        s = al.AgentSession(llm=al.ScriptedLLM(), tts=al.ScriptedTTS())
+        await s.start(al.Agent(instructions="x"))
+        await asyncio.sleep(5.0)
+        with pytest.raises(ValueError, match=r"input starts at 0.550s but the session is already at 5.000s"):
+            s.attach_user_input([UserSpeech(0.5, 2.5, "Hello there", stt_delay=0.2)])
+        await s.aclose()
+
+    al.VirtualClock().run(main)
+
+
+def test_words_are_judged_heard_at_the_time_they_were_spoken():
+    # Spoken while an uninterruptible greeting played (then discarded) vs after it ended (heard).
+    class A(al.Agent):
+        async def on_enter(self):
+            self.session.say("Welcome to the bank.", allow_interruptions=False)
+
+    s = voice_run(
+        [UserSpeech(1.5, 4.0, "hello can you hear me", stt_delay=0.2)],
+        llm_rules=[al.Rule(reply="Yes.")],
+        tts=al.ScriptedTTS(ttfb=0.0, durations={"Welcome to the bank.": 2.0}),
+        agent=A(instructions="x"),
+    )
+    assert [m[:2] for m in messages(s)][-2:] == [("user", "hello can you hear me"), ("assistant", "Yes.")]
+    s = voice_run(
+        [UserSpeech(0.5, 1.5, "hello", stt_delay=0.8)],
+        llm_rules=[al.Rule(reply="Yes.")],
+        tts=al.ScriptedTTS(ttfb=0.0, durations={"Welcome to the bank.": 3.0}),
+        agent=A(instructions="x"),
+    )
+    assert [m for m in messages(s) if m[0] == "user"] == []  # said during the uninterruptible greeting

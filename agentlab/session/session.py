@@ -959,9 +959,8 @@ class AgentSession:
             cur._playout.resume()
         if declare:
             if resumed:
-                playout = cur._playout
-                audio_ready = playout is not None and (playout.started_at is not None or playout.frame_waiting)
-                if not (audio_ready and self._paused_state == "thinking"):  # the first frame will say "speaking"
+                frame_waiting = cur._playout is not None and cur._playout.frame_waiting
+                if not (frame_waiting and self._paused_state == "thinking"):  # else its first frame says "speaking"
                     self._set_agent_state(self._paused_state)
             self._emit(ev.AgentFalseInterruptionEvent, resumed=resumed)
 
