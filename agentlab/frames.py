@@ -24,7 +24,9 @@ e2e_latency          assistant: from the user's message to the agent starting to
 llm_node_ttft        assistant: LLM time to first token of that message
 ===================  ==========================================================================
 
-**events_frame** columns: ``created_at``, ``wall_time``, ``type``, ``old_state``, ``new_state``
+**events_frame** columns: ``created_at`` (when it happened; user-state changes are backdated to the
+speech edge), ``emitted_at`` (when the session emitted it; the frame is in this order), ``wall_time``,
+``type``, ``old_state``, ``new_state``
 (state changes), ``transcript``, ``is_final`` (transcriptions), ``item_id``, ``item_type``,
 ``role``, ``text``, ``interrupted`` (items added), ``speech_id`` (speech, tool and metrics events),
 ``source``, ``user_initiated`` (speech created), ``function_names``, ``n_calls``, ``n_errors``
@@ -81,6 +83,7 @@ HISTORY_COLUMNS = [
 ]
 EVENT_COLUMNS = [
     "created_at",
+    "emitted_at",
     "wall_time",
     "type",
     "old_state",
@@ -130,6 +133,7 @@ METRICS_COLUMNS = [
 ]
 _FLOAT_COLUMNS = {
     "created_at",
+    "emitted_at",
     "wall_time",
     "started_speaking_at",
     "stopped_speaking_at",
@@ -176,7 +180,7 @@ def history_frame(history: ChatContext | Iterable[ChatItem]) -> pd.DataFrame:
 
 
 def _event_row(e: Any) -> dict[str, Any]:
-    row: dict[str, Any] = {"created_at": e.created_at, "wall_time": e.wall_time, "type": e.type}
+    row: dict[str, Any] = {"created_at": e.created_at, "emitted_at": e.emitted_at, "wall_time": e.wall_time, "type": e.type}
     kind = e.type
     if kind in ("agent_state_changed", "user_state_changed"):
         row.update(old_state=e.old_state, new_state=e.new_state)

@@ -1,7 +1,7 @@
 """Session events and metrics, with LiveKit's names and fields.
 
 Every event is a frozen dataclass with ``type`` (LiveKit's event name), ``created_at`` (session
-time in seconds, virtual or real) and ``wall_time`` (UNIX stamp; on a virtual clock it is the
+time in seconds, virtual or real), ``emitted_at`` (when the session emitted it) and ``wall_time`` (UNIX stamp; on a virtual clock it is the
 clock's epoch plus ``created_at``, so simulated runs are reproducible). User-state events are
 backdated as in LiveKit: ``created_at`` is when the speech really started or stopped.
 
@@ -51,6 +51,8 @@ CloseReason = Literal["error", "job_shutdown", "participant_disconnected", "user
 class _Event:
     created_at: float
     wall_time: float
+    #: When the session emitted it (differs from ``created_at`` for backdated user-state events).
+    emitted_at: float = -1.0
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -306,8 +306,9 @@ class AgentSession:
     def _emit(self, event_cls: type, *, at: float | None = None, **fields: Any) -> Any:
         if self._closed is not None and self._closed.is_set():
             return None  # nothing follows ``close``
-        t = self.now() if at is None else at
-        event = event_cls(created_at=t, wall_time=self._clock.wall_time(self._t0 + t) if self._clock else 0.0, **fields)
+        now = self.now()
+        t = now if at is None else at
+        event = event_cls(created_at=t, emitted_at=now, wall_time=self._clock.wall_time(self._t0 + t) if self._clock else 0.0, **fields)
         self._events.append(event)
         for cb in list(self._handlers.get(event.type, [])):
             try:
@@ -898,7 +899,6 @@ class AgentSession:
                 self._set_user_state(a.state, at=a.at)
             elif isinstance(a, eng.Transcribed):
                 self._emit(ev.UserInputTranscribedEvent, transcript=a.transcript, is_final=a.is_final, language=a.language)
-                self._user_turn.push(a.transcript, is_final=a.is_final)
                 if a.is_final:
                     if self._final_arrived is not None:
                         self._final_arrived.set()
@@ -923,7 +923,6 @@ class AgentSession:
             elif isinstance(a, eng.StartPreemptive):
                 self._start_preemptive(a.transcript)
             elif isinstance(a, eng.CommitTurn):
-                self._user_turn.clear()
                 self._turn_seq += 1
                 pre, self._preemptive = self._preemptive, None  # it was made for this turn, not a later one
                 skip, self._skip_next_reply = self._skip_next_reply, False
