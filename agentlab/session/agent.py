@@ -204,24 +204,24 @@ class Agent:
     class default:
         """The built-in node implementations, callable from overrides."""
 
+        # These return the component's own stream rather than re-yielding it: every layer of async
+        # generator costs time per token, and overrides iterate the result the same way.
+
         @staticmethod
-        async def llm_node(
+        def llm_node(
             agent: Agent, chat_ctx: ChatContext, tools: list[FunctionTool], model_settings: ModelSettings
         ) -> AsyncIterator[ChatChunk]:
             llm = agent.llm
             if llm is None:
                 raise RuntimeError(f"Agent {agent.label}: no LLM configured (pass llm= to AgentSession or Agent)")
-            stream = llm.chat(chat_ctx=chat_ctx, tools=tools, tool_choice=model_settings.tool_choice)
-            async for chunk in stream:
-                yield chunk
+            return llm.chat(chat_ctx=chat_ctx, tools=tools, tool_choice=model_settings.tool_choice)
 
         @staticmethod
-        async def tts_node(agent: Agent, text: AsyncIterable[str], model_settings: ModelSettings) -> AsyncIterator[AudioFrame]:
+        def tts_node(agent: Agent, text: AsyncIterable[str], model_settings: ModelSettings) -> AsyncIterator[AudioFrame]:
             tts = agent.tts
             if tts is None:
                 raise RuntimeError(f"Agent {agent.label}: tts_node called without a TTS")
-            async for frame in tts.stream(text):
-                yield frame
+            return tts.stream(text)
 
     def __repr__(self) -> str:
         return f"{self.label}(id={self._id!r}, tools={[t.name for t in self._tools]})"

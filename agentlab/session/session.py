@@ -169,6 +169,7 @@ class AgentSession:
         self._engine_wiring: dict[str, bool] = {}
         self._playback: list[Played] = []
         self._input_events: list[InputEvent] = []
+        self._input_done: asyncio.Future[None] | None = None
         self._user_speech: list[UserSpeech] = []
         self._switch_lock: asyncio.Lock | None = None
 
@@ -735,15 +736,15 @@ class AgentSession:
 
     # --- voice input: the turn engine on the session's clock -------------------------------
 
-    def attach_user_input(self, source: Any, *, pausable_output: bool = True, stt: bool = True) -> asyncio.Task[None]:
+    def attach_user_input(self, source: Any, *, pausable_output: bool = True, stt: bool = True) -> asyncio.Future[None]:
         """Feed user speech to the session: scripted :class:`~agentlab.engine.UserSpeech` or engine events.
 
         Times are session seconds. The turn engine decides (endpointing, interruptions, false
         interruptions, preemptive replies) with this session's options. ``pausable_output`` says
         whether the agent's audio can pause (as a LiveKit room's can); it enables false-interruption
         resume. ``stt=False`` models a VAD-only pipeline: no transcripts, turns commit on silence.
-        Returns the task that plays the input; ``await session.wait_for_input()`` waits for
-        the input and every decision it causes.
+        Returns a future resolved once the last observation is played; ``await session.wait_for_input()``
+        waits for the input and every decision and reply it causes.
 
         Example::
 
@@ -780,8 +781,14 @@ class AgentSession:
         self._user_silent = asyncio.Event()
         self._user_silent.set()
         self._notify_engine()
-        self._input_task = self._track(self._drive_input(events))
-        return self._input_task
+        # Each observation is a timer callback (cheaper than a coroutine waking per event).
+        loop = asyncio.get_running_loop()
+        self._input_done = loop.create_future()
+        for i, event in enumerate(events):
+            loop.call_at(self._t0 + event.t, self._on_input_event, event, i == len(events) - 1)
+        if not events:
+            self._input_done.set_result(None)
+        return self._input_done
 
     async def _commit_voice_turn(self, fut: asyncio.Future[str], transcript_timeout: float, skip_reply: bool) -> None:
         engine = self._engine
@@ -807,7 +814,7 @@ class AgentSession:
         """Wait until the attached input has played and every decision and reply it caused is done."""
         if self._engine is None:
             return
-        await asyncio.shield(self._input_task)
+        await asyncio.shield(self._input_done)
         while True:
             deadline = self._engine.next_deadline()
             if deadline is not None:
@@ -855,14 +862,15 @@ class AgentSession:
             detector=detector,
         )
 
-    async def _drive_input(self, events: list[InputEvent]) -> None:
-        for event in events:
-            wait = event.t - self.now()
-            if wait > 0:
-                await asyncio.sleep(wait)
-            if self._closing or self._engine is None:
-                return
+    def _on_input_event(self, event: InputEvent, last: bool) -> None:
+        if self._engine is not None and not self._closing:
+            if self._engine_timer is not None and self._engine_deadline is not None and self._engine_deadline <= self.now() + 1e-9:
+                # A deadline due at this same instant was set before this observation: it fires first.
+                self._engine_timer.cancel()
+                self._on_engine_timer()
             self._engine_apply(getattr(self._engine, event.kind)(self.now(), **event.data))
+        if last and not self._input_done.done():
+            self._input_done.set_result(None)
 
     def _rearm_engine_timer(self) -> None:
         deadline = self._engine.next_deadline() if self._engine is not None and not self._closing else None
