@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import itertools
+import os
+import tempfile
 import threading
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -111,3 +115,25 @@ def _cancel_all(loop: asyncio.AbstractEventLoop) -> None:
     if tasks:
         loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
     loop.run_until_complete(loop.shutdown_asyncgens())
+
+
+def atomic_write(path: str | os.PathLike[str], write: Callable[[str], object]) -> Path:
+    """Write a file so readers never see half of it: ``write(tmp)`` fills a temporary file in the
+    same folder, which then replaces ``path`` in one step; on failure the temporary file is removed
+    and ``path`` is left as it was.
+
+    Example::
+
+        atomic_write("out.json", lambda tmp: Path(tmp).write_text("{}"))
+    """
+    target = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    return target

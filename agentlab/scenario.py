@@ -44,6 +44,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ._utils import atomic_write
 from .engine.inputs import UserSpeech
 from .models.scripted import Rule, ScriptedLLM, ScriptedToolCall
 from .models.tts import ScriptedTTS
@@ -161,11 +162,8 @@ class Scenario:
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write the scenario back as JSON or YAML (by extension), atomically."""
-        target = Path(path)
-        text = _dump(self.raw, target.suffix)
-        tmp = target.with_name(f".{target.name}.tmp")
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, target)
+        text = _dump(self.raw, Path(path).suffix)
+        atomic_write(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
 
     def __repr__(self) -> str:
         return f"Scenario({self.name!r}, {len(self.user)} user turns, {len(self.llm_rules)} responses, tools={sorted(self.tools)})"

@@ -44,12 +44,10 @@ Example::
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import hashlib
 import math
 import os
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -58,6 +56,8 @@ from typing import Any, Union
 import numpy as np
 import soundfile as sf
 from numpy.lib.stride_tricks import as_strided
+
+from .._utils import atomic_write
 
 __all__ = [
     "DEFAULT_SAMPLE_RATE",
@@ -505,14 +505,4 @@ def write_wav(path: str | os.PathLike, samples: np.ndarray | Audio, sample_rate:
         raise AudioError("array", "samples", f"{len(bad)} frame(s) with NaN or inf, first at frame {int(bad[0])}", int(bad[0]))
     if not subtype.startswith("FLOAT") and not subtype.startswith("DOUBLE"):
         data = np.clip(data, -1.0, 1.0)
-    target = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        sf.write(tmp, data, sample_rate, subtype=subtype, format="WAV")
-        os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    return target
+    return atomic_write(path, lambda tmp: sf.write(tmp, data, sample_rate, subtype=subtype, format="WAV"))

@@ -38,7 +38,6 @@ Every conversation has its own RNG, ``numpy.random.default_rng([seed, dataset, i
 from __future__ import annotations
 
 import argparse
-import contextlib
 import functools
 import itertools
 import json
@@ -46,7 +45,6 @@ import math
 import os
 import re
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -54,6 +52,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from .._utils import atomic_write
 
 __all__ = [
     "DATASETS",
@@ -915,15 +915,7 @@ def _render(
 
 
 def _atomic_write(path: Path, write: Callable[[str], None]) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    atomic_write(path, write)
 
 
 def _dumps(obj: Any, indent: str = "") -> str:

@@ -31,13 +31,13 @@ import math
 import os
 import re
 import shutil
-import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import pandas as pd
 
+from .._utils import atomic_write
 from .model import (
     SPAN_KINDS,
     AgentSpeech,
@@ -878,15 +878,7 @@ def _atomic_write_text(path: Path, text: str) -> None:
 
 
 def _atomic(path: Path, write: Callable[[str], Any]) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    atomic_write(path, write)
 
 
 def _write_audio(src: Path, dst: Path, rate: int) -> None:
