@@ -67,7 +67,8 @@ async def apply_text_transforms(text: AsyncIterable[str], transforms: Sequence[A
         buffer += chunk
         # Flush as soon as no markup span is open, so the TTS gets text without waiting;
         # a chunk ending inside ``**bold`` or a link waits for the rest.
-        if _balanced(buffer) and not buffer.endswith(("*", "_", "~", "!")):
+        plain = not _MARKUP_CHARS.search(buffer)  # the common case: nothing that could open a span
+        if (plain or _balanced(buffer)) and not buffer.endswith(("*", "_", "~", "!")):
             yield _apply(buffer, funcs)
             buffer = ""
     if buffer:
