@@ -52,7 +52,114 @@ _NO_KEY = "no-key"
 _TOOL_CHOICE_STRINGS = ("auto", "required", "none")
 
 
-class OpenAILLM(LLM):
+class _OpenAIClient:
+    """The ``openai`` plumbing shared by :class:`OpenAILLM` and the audio components.
+
+    Resolving the key and URL, the lazy per-loop ``AsyncOpenAI``, closing it, mapping the client's
+    errors to our :class:`~agentlab.models.llm.APIError` family, and keeping the key out of reprs
+    and messages. Subclasses set ``model``, ``timeout`` and ``max_retries``, then call
+    :meth:`_init_client`.
+    """
+
+    model: str
+    base_url: str | None
+    timeout: float
+    max_retries: int
+
+    def _init_client(self, api_key: str | None, base_url: str | None, client: Any, *, owner: str) -> None:
+        """Take the key and URL from the arguments or ``OPENAI_API_KEY`` / ``OPENAI_BASE_URL``; ``owner`` names the class in the error."""
+        self._external_client = client
+        self._client: openai.AsyncOpenAI | None = None
+        self._client_loop: asyncio.AbstractEventLoop | None = None
+        if client is not None:
+            self.base_url = base_url or str(client.base_url)
+            self._api_key = ""
+            return
+        api_key = api_key or os.environ.get("OPENAI_API_KEY") or None
+        base_url = base_url or os.environ.get("OPENAI_BASE_URL") or None
+        if api_key is None and base_url is None:
+            raise ValueError(
+                f"{owner} needs an API key: pass api_key=... or set OPENAI_API_KEY; "
+                "for a local OpenAI-compatible server that needs no key, pass base_url=... (or set OPENAI_BASE_URL)"
+            )
+        self.base_url = base_url
+        # Local servers ignore the key, but the openai client refuses to run without one.
+        self._api_key = api_key or _NO_KEY
+
+    def __repr__(self) -> str:
+        if self.base_url is None:
+            return f"{type(self).__name__}(model={self.model!r})"
+        return f"{type(self).__name__}(model={self.model!r}, base_url={self.base_url!r})"
+
+    def _loop_client(self) -> openai.AsyncOpenAI:
+        """Our own ``openai.AsyncOpenAI`` for the running loop (callers return an external client first)."""
+        loop = asyncio.get_running_loop()
+        # An httpx connection pool belongs to the loop that opened it; a notebook that re-runs
+        # ``asyncio.run`` gets a fresh loop, so the old client is dropped rather than reused.
+        if self._client is None or self._client_loop is not loop:
+            self._client = openai.AsyncOpenAI(
+                api_key=self._api_key,
+                base_url=self.base_url,
+                timeout=self.timeout,
+                max_retries=self.max_retries,
+            )
+            self._client_loop = loop
+        return self._client
+
+    async def _close_loop_client(self) -> None:
+        client, self._client = self._client, None
+        if client is None:
+            return
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        # A client from another (likely closed) loop cannot be awaited here; it is just dropped.
+        if running is self._client_loop:
+            await client.close()
+        self._client_loop = None
+
+    def _api_error(self, exc: Exception, what: str | None = None, *, received: int = 0) -> APIError:
+        """``exc`` from the openai client as our error type; the message and body are scrubbed of the key.
+
+        ``what`` names the request in the message; ``received`` counts the stream chunks that came
+        before the failure (a stream that broke off says so). Callers raise the result ``from None``:
+        the openai exception (and a server's error body) may echo the key; our message keeps the
+        status and detail, scrubbed, and nothing else travels with it.
+        """
+        where = f"{self.model} at {self.base_url or 'api.openai.com'}"
+        if what is not None:
+            where = f"{where}: {what}"
+        broke_off = f"stream broke off after {received} chunks" if received else None
+        if isinstance(exc, openai.APITimeoutError):
+            return APITimeoutError(self._scrub(f"{where}: no answer within {self.timeout:g}s"))
+        if isinstance(exc, openai.APIConnectionError):
+            cause = exc.__cause__ or exc
+            return APIConnectionError(self._scrub(f"{where}: {broke_off or 'connection failed'} ({type(cause).__name__}: {cause})"))
+        if isinstance(exc, openai.APIStatusError):
+            return APIStatusError(
+                self._scrub(f"{where}: HTTP {exc.status_code}: {_error_detail(exc)}"),
+                status_code=exc.status_code,
+                body=self._scrub_body(exc.body),
+            )
+        if isinstance(exc, openai.APIError):
+            # E.g. an ``{"error": ...}`` event inside a 200 stream: the server gave up mid-answer.
+            return APIError(self._scrub(f"{where}: {_error_detail(exc)}"), retryable=True, body=self._scrub_body(exc.body))
+        return APIConnectionError(self._scrub(f"{where}: {broke_off or 'request failed'} ({type(exc).__name__}: {exc})"))
+
+    def _scrub_body(self, body: Any) -> Any:
+        if body is None:
+            return None
+        return json.loads(self._scrub(json.dumps(body, default=str)))
+
+    def _scrub(self, message: str) -> str:
+        # Server error bodies can echo request headers back; the key must not reach logs or notebooks.
+        if self._api_key and self._api_key != _NO_KEY:
+            message = message.replace(self._api_key, "***")
+        return message
+
+
+class OpenAILLM(_OpenAIClient, LLM):
     """An LLM served by OpenAI's chat-completions API (or a compatible server at ``base_url``).
 
     Args:
@@ -95,28 +202,7 @@ class OpenAILLM(LLM):
         self.parallel_tool_calls = parallel_tool_calls
         self.timeout = timeout
         self.max_retries = max_retries
-        self._external_client = client
-        self._client: openai.AsyncOpenAI | None = None
-        self._client_loop: asyncio.AbstractEventLoop | None = None
-        if client is not None:
-            self.base_url: str | None = base_url or str(client.base_url)
-            self._api_key = ""
-            return
-        api_key = api_key or os.environ.get("OPENAI_API_KEY") or None
-        base_url = base_url or os.environ.get("OPENAI_BASE_URL") or None
-        if api_key is None and base_url is None:
-            raise ValueError(
-                "OpenAILLM needs an API key: pass api_key=... or set OPENAI_API_KEY; "
-                "for a local OpenAI-compatible server that needs no key, pass base_url=... (or set OPENAI_BASE_URL)"
-            )
-        self.base_url = base_url
-        # Local servers ignore the key, but the openai client refuses to run without one.
-        self._api_key = api_key or _NO_KEY
-
-    def __repr__(self) -> str:
-        if self.base_url is None:
-            return f"{type(self).__name__}(model={self.model!r})"
-        return f"{type(self).__name__}(model={self.model!r}, base_url={self.base_url!r})"
+        self._init_client(api_key, base_url, client, owner="OpenAILLM")
 
     @property
     def client(self) -> openai.AsyncOpenAI:
@@ -128,18 +214,7 @@ class OpenAILLM(LLM):
         """
         if self._external_client is not None:
             return self._external_client
-        loop = asyncio.get_running_loop()
-        # An httpx connection pool belongs to the loop that opened it; a notebook that re-runs
-        # ``asyncio.run`` gets a fresh loop, so the old client is dropped rather than reused.
-        if self._client is None or self._client_loop is not loop:
-            self._client = openai.AsyncOpenAI(
-                api_key=self._api_key,
-                base_url=self.base_url,
-                timeout=self.timeout,
-                max_retries=self.max_retries,
-            )
-            self._client_loop = loop
-        return self._client
+        return self._loop_client()
 
     async def aclose(self) -> None:
         """Close the HTTP client if this object created it.
@@ -148,16 +223,7 @@ class OpenAILLM(LLM):
 
             await llm.aclose()
         """
-        client, self._client = self._client, None
-        if client is None:
-            return
-        try:
-            running = asyncio.get_running_loop()
-        except RuntimeError:
-            running = None
-        if running is self._client_loop:
-            await client.close()
-        self._client_loop = None
+        await self._close_loop_client()
 
     def build_params(self, request: LLMRequest) -> dict[str, Any]:
         """The keyword arguments for ``client.chat.completions.create`` for one request.
@@ -235,9 +301,6 @@ class OpenAILLM(LLM):
 
     async def _raw_chunks(self, client: openai.AsyncOpenAI, params: dict[str, Any]) -> AsyncIterator[Any]:
         # Only the network side is wrapped, so a bug in chunk handling is not reported as a connection error.
-        # ``from None``: the openai exception (and a server's error body) may echo the key; our
-        # message keeps the status and detail, scrubbed, and nothing else travels with it.
-        where = self.base_url or "api.openai.com"
         received = 0
         try:
             stream = await client.chat.completions.create(**params)
@@ -245,37 +308,8 @@ class OpenAILLM(LLM):
                 async for chunk in stream:
                     received += 1
                     yield chunk
-        except openai.APITimeoutError:
-            raise APITimeoutError(self._scrub(f"{self.model} at {where}: no answer within {self.timeout:g}s")) from None
-        except openai.APIConnectionError as exc:
-            cause = exc.__cause__ or exc
-            what = f"stream broke off after {received} chunks" if received else "connection failed"
-            raise APIConnectionError(self._scrub(f"{self.model} at {where}: {what} ({type(cause).__name__}: {cause})")) from None
-        except openai.APIStatusError as exc:
-            raise APIStatusError(
-                self._scrub(f"{self.model} at {where}: HTTP {exc.status_code}: {_error_detail(exc)}"),
-                status_code=exc.status_code,
-                body=self._scrub_body(exc.body),
-            ) from None
-        except openai.APIError as exc:
-            # An ``{"error": ...}`` event inside a 200 stream: the server gave up mid-answer.
-            raise APIError(
-                self._scrub(f"{self.model} at {where}: {_error_detail(exc)}"), retryable=True, body=self._scrub_body(exc.body)
-            ) from None
-        except Exception as exc:
-            what = f"stream broke off after {received} chunks" if received else "request failed"
-            raise APIConnectionError(self._scrub(f"{self.model} at {where}: {what} ({type(exc).__name__}: {exc})")) from None
-
-    def _scrub_body(self, body: Any) -> Any:
-        if body is None:
-            return None
-        return json.loads(self._scrub(json.dumps(body, default=str)))
-
-    def _scrub(self, message: str) -> str:
-        # Server error bodies can echo request headers back; the key must not reach logs or notebooks.
-        if self._api_key and self._api_key != _NO_KEY:
-            message = message.replace(self._api_key, "***")
-        return message
+        except Exception as exc:  # every failure becomes our error type, scrubbed (see _api_error)
+            raise self._api_error(exc, received=received) from None
 
 
 def to_openai_messages(chat_ctx: ChatContext) -> list[dict[str, Any]]:

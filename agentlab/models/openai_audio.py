@@ -42,8 +42,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import io
-import json
-import os
 import threading
 from collections.abc import AsyncIterable, AsyncIterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -55,8 +53,7 @@ import soundfile as sf
 
 from ..audio.io import DEFAULT_SAMPLE_RATE, resample
 from ..clock import VirtualClock, clock_for
-from .llm import APIConnectionError, APIError, APIStatusError, APITimeoutError
-from .openai import _NO_KEY, _error_detail
+from .openai import _OpenAIClient
 from .stt import STT, Utterance
 from .tts import _SENTENCE_END, TTS, AudioFrame
 
@@ -67,13 +64,8 @@ if TYPE_CHECKING:
 __all__ = ["OpenAISTT", "OpenAITTS"]
 
 
-class _OpenAIAudio:
-    """What both components share: key and URL, the lazy sync client, error mapping and scrubbing."""
-
-    model: str
-    base_url: str | None
-    timeout: float
-    max_retries: int
+class _OpenAIAudio(_OpenAIClient):
+    """What both components add to the shared plumbing: argument checks and the lazy sync client."""
 
     def _configure(self, api_key: str | None, base_url: str | None, timeout: float, max_retries: int, client: Any) -> None:
         name = type(self).__name__
@@ -83,28 +75,9 @@ class _OpenAIAudio:
             raise ValueError(f"{name}: max_retries = {max_retries!r} must be >= 0")
         self.timeout = timeout
         self.max_retries = max_retries
-        self._external_client = client
         self._sync: openai.OpenAI | None = None
         self._sync_lock = threading.Lock()
-        if client is not None:
-            self.base_url = base_url or str(client.base_url)
-            self._api_key = ""
-            return
-        api_key = api_key or os.environ.get("OPENAI_API_KEY") or None
-        base_url = base_url or os.environ.get("OPENAI_BASE_URL") or None
-        if api_key is None and base_url is None:
-            raise ValueError(
-                f"{name} needs an API key: pass api_key=... or set OPENAI_API_KEY; "
-                "for a local OpenAI-compatible server that needs no key, pass base_url=... (or set OPENAI_BASE_URL)"
-            )
-        self.base_url = base_url
-        # Local servers ignore the key, but the openai client refuses to run without one.
-        self._api_key = api_key or _NO_KEY
-
-    def __repr__(self) -> str:
-        if self.base_url is None:
-            return f"{type(self).__name__}(model={self.model!r})"
-        return f"{type(self).__name__}(model={self.model!r}, base_url={self.base_url!r})"
+        self._init_client(api_key, base_url, client, owner=name)
 
     def _sync_client(self) -> openai.OpenAI:
         if isinstance(self._external_client, openai.OpenAI):
@@ -121,35 +94,6 @@ class _OpenAIAudio:
             client, self._sync = self._sync, None
         if client is not None:
             client.close()
-
-    def _api_error(self, exc: Exception, what: str) -> APIError:
-        """``exc`` from the openai client as our error type; the message and body are scrubbed of the key."""
-        where = f"{self.model} at {self.base_url or 'api.openai.com'}: {what}"
-        if isinstance(exc, openai.APITimeoutError):
-            return APITimeoutError(self._scrub(f"{where}: no answer within {self.timeout:g}s"))
-        if isinstance(exc, openai.APIConnectionError):
-            cause = exc.__cause__ or exc
-            return APIConnectionError(self._scrub(f"{where}: connection failed ({type(cause).__name__}: {cause})"))
-        if isinstance(exc, openai.APIStatusError):
-            return APIStatusError(
-                self._scrub(f"{where}: HTTP {exc.status_code}: {_error_detail(exc)}"),
-                status_code=exc.status_code,
-                body=self._scrub_body(exc.body),
-            )
-        if isinstance(exc, openai.APIError):
-            return APIError(self._scrub(f"{where}: {_error_detail(exc)}"), retryable=True, body=self._scrub_body(exc.body))
-        return APIConnectionError(self._scrub(f"{where}: request failed ({type(exc).__name__}: {exc})"))
-
-    def _scrub_body(self, body: Any) -> Any:
-        if body is None:
-            return None
-        return json.loads(self._scrub(json.dumps(body, default=str)))
-
-    def _scrub(self, message: str) -> str:
-        # Server error bodies can echo request headers back; the key must not reach logs or notebooks.
-        if self._api_key and self._api_key != _NO_KEY:
-            message = message.replace(self._api_key, "***")
-        return message
 
 
 class OpenAISTT(_OpenAIAudio, STT):
@@ -378,8 +322,6 @@ class OpenAITTS(_OpenAIAudio, TTS):
         self.speed = speed
         self.instructions = instructions
         self.pcm_sample_rate = pcm_sample_rate
-        self._async: openai.AsyncOpenAI | None = None
-        self._async_loop: asyncio.AbstractEventLoop | None = None
         self._configure(api_key, base_url, timeout, max_retries, client)
 
     @property
@@ -392,14 +334,7 @@ class OpenAITTS(_OpenAIAudio, TTS):
         """
         if self._external_client is not None:
             return self._external_client
-        loop = asyncio.get_running_loop()
-        # An httpx connection pool belongs to the loop that opened it: a new loop gets a new client.
-        if self._async is None or self._async_loop is not loop:
-            self._async = openai.AsyncOpenAI(
-                api_key=self._api_key, base_url=self.base_url, timeout=self.timeout, max_retries=self.max_retries
-            )
-            self._async_loop = loop
-        return self._async
+        return self._loop_client()
 
     async def aclose(self) -> None:
         """Close the HTTP clients this object created.
@@ -408,15 +343,7 @@ class OpenAITTS(_OpenAIAudio, TTS):
 
             await tts.aclose()
         """
-        client, self._async = self._async, None
-        if client is not None:
-            try:
-                running = asyncio.get_running_loop()
-            except RuntimeError:
-                running = None
-            if running is self._async_loop:
-                await client.close()
-        self._async_loop = None
+        await self._close_loop_client()
         self._close_sync()
 
     def request_params(self, sentence: str) -> dict[str, Any]:
