@@ -1,0 +1,43 @@
+"""Sweeps of session options over labelled datasets: the fast replay path and the metrics contract.
+
+* :mod:`agentlab.sweep.replay`: a conversation's turn-taking decisions without asyncio
+  (:func:`replay_conversation` → :class:`Decisions`).
+* :mod:`agentlab.sweep.score`: labelled span outcomes, summaries and operating points (the metrics
+  contract of ``DESIGN.md``).
+"""
+
+from .replay import (
+    AgentPlayback,
+    Commit,
+    Decisions,
+    Interruption,
+    Preemptive,
+    Resume,
+    conversation_events,
+    engine_config,
+    replay_conversation,
+)
+
+__all__ = [
+    "AgentPlayback",
+    "Commit",
+    "Decisions",
+    "Interruption",
+    "Preemptive",
+    "Resume",
+    "conversation_events",
+    "engine_config",
+    "replay_conversation",
+]
+from .score import DEFAULT_GRACE, DEFAULT_REACTION, DEFAULT_TIMEOUT, ROW_COLUMNS, operating_points, pareto, span_outcomes, summarize
+
+__all__ += [
+    "DEFAULT_GRACE",
+    "DEFAULT_REACTION",
+    "DEFAULT_TIMEOUT",
+    "ROW_COLUMNS",
+    "operating_points",
+    "pareto",
+    "span_outcomes",
+    "summarize",
+]
