@@ -4,6 +4,8 @@
   (:func:`replay_conversation` → :class:`Decisions`).
 * :mod:`agentlab.sweep.score`: labelled span outcomes, summaries and operating points (the metrics
   contract of ``DESIGN.md``).
+* :mod:`agentlab.sweep.run`: :func:`sweep` — a grid of options × a dataset → a :class:`SweepResult`
+  (resumable through ``out``), :mod:`agentlab.sweep.result`.
 """
 
 from .replay import (
@@ -41,3 +43,8 @@ __all__ += [
     "span_outcomes",
     "summarize",
 ]
+
+from .result import SweepResult  # noqa: E402  (grouped with its __all__ entries, as above)
+from .run import Setting, expand_grid, sweep  # noqa: E402
+
+__all__ += ["Setting", "SweepResult", "expand_grid", "sweep"]

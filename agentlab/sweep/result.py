@@ -1,0 +1,224 @@
+"""The result of a sweep: one row per labelled span per cell, a summary per setting, and choices.
+
+A :class:`SweepResult` holds two tables, both plain DataFrames:
+
+* ``cells``: one row per (setting, conversation): ``setting`` (its short id), the grid parameter
+  columns, ``conversation``, ``status`` (``"ok"``, ``"failed"`` or ``"skipped"``) and ``error``
+  (the error message of a failed cell, or why a cell was skipped).
+* ``turns``: one row per span outcome of the ok cells: ``setting``, the grid parameter columns,
+  then :data:`~agentlab.sweep.score.ROW_COLUMNS` (``conversation``, ``kind``, ``outcome``,
+  ``time``, ``latency``...).
+
+Everything else (:attr:`SweepResult.summary`, :meth:`SweepResult.best`,
+:meth:`SweepResult.pareto`) is derived from those two, so a result read back from disk gives the
+same figures as the one that was written.
+
+Saving: :meth:`SweepResult.to_csv` / :meth:`SweepResult.from_csv` (one CSV file, no extra
+dependency). Parquet is not provided yet (``pyarrow`` is not a dependency of agentlab).
+
+Example::
+
+    res = agentlab.sweep.sweep(None, "dictation", {"endpointing.min_delay": [0.2, 0.5, 1.0]})
+    res.summary[["endpointing.min_delay", "false_cutoff_rate", "eot_latency_p50"]]
+    res.best(max_cutoff_rate=0.05)["endpointing.min_delay"]
+    res.pareto()
+    res.to_csv("sweep.csv"); SweepResult.from_csv("sweep.csv").summary
+"""
+
+from __future__ import annotations
+
+import html
+import math
+import os
+from collections.abc import Sequence
+from typing import Any
+
+import pandas as pd
+
+from .score import ROW_COLUMNS, summarize
+from .score import pareto as _pareto
+
+__all__ = ["CELL_COLUMNS", "SweepResult"]
+
+#: Cell table columns after ``setting`` and the grid parameters.
+CELL_COLUMNS = ("conversation", "status", "error")
+
+# The CSV marks a cell's status row with this ``kind`` so one file carries both tables (a cell
+# without spans, or a failed one, must survive the round trip too).
+_CELL_KIND = "_cell"
+
+
+class SweepResult:
+    """What :func:`~agentlab.sweep.run.sweep` returns (see the module docstring).
+
+    ``params`` are the grid's option names (dotted, in grid order); ``cells`` and ``turns`` are the
+    two tables; ``settings`` maps each setting id to its parameter values.
+
+    Example::
+
+        res.summary.sort_values("eot_latency_p50")
+        res.failed                       # cells that raised, with their error message
+        res.turns.query("kind == 'hold' and outcome == 'cutoff'")
+    """
+
+    def __init__(self, params: Sequence[str], cells: pd.DataFrame, turns: pd.DataFrame) -> None:
+        self.params = tuple(params)
+        self.cells = cells.reset_index(drop=True)
+        self.turns = turns.reset_index(drop=True)
+        self.settings: dict[str, dict[str, Any]] = {}
+        for r in self.cells.to_dict("records"):
+            self.settings.setdefault(r["setting"], {p: r[p] for p in self.params})
+        self._summary: pd.DataFrame | None = None
+
+    # --- derived tables -------------------------------------------------------------------------
+
+    @property
+    def failed(self) -> pd.DataFrame:
+        """The cells that raised: ``setting``, parameters, ``conversation``, ``status``, ``error``."""
+        return self.cells[self.cells["status"] == "failed"].reset_index(drop=True)
+
+    @property
+    def skipped(self) -> pd.DataFrame:
+        """The cells not computed on purpose (text-only conversations need the full simulation path)."""
+        return self.cells[self.cells["status"] == "skipped"].reset_index(drop=True)
+
+    @property
+    def summary(self) -> pd.DataFrame:
+        """One row per setting (grid order): ``setting``, parameters, :func:`~agentlab.sweep.score.summarize`
+        figures over its ok cells, ``n_cells``, ``n_failed``, ``n_skipped``."""
+        if self._summary is None:
+            rows = []
+            by_setting = dict(tuple(self.turns.groupby("setting", sort=False))) if len(self.turns) else {}
+            empty = pd.DataFrame(columns=list(ROW_COLUMNS))
+            for sid, values in self.settings.items():
+                cells = self.cells[self.cells["setting"] == sid]
+                figures = summarize(by_setting.get(sid, empty))
+                rows.append(
+                    {
+                        "setting": sid,
+                        **values,
+                        **figures,
+                        "n_cells": len(cells),
+                        "n_failed": int((cells["status"] == "failed").sum()),
+                        "n_skipped": int((cells["status"] == "skipped").sum()),
+                    }
+                )
+            self._summary = pd.DataFrame(rows)
+        return self._summary
+
+    # --- choosing a setting ---------------------------------------------------------------------
+
+    def best(
+        self,
+        *,
+        max_cutoff_rate: float | None = None,
+        max_p90_latency: float | None = None,
+        max_p50_latency: float | None = None,
+        by: str = "eot_latency_p50",
+    ) -> dict[str, Any]:
+        """The summary row (a dict) with the lowest ``by`` among the settings meeting every constraint.
+
+        ``max_cutoff_rate`` bounds ``false_cutoff_rate``; ``max_p90_latency`` / ``max_p50_latency``
+        bound ``eot_latency_p90`` / ``eot_latency_p50`` (seconds). Settings whose constrained
+        figures or ``by`` are NaN never qualify; ties go to the first setting in grid order.
+        Raises ``ValueError`` naming the constraints when no setting qualifies.
+
+        Example::
+
+            res.best(max_cutoff_rate=0.05)                      # fastest with at most 5% cut-offs
+            res.best(max_p90_latency=0.6, by="false_cutoff_rate")
+        """
+        s = self.summary
+        if by not in s.columns:
+            raise ValueError(f"SweepResult.best: unknown figure by={by!r}; choose a summary column such as 'eot_latency_p50'")
+        limits = {"false_cutoff_rate": max_cutoff_rate, "eot_latency_p90": max_p90_latency, "eot_latency_p50": max_p50_latency}
+        names = {"false_cutoff_rate": "max_cutoff_rate", "eot_latency_p90": "max_p90_latency", "eot_latency_p50": "max_p50_latency"}
+        best: tuple[float, int, dict[str, Any]] | None = None
+        for i, row in enumerate(s.to_dict("records")):
+            if not _valid(row[by]):
+                continue
+            if any(lim is not None and not (_valid(row[col]) and row[col] <= lim + 1e-12) for col, lim in limits.items()):
+                continue
+            if best is None or row[by] < best[0]:
+                best = (row[by], i, row)
+        if best is None:
+            asked = ", ".join(f"{names[c]}={v!r}" for c, v in limits.items() if v is not None) or "no constraint"
+            raise ValueError(f"SweepResult.best: no setting meets {asked} (with a valid {by!r}) among {len(s)} settings")
+        return best[2]
+
+    def pareto(self, *, latency: str = "eot_latency_p50") -> pd.DataFrame:
+        """The summary rows not dominated on (``false_cutoff_rate``, ``latency``), by increasing cut-off rate.
+
+        See :func:`agentlab.sweep.score.pareto` (NaN settings are dropped, equal points all kept).
+        """
+        s = self.summary
+        keep = _pareto({r["setting"]: r for r in s.to_dict("records")}, latency=latency)
+        return s.set_index("setting", drop=False).loc[keep].reset_index(drop=True)
+
+    # --- saving ---------------------------------------------------------------------------------
+
+    def to_csv(self, path: str | os.PathLike[str]) -> None:
+        """Write both tables to one CSV file (a cell's status row has ``kind == "_cell"``).
+
+        Example::
+
+            res.to_csv("sweep.csv"); SweepResult.from_csv("sweep.csv")
+        """
+        from .._utils import atomic_write
+
+        cells = self.cells.assign(kind=_CELL_KIND)
+        turns = self.turns.assign(status="ok", error=None)
+        both = pd.concat([cells, turns], ignore_index=True)
+        front = ["setting", *self.params, *CELL_COLUMNS]
+        both = both[front + [c for c in ROW_COLUMNS if c not in front]]
+        atomic_write(path, lambda tmp: both.to_csv(tmp, index=False))
+
+    @classmethod
+    def from_csv(cls, path: str | os.PathLike[str]) -> SweepResult:
+        """Read a file written by :meth:`to_csv` (grid parameters are the columns between ``setting`` and ``conversation``)."""
+        both = pd.read_csv(path, keep_default_na=False, na_values=[""])
+        cols = list(both.columns)
+        params = cols[1 : cols.index("conversation")]
+        is_cell = both["kind"] == _CELL_KIND
+        cells = both.loc[is_cell, ["setting", *params, *CELL_COLUMNS]]
+        cells = cells.astype({"error": object}).where(cells.notna(), None)
+        turns = both.loc[~is_cell, ["setting", *params, *ROW_COLUMNS]]
+        turns = turns.astype({"index": int, "turn": int, "agent": int})  # floats only because cell rows had NaN there
+        return cls(params, cells, turns)
+
+    # --- display --------------------------------------------------------------------------------
+
+    def __repr__(self) -> str:
+        n_conv = self.cells["conversation"].nunique() if len(self.cells) else 0
+        n_failed, n_skipped = len(self.failed), len(self.skipped)
+        extra = (f", {n_failed} failed" if n_failed else "") + (f", {n_skipped} skipped" if n_skipped else "")
+        grid = ", ".join(self.params) or "no grid"
+        return f"SweepResult({len(self.settings)} settings × {n_conv} conversations, {len(self.cells)} cells{extra}; grid: {grid})"
+
+    def _repr_html_(self) -> str:
+        cols = ["setting", *self.params, "false_cutoff_rate", "eot_latency_p50", "eot_latency_p90", "missed_turn_rate"]
+        cols += ["barge_in_recall", "false_interruption_rate", "n_failed"]
+        s = self.summary
+        head = "".join(f"<th style='padding:0 6px'>{html.escape(c)}</th>" for c in cols)
+        td = "<td style='padding:0 6px;text-align:right'>{}</td>"
+        body = "".join("<tr>" + "".join(td.format(_fmt(r[c])) for c in cols) + "</tr>" for r in s.to_dict("records"))
+        failed = self.failed
+        note = ""
+        if len(failed):
+            first = html.escape(str(failed["error"].iloc[0]))[:200]
+            note = f"<br>{len(failed)} failed cells (see <code>.failed</code>), first: {first}"
+        return (
+            "<div style='font-family:var(--jp-ui-font-family,sans-serif);font-size:13px'>"
+            f"<b>{html.escape(repr(self))}</b>"
+            f"<table style='border-collapse:collapse;margin-top:4px'><tr>{head}</tr>{body}</table>{note}</div>"
+        )
+
+
+def _valid(x: Any) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and not math.isnan(x)
+
+
+def _fmt(v: Any) -> str:
+    if isinstance(v, float):
+        return "–" if math.isnan(v) else f"{v:.3g}"
+    return html.escape(str(v))

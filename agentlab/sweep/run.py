@@ -1,0 +1,323 @@
+"""Run a sweep: session options × labelled conversations → a :class:`~agentlab.sweep.result.SweepResult`.
+
+:func:`sweep` expands a grid of option values into settings, runs every (setting, conversation)
+**cell** and scores it with :func:`~agentlab.sweep.score.span_outcomes`.
+
+What runs today is the **fast path** only: for conversations with audio or a speech script, the
+turn engine is replayed on the labelled user and agent speech
+(:func:`~agentlab.sweep.replay.replay_conversation`); no LLM or TTS is run, so the agent
+(``agent_or_factory``) is not used and the figures are the turn-taking ones (cut-offs, end-of-turn
+latency, barge-in recall, false interruptions, preemptive generation). LLM/TTS-dependent metrics
+and text-only task conversations (``text_turns``) need the full simulation path, which is not
+implemented yet: such conversations are recorded as ``"skipped"`` cells with a note (see
+:attr:`SweepResult.skipped <agentlab.sweep.result.SweepResult.skipped>`), not as errors.
+
+Nothing is lost (``out``): each finished cell is written atomically to its own JSON file in
+``out/cells/``, next to ``out/sweep.json`` describing the arguments. Running the same sweep again
+with the same ``out`` loads the finished cells and computes only the missing ones, so a sweep that
+was killed ends with the same result as one that was not. A cell that raises (an unreadable
+recording...) is recorded with its error and the sweep goes on.
+
+Example::
+
+    from agentlab.sweep import sweep
+
+    res = sweep(None, "dictation", {"endpointing.min_delay": [0.2, 0.5, 1.0], "vad.min_silence_duration": [0.25, 0.55]},
+                out="runs/dictation-delay")
+    res.summary
+    res.best(max_cutoff_rate=0.05)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import itertools
+import json
+import math
+import os
+import re
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from .._utils import atomic_write
+from ..audio import VADOptions
+from ..datasets import Dataset, load
+from ..datasets.model import Conversation
+from ..session.options import SessionOptions, build_options
+from .replay import conversation_events, engine_config, replay_conversation
+from .result import CELL_COLUMNS, SweepResult
+from .score import DEFAULT_TIMEOUT, ROW_COLUMNS, span_outcomes
+
+__all__ = ["SKIP_TEXT_ONLY", "Setting", "expand_grid", "sweep"]
+
+#: Why a text-only conversation's cells are skipped.
+SKIP_TEXT_ONLY = "text-only conversation: needs the full simulation path (LLM/TTS), not run by the fast path yet"
+
+_VAD_FIELDS = {f.name for f in dataclasses.fields(VADOptions)}
+_FORMAT = 1  # of sweep.json and the cell files; bump when either changes meaning
+
+
+@dataclasses.dataclass(frozen=True)
+class Setting:
+    """One point of the grid: ``values`` (dotted option name → value, grid order) and its short ``id``."""
+
+    id: str
+    values: dict[str, Any]
+
+
+def _canonical(value: Any) -> str:
+    # sort_keys + repr fallback: the same values always give the same text, whatever their order
+    # numpy scalars hash as their Python value (np.float64(0.2) and 0.2 are the same setting)
+    return json.dumps(value, sort_keys=True, default=lambda o: o.item() if hasattr(o, "item") else repr(o), allow_nan=True)
+
+
+def _setting_id(values: Mapping[str, Any]) -> str:
+    return hashlib.sha1(_canonical(sorted(values.items())).encode()).hexdigest()[:10]
+
+
+def expand_grid(grid: Mapping[str, Sequence[Any]]) -> list[Setting]:
+    """The settings of ``grid`` (option name → list of values): the cartesian product, in grid order.
+
+    The last name varies fastest. Each setting's ``id`` is a hash of its sorted items, so it does
+    not depend on the grid's key order. An empty grid is one setting (the base options).
+
+    Example::
+
+        [s.values for s in expand_grid({"endpointing.min_delay": [0.2, 1.0], "interruption.min_duration": [0.5]})]
+        # [{'endpointing.min_delay': 0.2, 'interruption.min_duration': 0.5}, {'endpointing.min_delay': 1.0, ...}]
+    """
+    if not isinstance(grid, Mapping):
+        raise TypeError(f"sweep: grid must be a dict of option name → list of values, got {type(grid).__name__}")
+    for name, values in grid.items():
+        if not isinstance(name, str):
+            raise TypeError(f"sweep: grid keys are option names (str), got {name!r}")
+        if isinstance(values, (str, bytes)) or not isinstance(values, Sequence) or len(values) == 0:
+            raise ValueError(f"sweep: grid[{name!r}] must be a non-empty list of values, got {values!r}")
+    names = list(grid)
+    out, seen = [], set()
+    for combo in itertools.product(*(list(grid[n]) for n in names)):
+        values = dict(zip(names, combo, strict=True))
+        sid = _setting_id(values)
+        if sid in seen:
+            raise ValueError(f"sweep: grid has a repeated setting {values!r}")
+        seen.add(sid)
+        out.append(Setting(sid, values))
+    return out
+
+
+def _split(values: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(session option changes, VADOptions fields) of a setting."""
+    session, vad = {}, {}
+    for k, v in values.items():
+        if k.startswith("vad."):
+            field = k[4:]
+            if field not in _VAD_FIELDS:
+                raise ValueError(f"sweep: unknown VAD option {k!r}; expected one of {sorted('vad.' + f for f in _VAD_FIELDS)}")
+            vad[field] = v
+        else:
+            session[k] = v
+    return session, vad
+
+
+def _resolve(base: SessionOptions, base_vad: VADOptions, setting: Setting) -> tuple[SessionOptions, VADOptions]:
+    session, vad = _split(setting.values)
+    opts = base.replace(**session) if session else base  # validates dotted names and values
+    return opts, dataclasses.replace(base_vad, **vad) if vad else base_vad
+
+
+def _dataset(dataset: Dataset | str | os.PathLike[str]) -> Dataset:
+    if isinstance(dataset, Dataset):
+        return dataset
+    if isinstance(dataset, (str, os.PathLike)):
+        return load(dataset)
+    raise TypeError(f"sweep: dataset must be a Dataset or a dataset name/folder, got {type(dataset).__name__}")
+
+
+def _jsonable(o: Any) -> Any:
+    if hasattr(o, "item"):  # numpy scalars
+        return o.item()
+    raise TypeError(f"not JSON serializable: {o!r}")
+
+
+def _cell_file(cells: Path, sid: str, conv_id: str) -> Path:
+    return cells / f"{sid}--{re.sub(r'[^A-Za-z0-9_.-]', '_', conv_id)}.json"
+
+
+def _run_cell(conv: Conversation, options: SessionOptions, events: list[Any], timeout: float) -> list[dict[str, Any]]:
+    """One cell on the fast path: the replay's span outcome rows (records, JSON-ready)."""
+    rows = span_outcomes(conv, replay_conversation(conv, options, events), timeout=timeout)
+    return rows.to_dict("records")
+
+
+def sweep(
+    agent_or_factory: Any,
+    dataset: Dataset | str | os.PathLike[str],
+    grid: Mapping[str, Sequence[Any]],
+    *,
+    base_options: SessionOptions | Mapping[str, Any] | None = None,
+    base_vad: VADOptions | None = None,
+    executor: None = None,
+    out: str | os.PathLike[str] | None = None,
+    progress: bool = True,
+    timeout: float = DEFAULT_TIMEOUT,
+) -> SweepResult:
+    """Score every setting of ``grid`` on every conversation of ``dataset``.
+
+    * ``agent_or_factory``: the agent, or a function making one. Unused by the fast path (see the
+      module docstring); kept so the call does not change when the full simulation path arrives.
+    * ``dataset``: a :class:`~agentlab.datasets.Dataset` or a name/folder for
+      :func:`~agentlab.datasets.load`.
+    * ``grid``: dotted option name → list of values. Session options are anything
+      :meth:`SessionOptions.replace <agentlab.session.options.SessionOptions.replace>` accepts
+      (``"endpointing.min_delay"``, ``"endpointing.mode"``, ``"interruption.min_duration"``,
+      ``"interruption.min_words"``, ``"interruption.false_interruption_timeout"``,
+      ``"preemptive_generation.enabled"``, ``"turn_detection"``...); ``"vad.<field>"`` sets a
+      :class:`~agentlab.audio.VADOptions` field (``"vad.min_silence_duration"``). Every setting is
+      validated before any cell runs.
+    * ``base_options``: the options the grid changes (``SessionOptions``, a dict of
+      ``AgentSession`` keyword arguments, or ``None`` for the defaults); ``base_vad`` likewise.
+    * ``executor``: only ``None`` (cells run one after another in this process) for now.
+    * ``out``: a folder to keep the results in, cell by cell (see the module docstring). Reusing a
+      folder with different arguments raises ``ValueError``.
+    * ``progress``: a ``tqdm.auto`` bar (if tqdm is installed). ``timeout``: the eot scoring
+      window of :func:`~agentlab.sweep.score.span_outcomes`.
+
+    Example::
+
+        res = sweep(None, "overlaps", {"interruption.min_duration": [0.3, 0.5, 0.8]}, out="runs/overlaps")
+        res.summary[["interruption.min_duration", "barge_in_recall", "false_interruption_rate"]]
+    """
+    if executor is not None:
+        raise ValueError(f"sweep: executor={executor!r} is not supported yet; use executor=None (in-process, sequential)")
+    if not (isinstance(timeout, (int, float)) and timeout > 0 and math.isfinite(timeout)):
+        raise ValueError(f"sweep: timeout must be a positive number of seconds, got {timeout!r}")
+    data = _dataset(dataset)
+    settings = expand_grid(grid)
+    base = base_options if isinstance(base_options, SessionOptions) else build_options(**dict(base_options or {}))
+    vad0 = base_vad if base_vad is not None else VADOptions()
+    resolved = {s.id: _resolve(base, vad0, s) for s in settings}  # fail fast on a bad name or value
+    params = list(grid)
+
+    cells_dir: Path | None = None
+    if out is not None:
+        cells_dir = _prepare_out(
+            Path(out),
+            {
+                "format": _FORMAT,
+                "dataset": {"name": data.name, "conversations": [[c.id, c.duration, str(c.audio)] for c in data]},
+                "grid": {k: list(v) for k, v in grid.items()},
+                "base_options": base.to_dict(),
+                "base_vad": dataclasses.asdict(vad0),
+                "timeout": timeout,
+            },
+        )
+
+    records: dict[tuple[str, str], dict[str, Any]] = {}
+    todo: list[tuple[Conversation, Setting]] = []
+    for conv in data:
+        for s in settings:
+            f = _cell_file(cells_dir, s.id, conv.id) if cells_dir is not None else None
+            if f is not None and f.is_file():
+                records[s.id, conv.id] = json.loads(f.read_text())
+            else:
+                todo.append((conv, s))
+
+    bar = _progress(len(settings) * len(data), len(records)) if progress else None
+    events_cache: dict[tuple[str, str, bool], Any] = {}  # one event list per conversation and VAD setting
+    try:
+        for conv, s in todo:
+            rec = _cell(conv, s, resolved[s.id], events_cache, timeout)
+            if cells_dir is not None:
+                text = json.dumps(rec, default=_jsonable, allow_nan=True)
+                atomic_write(_cell_file(cells_dir, s.id, conv.id), lambda tmp, text=text: Path(tmp).write_text(text))
+            records[s.id, conv.id] = rec
+            if bar is not None:
+                bar.update(1)
+            # a conversation's events are not needed once all its settings are done (todo is conversation-major)
+            if s is settings[-1]:
+                for k in [k for k in events_cache if k[0] == conv.id]:
+                    del events_cache[k]
+    finally:
+        if bar is not None:
+            bar.close()
+    return _assemble(params, settings, data, records)
+
+
+def _cell(
+    conv: Conversation,
+    s: Setting,
+    resolved: tuple[SessionOptions, VADOptions],
+    events_cache: dict[tuple[str, str, bool], Any],
+    timeout: float,
+) -> dict[str, Any]:
+    """Run one cell; never raises (a failure becomes ``status="failed"`` with the message)."""
+    rec: dict[str, Any] = {"setting": s.id, "conversation": conv.id, "status": "ok", "error": None, "rows": []}
+    if conv.audio is None and conv.text_turns:
+        rec.update(status="skipped", error=SKIP_TEXT_ONLY)
+        return rec
+    opts, vad = resolved
+    try:
+        stt_eos = engine_config(opts).mode == "stt"
+        key = (conv.id, _canonical(dataclasses.asdict(vad)), stt_eos)
+        if key not in events_cache:
+            try:
+                events_cache[key] = conversation_events(conv, vad_options=vad, stt_end_of_speech=stt_eos)
+            except Exception as e:  # cached too: the other settings of this conversation fail the same way, fast
+                events_cache[key] = e
+        events = events_cache[key]
+        if isinstance(events, Exception):
+            raise events
+        rec["rows"] = _run_cell(conv, opts, events, timeout)
+    except Exception as e:  # a broken conversation or option must not stop the sweep
+        rec.update(status="failed", error=f"{type(e).__name__}: {e}", rows=[])
+    return rec
+
+
+def _prepare_out(folder: Path, spec: dict[str, Any]) -> Path:
+    """Create ``folder`` with ``sweep.json``, or check that the existing one describes the same sweep."""
+    meta = folder / "sweep.json"
+    # round-trip through JSON so tuples/lists and floats compare as they will be read back
+    spec = json.loads(json.dumps(spec, default=repr, allow_nan=True))
+    if meta.is_file():
+        old = json.loads(meta.read_text())
+        if old != spec:
+            diff = sorted(k for k in set(old) | set(spec) if old.get(k) != spec.get(k))
+            raise ValueError(
+                f"sweep: {str(folder)!r} holds a different sweep (differs in: {', '.join(diff)}); use another out folder or delete it"
+            )
+    else:
+        if folder.exists() and any(folder.iterdir()):
+            raise ValueError(f"sweep: {str(folder)!r} exists, is not empty and has no sweep.json; use an empty or new out folder")
+        folder.mkdir(parents=True, exist_ok=True)
+        text = json.dumps(spec, indent=1)
+        atomic_write(meta, lambda tmp: Path(tmp).write_text(text))
+    cells = folder / "cells"
+    cells.mkdir(exist_ok=True)
+    return cells
+
+
+def _progress(total: int, done: int) -> Any:
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:  # tqdm is optional: no bar then
+        return None
+    return tqdm(total=total, initial=done, desc="sweep", unit="cell")
+
+
+def _assemble(params: list[str], settings: list[Setting], data: Dataset, records: Mapping[tuple[str, str], dict[str, Any]]) -> SweepResult:
+    """The result tables, always built from the cell records (fresh or read back), so both give equal frames."""
+    cell_rows: list[dict[str, Any]] = []
+    turn_rows: list[dict[str, Any]] = []
+    for s in settings:
+        for conv in data:
+            rec = records[s.id, conv.id]
+            cell_rows.append({"setting": s.id, **s.values, "conversation": conv.id, "status": rec["status"], "error": rec["error"]})
+            for r in rec["rows"]:
+                turn_rows.append({"setting": s.id, **s.values, **r})
+    cells = pd.DataFrame(cell_rows, columns=["setting", *params, *CELL_COLUMNS])
+    turns = pd.DataFrame(turn_rows, columns=["setting", *params, *ROW_COLUMNS])
+    return SweepResult(params, cells, turns)
