@@ -26,6 +26,7 @@ bench: $(VENV)/.test           ## speed figures (simulated seconds per wall seco
 	$(BIN)/python benchmarks/bench_text_session.py
 	$(BIN)/python benchmarks/bench_voice_session.py
 	$(BIN)/python benchmarks/bench_vad.py
+	$(BIN)/python benchmarks/bench_sweep.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
