@@ -1,10 +1,24 @@
-"""The ``agentlab`` command: ``demo`` (the offline main job) and ``chat`` (a text chat in the terminal).
+"""The ``agentlab`` command: ``demo`` (the offline main job), ``chat`` (a text chat in the terminal)
+and ``sweep`` (a headless, resumable option sweep from a config file).
 
 Example::
 
     agentlab demo            # simulate the quickstart agent on the virtual clock, print the frames
     agentlab demo --out out  # also write history/events/metrics CSVs there
     agentlab chat            # talk to the quickstart agent (OpenAI if OPENAI_API_KEY is set)
+    agentlab sweep sweep.yaml --out runs/delay   # run a sweep, write summary.csv, turns.csv, figures
+
+A sweep config (YAML or JSON)::
+
+    dataset: dictation                   # a bundled dataset name or a folder (relative to the config)
+    grid:                                # dotted option name -> list of values
+      endpointing.min_delay: [0.2, 0.5, 1.0]
+      vad.min_silence_duration: [0.25, 0.55]
+    base_options: {turn_handling: {...}} # optional: AgentSession keyword arguments
+    vad: {activation_threshold: 0.5}     # optional: VADOptions fields
+    timeout: 3.0                         # optional: the eot scoring window (seconds)
+    executor: processes                  # optional: run on 2 worker processes (or a number of them)
+    out: runs/delay                      # optional: default sweep-<config stem> next to the config
 """
 
 from __future__ import annotations
@@ -15,6 +29,7 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 __all__ = ["main"]
 
@@ -115,6 +130,197 @@ def _print_new(session: object, seen: int) -> int:
     return len(items)
 
 
+class ConfigError(Exception):
+    """A bad sweep config: the message names the file, the field and the value."""
+
+
+_SWEEP_FIELDS = ("dataset", "grid", "base_options", "vad", "timeout", "executor", "out")
+
+
+def _sweep_config(path: Path) -> dict[str, object]:
+    """Read and check a sweep config; raises :class:`ConfigError`."""
+    import dataclasses
+    import json
+
+    import yaml
+
+    from .audio import VADOptions
+    from .datasets import load
+    from .session.options import build_options
+    from .sweep.run import Setting, _check_executor, _resolve, expand_grid
+
+    def bad(field: str, value: object, why: str) -> ConfigError:
+        return ConfigError(f"{path}: field {field!r} = {value!r}: {why}")
+
+    try:
+        text = path.read_text()
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read the config: {e}") from None
+    try:
+        cfg = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
+    except (ValueError, yaml.YAMLError) as e:
+        raise ConfigError(f"{path}: not valid {'JSON' if path.suffix.lower() == '.json' else 'YAML'}: {e}") from None
+    if not isinstance(cfg, dict):
+        raise ConfigError(f"{path}: the config must be a mapping with fields {', '.join(_SWEEP_FIELDS)}; got {cfg!r}")
+    unknown = [k for k in cfg if k not in _SWEEP_FIELDS]
+    if unknown:
+        raise bad(str(unknown[0]), cfg[unknown[0]], f"unknown field; expected some of {', '.join(_SWEEP_FIELDS)}")
+    for field in ("dataset", "grid"):
+        if field not in cfg:
+            raise ConfigError(f"{path}: field {field!r} is missing")
+
+    ds = cfg["dataset"]
+    if not isinstance(ds, str) or not ds:
+        raise bad("dataset", ds, "must be a dataset name or a folder")
+    local = path.parent / ds
+    try:
+        data = load(local if local.is_dir() else ds)
+    except Exception as e:
+        raise bad("dataset", ds, f"{type(e).__name__}: {e}") from None
+
+    timeout = cfg.get("timeout")
+    if timeout is not None and not (isinstance(timeout, (int, float)) and not isinstance(timeout, bool) and 0 < timeout < float("inf")):
+        raise bad("timeout", timeout, "must be a positive number of seconds")
+    executor = cfg.get("executor")
+    if executor is not None and not (executor == "processes" or (isinstance(executor, int) and not isinstance(executor, bool))):
+        raise bad("executor", executor, "must be 'processes', a number of worker processes, or omitted (in-process)")
+    try:
+        _check_executor(executor)
+    except ValueError as e:
+        raise bad("executor", executor, str(e)) from None
+
+    base_options = cfg.get("base_options") or {}
+    if not isinstance(base_options, dict):
+        raise bad("base_options", base_options, "must be a mapping of AgentSession keyword arguments")
+    try:
+        base = build_options(**base_options)
+    except Exception as e:
+        raise bad("base_options", base_options, f"{type(e).__name__}: {e}") from None
+    vad_fields = cfg.get("vad") or {}
+    if not isinstance(vad_fields, dict):
+        raise bad("vad", vad_fields, "must be a mapping of VADOptions fields")
+    try:
+        vad = VADOptions(**vad_fields)
+    except Exception as e:
+        raise bad(
+            "vad", vad_fields, f"{type(e).__name__}: {e}; fields: {', '.join(f.name for f in dataclasses.fields(VADOptions))}"
+        ) from None
+
+    grid = cfg["grid"]
+    if not isinstance(grid, dict):
+        raise bad("grid", grid, "must be a mapping of dotted option name -> list of values")
+    for name, values in grid.items():
+        field = f"grid.{name}"
+        try:
+            expand_grid({name: values})
+            for v in values:
+                _resolve(base, vad, Setting("check", {name: v}))
+        except Exception as e:
+            raise bad(field, values, str(e).removeprefix("sweep: ")) from None
+
+    out = cfg.get("out")
+    if out is not None and (not isinstance(out, str) or not out):
+        raise bad("out", out, "must be a folder path")
+    return {
+        "dataset": data,
+        "grid": grid,
+        "base_options": base,
+        "base_vad": vad,
+        "timeout": timeout,
+        "executor": executor,
+        "out": path.parent / out if out is not None else path.parent / f"sweep-{path.stem}",
+    }
+
+
+def _sweep(args: argparse.Namespace) -> int:
+    from .sweep import sweep
+
+    path = Path(args.config)
+    try:
+        cfg = _sweep_config(path)
+    except ConfigError as e:
+        print(f"agentlab sweep: {e}", file=sys.stderr)
+        return 2
+    out = Path(args.out) if args.out else Path(cfg["out"])  # type: ignore[arg-type]
+    kwargs = {"timeout": cfg["timeout"]} if cfg["timeout"] is not None else {}
+    data = cfg["dataset"]
+    print(f"agentlab sweep: {path}: dataset {data.name!r} ({len(data)} conversations), out {out}")  # type: ignore[attr-defined]
+    try:
+        res = sweep(
+            None,
+            data,  # type: ignore[arg-type]
+            cfg["grid"],  # type: ignore[arg-type]
+            base_options=cfg["base_options"],  # type: ignore[arg-type]
+            base_vad=cfg["base_vad"],  # type: ignore[arg-type]
+            executor=cfg["executor"],
+            out=out,
+            progress=not args.no_progress,
+            **kwargs,  # type: ignore[arg-type]
+        )
+    except ValueError as e:  # e.g. out holds another sweep
+        print(f"agentlab sweep: {path}: {e}", file=sys.stderr)
+        return 2
+    res.summary.to_csv(out / "summary.csv", index=False)
+    res.turns.to_csv(out / "turns.csv", index=False)
+    written = ["summary.csv", "turns.csv", *_sweep_figures(res, out)]
+    import pandas as pd
+
+    with pd.option_context("display.max_columns", None, "display.width", 200):
+        print(f"\nsummary ({len(res.summary)} settings):\n{res.summary.to_string(index=False)}")
+    if len(res.failed):
+        print(f"\n{len(res.failed)} failed cells:\n{res.failed.to_string(index=False)}")
+    if len(res.skipped):
+        print(f"\n{len(res.skipped)} skipped cells (text-only conversations)")
+    for budget in (0.05, 0.10):
+        try:
+            row = res.best(max_cutoff_rate=budget)
+        except ValueError:
+            print(f"\nbest with at most {budget:.0%} cut-offs: no setting qualifies")
+            continue
+        values = ", ".join(f"{p}={row[p]!r}" for p in res.params) or "(base options)"
+        print(
+            f"\nbest with at most {budget:.0%} cut-offs: {values} "
+            f"(false_cutoff_rate {row['false_cutoff_rate']:.3f}, eot_latency_p50 {row['eot_latency_p50']:.3f}s)"
+        )
+    print(f"\nwrote {', '.join(str(out / w) for w in written)}")
+    return 0
+
+
+def _sweep_figures(res: Any, out: Path) -> list[str]:
+    """PNG figures from :mod:`agentlab.sweep.plots`, if it is there (each one skipped if it fails)."""
+    try:
+        from .sweep import plots  # type: ignore[attr-defined]
+    except ImportError:
+        return []
+    import matplotlib
+
+    matplotlib.use("Agg")  # headless
+    varying = [p for p in res.params if res.summary[p].nunique(dropna=False) > 1]
+    figures: list[tuple[str, str, tuple[Any, ...]]] = [
+        ("tradeoff", "tradeoff", ()),
+        ("latency_distribution", "latency_distribution", ()),
+        ("preemptive_cost", "preemptive_cost", ()),
+    ]
+    if "interruption.min_duration" in varying:
+        figures.append(("interruption_curve", "interruption_curve", ()))
+    if len(varying) >= 2:
+        for metric in ("false_cutoff_rate", "eot_latency_p50"):
+            figures.append((f"heatmap_{metric}", "heatmap", (varying[0], varying[1], metric)))
+    written = []
+    for file, name, extra in figures:
+        fn = getattr(plots, name, None)
+        if not callable(fn):
+            continue
+        try:
+            fig = fn(res, *extra)
+            fig = getattr(fig, "figure", fig)  # an Axes gives its figure
+            fig.savefig(out / f"{file}.png", dpi=110)
+            written.append(f"{file}.png")
+        except Exception as e:  # a figure must not lose the sweep's tables
+            print(f"agentlab sweep: figure {file} skipped: {type(e).__name__}: {e}", file=sys.stderr)
+    return written
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``agentlab`` command."""
     parser = argparse.ArgumentParser(prog="agentlab", description="Design and evaluate voice AI agents.")
@@ -122,9 +328,15 @@ def main(argv: list[str] | None = None) -> int:
     demo = sub.add_parser("demo", help="simulate the quickstart agent offline and print its history, events and metrics")
     demo.add_argument("--out", help="folder to write history/events/metrics CSVs")
     sub.add_parser("chat", help="chat with the quickstart agent in the terminal (OpenAI if OPENAI_API_KEY is set)")
+    sw = sub.add_parser("sweep", help="run an option sweep from a YAML/JSON config (headless, resumable)")
+    sw.add_argument("config", help="the sweep config (YAML or JSON): dataset, grid, base_options, vad, timeout, executor, out")
+    sw.add_argument("--out", help="folder for the cells, summary.csv, turns.csv and figures (default: the config's out)")
+    sw.add_argument("--no-progress", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
     if args.command == "demo":
         return _demo(args)
+    if args.command == "sweep":
+        return _sweep(args)
     try:
         asyncio.run(_chat_loop())
     except (EOFError, KeyboardInterrupt):

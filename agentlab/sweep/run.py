@@ -30,6 +30,7 @@ Example::
 
 from __future__ import annotations
 
+import concurrent.futures
 import dataclasses
 import hashlib
 import itertools
@@ -37,7 +38,7 @@ import json
 import math
 import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -160,7 +161,7 @@ def sweep(
     *,
     base_options: SessionOptions | Mapping[str, Any] | None = None,
     base_vad: VADOptions | None = None,
-    executor: None = None,
+    executor: Any = None,
     out: str | os.PathLike[str] | None = None,
     progress: bool = True,
     timeout: float = DEFAULT_TIMEOUT,
@@ -180,7 +181,13 @@ def sweep(
       validated before any cell runs.
     * ``base_options``: the options the grid changes (``SessionOptions``, a dict of
       ``AgentSession`` keyword arguments, or ``None`` for the defaults); ``base_vad`` likewise.
-    * ``executor``: only ``None`` (cells run one after another in this process) for now.
+    * ``executor``: where the cells run. ``None``: one after another in this process.
+      ``"processes"``: a ``concurrent.futures.ProcessPoolExecutor`` of 2 workers (an ``int``: that
+      many workers), shut down at the end. A ``dask.distributed.Client`` (anything with ``.submit``
+      and ``.gather``) or a ``concurrent.futures.Executor``: used as given, not closed. Work is
+      sent per conversation (all its settings in one task, so each worker analyses a recording
+      once); this process still writes every finished cell and resumes as above. The result is
+      the same whatever the executor.
     * ``out``: a folder to keep the results in, cell by cell (see the module docstring). Reusing a
       folder with different arguments raises ``ValueError``.
     * ``progress``: a ``tqdm.auto`` bar (if tqdm is installed). ``timeout``: the eot scoring
@@ -191,8 +198,7 @@ def sweep(
         res = sweep(None, "overlaps", {"interruption.min_duration": [0.3, 0.5, 0.8]}, out="runs/overlaps")
         res.summary[["interruption.min_duration", "barge_in_recall", "false_interruption_rate"]]
     """
-    if executor is not None:
-        raise ValueError(f"sweep: executor={executor!r} is not supported yet; use executor=None (in-process, sequential)")
+    _check_executor(executor)
     if not (isinstance(timeout, (int, float)) and timeout > 0 and math.isfinite(timeout)):
         raise ValueError(f"sweep: timeout must be a positive number of seconds, got {timeout!r}")
     data = _dataset(dataset)
@@ -227,24 +233,91 @@ def sweep(
                 todo.append((conv, s))
 
     bar = _progress(len(settings) * len(data), len(records)) if progress else None
-    events_cache: dict[tuple[str, str, bool], Any] = {}  # one event list per conversation and VAD setting
+
+    def done(rec: dict[str, Any]) -> None:
+        if cells_dir is not None:
+            text = json.dumps(rec, default=_jsonable, allow_nan=True)
+            atomic_write(_cell_file(cells_dir, rec["setting"], rec["conversation"]), lambda tmp: Path(tmp).write_text(text))
+        records[rec["setting"], rec["conversation"]] = rec
+        if bar is not None:
+            bar.update(1)
+
     try:
-        for conv, s in todo:
-            rec = _cell(conv, s, resolved[s.id], events_cache, timeout)
-            if cells_dir is not None:
-                text = json.dumps(rec, default=_jsonable, allow_nan=True)
-                atomic_write(_cell_file(cells_dir, s.id, conv.id), lambda tmp, text=text: Path(tmp).write_text(text))
-            records[s.id, conv.id] = rec
-            if bar is not None:
-                bar.update(1)
-            # a conversation's events are not needed once all its settings are done (todo is conversation-major)
-            if s is settings[-1]:
-                for k in [k for k in events_cache if k[0] == conv.id]:
-                    del events_cache[k]
+        if executor is None:
+            events_cache: dict[tuple[str, str, bool], Any] = {}  # one event list per conversation and VAD setting
+            for conv, s in todo:
+                done(_cell(conv, s, resolved[s.id], events_cache, timeout))
+                # a conversation's events are not needed once all its settings are done (todo is conversation-major)
+                if s is settings[-1]:
+                    for k in [k for k in events_cache if k[0] == conv.id]:
+                        del events_cache[k]
+        else:
+            tasks: dict[str, tuple[Conversation, list[tuple[Setting, tuple[SessionOptions, VADOptions]]]]] = {}
+            for conv, s in todo:
+                tasks.setdefault(conv.id, (conv, []))[1].append((s, resolved[s.id]))
+            for recs in _run_tasks(executor, list(tasks.values()), timeout):
+                for rec in recs:
+                    done(rec)
     finally:
         if bar is not None:
             bar.close()
     return _assemble(params, settings, data, records)
+
+
+def _check_executor(executor: Any) -> None:
+    if executor is None or executor == "processes" or _is_client(executor) or isinstance(executor, concurrent.futures.Executor):
+        return
+    if isinstance(executor, int) and not isinstance(executor, bool):
+        if executor >= 1:
+            return
+        raise ValueError(f"sweep: executor={executor!r}: the number of worker processes must be at least 1")
+    raise ValueError(
+        f"sweep: unknown executor={executor!r}; use None (in-process), 'processes', a number of worker processes, "
+        "a dask.distributed.Client or a concurrent.futures.Executor"
+    )
+
+
+def _is_client(executor: Any) -> bool:
+    """A ``dask.distributed.Client`` or alike, by duck typing (dask is not imported by this module)."""
+    return callable(getattr(executor, "submit", None)) and callable(getattr(executor, "gather", None))
+
+
+def _run_conversation(
+    conv: Conversation, items: list[tuple[Setting, tuple[SessionOptions, VADOptions]]], timeout: float
+) -> list[dict[str, Any]]:
+    """One task of a parallel sweep: the cell records of ``conv`` under each setting (in a worker)."""
+    events_cache: dict[tuple[str, str, bool], Any] = {}
+    return [_cell(conv, s, res, events_cache, timeout) for s, res in items]
+
+
+def _run_tasks(executor: Any, tasks: list[tuple[Conversation, list[Any]]], timeout: float) -> Iterator[list[dict[str, Any]]]:
+    """The records of each task, as tasks finish (any order); pending tasks are cancelled on exit."""
+    if not tasks:
+        return
+    if _is_client(executor):
+        futures = [executor.submit(_run_conversation, conv, items, timeout, pure=False) for conv, items in tasks]
+        try:
+            try:
+                from distributed import as_completed as dask_completed
+            except ImportError:  # a Client-like object without dask installed: in submission order
+                dask_completed = iter
+            for fut in dask_completed(futures):
+                yield fut.result()
+        finally:
+            for fut in futures:
+                fut.cancel()
+        return
+    own = not isinstance(executor, concurrent.futures.Executor)
+    pool = concurrent.futures.ProcessPoolExecutor(2 if executor == "processes" else executor) if own else executor
+    futures = [pool.submit(_run_conversation, conv, items, timeout) for conv, items in tasks]
+    try:
+        for fut in concurrent.futures.as_completed(futures):
+            yield fut.result()
+    finally:
+        for fut in futures:
+            fut.cancel()
+        if own:
+            pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _cell(

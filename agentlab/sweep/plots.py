@@ -1,0 +1,445 @@
+"""Plots of a :class:`~agentlab.sweep.result.SweepResult`: trade-offs, grids, distributions.
+
+Every function returns a :class:`matplotlib.figure.Figure` built without pyplot's global state
+(so it displays in Jupyter and saves with ``fig.savefig(...)``), and accepts ``ax=`` to draw into
+an existing axes instead (it then returns ``ax.figure``).
+
+* :func:`tradeoff` — one point per setting on end-of-turn latency vs false cut-off rate, the
+  Pareto front as a step line, the eot-bench budgets as guide lines.
+* :func:`heatmap` — a summary figure over two grid parameters, cells annotated, with a colorbar.
+* :func:`latency_distribution` — per-turn end-of-turn latencies of a few settings (box or violin).
+* :func:`interruption_curve` — barge-in recall and false-interruption rate against a parameter.
+* :func:`preemptive_cost` — LLM requests per turn against the latency preemptive generation saved.
+
+Example::
+
+    from agentlab.sweep import sweep, plots
+
+    res = sweep(None, "dictation", {"endpointing.min_delay": [0.2, 0.5, 1.0], "interruption.min_duration": [0.2, 1.0]})
+    plots.tradeoff(res).savefig("tradeoff.png")
+    plots.heatmap(res, "endpointing.min_delay", "interruption.min_duration", "eot_latency_p50")
+    fig = Figure(figsize=(10, 4)); a, b = fig.subplots(1, 2)
+    plots.interruption_curve(res, ax=a); plots.preemptive_cost(res, ax=b)
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from matplotlib.ticker import PercentFormatter
+
+from .score import pareto as _pareto
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from .result import SweepResult
+
+__all__ = [
+    "CUTOFF_BUDGETS",
+    "LATENCY_BUDGETS",
+    "heatmap",
+    "interruption_curve",
+    "latency_distribution",
+    "preemptive_cost",
+    "tradeoff",
+]
+
+#: eot-bench's false cut-off rate budgets (fractions), drawn as guide lines.
+CUTOFF_BUDGETS = (0.05, 0.10)
+#: eot-bench's end-of-turn latency budgets (seconds), drawn as guide lines.
+LATENCY_BUDGETS = (0.3, 0.6)
+#: At most this many settings get their grid values written next to their point.
+MAX_LABELS = 12
+#: :func:`latency_distribution` shows at most this many settings by default.
+MAX_DISTRIBUTIONS = 6
+
+_NAMES = {
+    "false_cutoff_rate": "false cut-off rate",
+    "eot_latency_p50": "end-of-turn latency p50 (s)",
+    "eot_latency_p90": "end-of-turn latency p90 (s)",
+    "eot_latency_p99": "end-of-turn latency p99 (s)",
+    "eot_latency_mean": "end-of-turn latency mean (s)",
+    "missed_turn_rate": "missed turn rate",
+    "barge_in_recall": "barge-in recall",
+    "false_interruption_rate": "false interruption rate",
+    "stop_delay_mean": "barge-in stop delay mean (s)",
+    "stop_delay_p50": "barge-in stop delay p50 (s)",
+    "resume_rate": "resume rate",
+    "preemptive_per_turn": "preemptive starts per turn",
+    "preemptive_wasted": "wasted preemptive starts",
+    "preemptive_wasted_rate": "wasted preemptive start rate",
+    "llm_requests_per_turn": "LLM requests per turn",
+    "preemptive_saved_mean": "latency saved by preemptive generation, mean (s)",
+}
+
+
+# --- helpers ------------------------------------------------------------------------------------
+
+
+def _axes(ax: Axes | None, figsize: tuple[float, float]) -> tuple[Figure, Axes]:
+    if ax is None:
+        fig = Figure(figsize=figsize, layout="constrained")
+        return fig, fig.add_subplot()
+    return ax.figure, ax  # type: ignore[return-value]
+
+
+def _name(column: str) -> str:
+    return _NAMES.get(column, column)
+
+
+def _is_rate(column: str) -> bool:
+    return column.endswith(("_rate", "_recall"))
+
+
+def _check_metric(result: SweepResult, metric: str, fn: str) -> None:
+    if metric not in result.summary.columns:
+        figures = [c for c in result.summary.columns if c not in ("setting", *result.params)]
+        raise ValueError(f"plots.{fn}: unknown summary figure {metric!r}; choose one of {figures}")
+
+
+def _check_param(result: SweepResult, param: str, fn: str, arg: str) -> None:
+    if param not in result.params:
+        grid = list(result.params) or "none (the sweep had an empty grid)"
+        raise ValueError(f"plots.{fn}: {arg}={param!r} is not a grid parameter of this sweep; grid parameters: {grid}")
+
+
+def _varying(result: SweepResult) -> list[str]:
+    s = result.summary
+    return [p for p in result.params if s[p].astype(str).nunique() > 1]
+
+
+def _short_names(params: Sequence[str]) -> dict[str, str]:
+    last = [p.rsplit(".", 1)[-1] for p in params]
+    return {p: (s if last.count(s) == 1 else p) for p, s in zip(params, last, strict=True)}
+
+
+def _value(v: Any) -> str:
+    return f"{v:g}" if isinstance(v, float) else str(v)
+
+
+def _labels(result: SweepResult) -> dict[str, str]:
+    """Setting id → ``"min_delay=0.2, min_duration=1"`` (the parameters that vary)."""
+    varying = _varying(result)
+    short = _short_names(varying)
+    out = {}
+    for sid, values in result.settings.items():
+        out[sid] = ", ".join(f"{short[p]}={_value(values[p])}" for p in varying) or sid
+    return out
+
+
+def _valid(x: Any) -> bool:
+    try:
+        return not math.isnan(float(x))
+    except (TypeError, ValueError):
+        return False
+
+
+def _annotate_points(ax: Axes, rows: list[dict[str, Any]], x: str, y: str, labels: Mapping[str, str]) -> None:
+    """Write each point's grid values next to it; settings on the same point share one label."""
+    groups: dict[tuple[float, float], list[str]] = {}
+    for r in rows:
+        groups.setdefault((round(float(r[x]), 9), round(float(r[y]), 9)), []).append(labels[r["setting"]])
+    for (px, py), names in groups.items():
+        ax.annotate("\n".join(names), (px, py), xytext=(5, 4), textcoords="offset points", fontsize=7, color="#444444")
+
+
+def _group_by(result: SweepResult, param: str, columns: Sequence[str]) -> tuple[pd.DataFrame, list[str]]:
+    """Summary means of ``columns`` per value of ``param`` and the other varying parameters averaged over."""
+    s = result.summary
+    others = [p for p in _varying(result) if p != param]
+    return s.groupby(param, sort=True)[list(columns)].mean(), others
+
+
+def _over(others: Sequence[str]) -> str:
+    return f" (mean over {', '.join(others)})" if others else ""
+
+
+# --- the plots ----------------------------------------------------------------------------------
+
+
+def tradeoff(
+    result: SweepResult,
+    *,
+    x: str = "eot_latency_p50",
+    y: str = "false_cutoff_rate",
+    ax: Axes | None = None,
+    label_params: bool = True,
+) -> Figure:
+    """End-of-turn latency against false cut-off rate: one point per setting and the Pareto front.
+
+    ``x`` and ``y`` are summary columns (both lower-is-better). The non-dominated settings are
+    joined by a step line (with the default axes: :meth:`SweepResult.pareto
+    <agentlab.sweep.result.SweepResult.pareto>`, one vertex per front row) and drawn filled; the
+    others are hollow. With ``label_params`` and at most :data:`MAX_LABELS` settings, each point
+    is annotated with its varying grid values. The eot-bench budgets are guide lines:
+    :data:`CUTOFF_BUDGETS` (5 %, 10 % cut-offs) when ``y`` is ``false_cutoff_rate`` and
+    :data:`LATENCY_BUDGETS` (300, 600 ms) when ``x`` is an end-of-turn latency. Settings with a NaN
+    figure are left out (and counted in the title).
+
+    Example::
+
+        fig = plots.tradeoff(res)
+        plots.tradeoff(res, x="eot_latency_p90", ax=my_ax, label_params=False)
+    """
+    _check_metric(result, x, "tradeoff")
+    _check_metric(result, y, "tradeoff")
+    fig, ax = _axes(ax, (7, 4.8))
+    s = result.summary
+    rows = [r for r in s.to_dict("records") if _valid(r[x]) and _valid(r[y])]
+    if y == "false_cutoff_rate":
+        front_ids = list(result.pareto(latency=x)["setting"])
+    else:
+        front_ids = _pareto({r["setting"]: (r[y], r[x]) for r in rows})
+    on_front = set(front_ids)
+    by_id = {r["setting"]: r for r in rows}
+
+    others = [r for r in rows if r["setting"] not in on_front]
+    if others:
+        ax.scatter([r[x] for r in others], [r[y] for r in others], s=36, facecolors="none", edgecolors="#5b8def", label="setting", zorder=3)
+    front = sorted((by_id[i] for i in front_ids), key=lambda r: (r[x], -r[y]))
+    if front:
+        fx, fy = [r[x] for r in front], [r[y] for r in front]
+        ax.plot(fx, fy, drawstyle="steps-post", color="#d62728", lw=1.5, label="Pareto front", gid="pareto-front", zorder=2)
+        ax.scatter(fx, fy, s=40, color="#d62728", label="Pareto setting", zorder=4)
+
+    if y == "false_cutoff_rate":
+        for b, style in zip(CUTOFF_BUDGETS, ("--", ":"), strict=True):
+            ax.axhline(b, color="#777777", ls=style, lw=0.9, zorder=1)
+            ax.annotate(f"{b:.0%} cut-offs", (1.0, b), xycoords=("axes fraction", "data"), xytext=(-2, 2),
+                        textcoords="offset points", ha="right", fontsize=7, color="#555555")  # fmt: skip
+    if x.startswith("eot_latency"):
+        for b, style in zip(LATENCY_BUDGETS, ("--", ":"), strict=True):
+            ax.axvline(b, color="#777777", ls=style, lw=0.9, zorder=1)
+            ax.annotate(f"{b * 1000:g} ms", (b, 0.0), xycoords=("data", "axes fraction"), xytext=(2, 3),
+                        textcoords="offset points", fontsize=7, color="#555555")  # fmt: skip
+
+    if label_params and 0 < len(rows) <= MAX_LABELS:
+        _annotate_points(ax, rows, x, y, _labels(result))
+    ax.margins(x=0.2, y=0.12)  # room for the labels
+    ax.set_xlabel(_name(x))
+    ax.set_ylabel(_name(y))
+    if _is_rate(y):
+        ax.yaxis.set_major_formatter(PercentFormatter(1.0))
+        ax.set_ylim(bottom=0)
+    if _is_rate(x):
+        ax.xaxis.set_major_formatter(PercentFormatter(1.0))
+    dropped = len(s) - len(rows)
+    note = f", {dropped} without a value not shown" if dropped else ""
+    ax.set_title(f"trade-off: {len(rows)} settings, {len(front_ids)} on the Pareto front{note}", loc="left", fontsize=10)
+    ax.grid(alpha=0.25)
+    ax.legend(loc="upper right", fontsize=7, frameon=False)
+    return fig
+
+
+def heatmap(result: SweepResult, x: str, y: str, metric: str = "false_cutoff_rate", *, ax: Axes | None = None) -> Figure:
+    """``metric`` over two grid parameters ``x`` (columns) and ``y`` (rows), cells annotated, with a colorbar.
+
+    ``x`` and ``y`` must be two different grid parameters (``ValueError`` naming the wrong one
+    otherwise) and ``metric`` a summary column. When the grid has other parameters that vary, each
+    cell is the mean over them and the title says so. Missing (NaN) cells are blank with "–".
+
+    Example::
+
+        plots.heatmap(res, "endpointing.min_delay", "vad.min_silence_duration", "eot_latency_p50")
+    """
+    _check_param(result, x, "heatmap", "x")
+    _check_param(result, y, "heatmap", "y")
+    if x == y:
+        raise ValueError(f"plots.heatmap: x and y are both {x!r}; choose two different grid parameters")
+    _check_metric(result, metric, "heatmap")
+    import numpy as np
+
+    s = result.summary
+    others = [p for p in _varying(result) if p not in (x, y)]
+    table = s.groupby([y, x], sort=True)[metric].mean().unstack(x)
+    values = table.to_numpy(dtype=float)
+    fig, ax = _axes(ax, (1.6 + 1.1 * max(len(table.columns), 2), 1.4 + 0.7 * max(len(table.index), 2)))
+    masked = np.ma.masked_invalid(values)
+    cmap = "viridis_r" if metric in ("barge_in_recall", "resume_rate") else "viridis"
+    im = ax.imshow(masked, cmap=cmap, aspect="auto", origin="lower")
+    finite = values[np.isfinite(values)]
+    lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+    for i in range(values.shape[0]):
+        for j in range(values.shape[1]):
+            v = values[i, j]
+            if math.isnan(v):
+                text, color = "–", "#444444"
+            else:
+                text = f"{v:.3g}"
+                # light text on the dark end of the colormap
+                frac = 0.5 if hi == lo else (v - lo) / (hi - lo)
+                dark = frac < 0.45 if cmap == "viridis" else frac > 0.55
+                color = "white" if dark else "black"
+            ax.text(j, i, text, ha="center", va="center", fontsize=8, color=color, gid="cell-value")
+    ax.set_xticks(range(len(table.columns)), [_value(v) for v in table.columns])
+    ax.set_yticks(range(len(table.index)), [_value(v) for v in table.index])
+    ax.set_xlabel(x)
+    ax.set_ylabel(y)
+    bar = fig.colorbar(im, ax=ax, shrink=0.9)
+    bar.set_label(_name(metric), fontsize=8)
+    if _is_rate(metric):
+        bar.formatter = PercentFormatter(1.0)
+        bar.update_ticks()
+    ax.set_title(f"{_name(metric)}{_over(others)}", loc="left", fontsize=10)
+    return fig
+
+
+def _pick_settings(result: SweepResult, settings: Sequence[Any] | None) -> list[str]:
+    s = result.summary
+    if settings is None:
+        if len(s) <= MAX_DISTRIBUTIONS:
+            return list(s["setting"])
+        ordered = s.sort_values("eot_latency_p50", kind="stable", na_position="last")["setting"].tolist()
+        step = (len(ordered) - 1) / (MAX_DISTRIBUTIONS - 1)
+        return [ordered[round(i * step)] for i in range(MAX_DISTRIBUTIONS)]
+    out: list[str] = []
+    for want in settings:
+        if isinstance(want, Mapping):
+            for p in want:
+                _check_param(result, p, "latency_distribution", "settings")
+            hits = [sid for sid, v in result.settings.items() if all(v[p] == val for p, val in want.items())]
+            if not hits:
+                raise ValueError(f"plots.latency_distribution: no setting has {dict(want)!r}")
+            out += [h for h in hits if h not in out]
+        elif want in result.settings:
+            if want not in out:
+                out.append(want)
+        else:
+            raise ValueError(
+                f"plots.latency_distribution: unknown setting {want!r}; give setting ids (summary['setting']) or dicts of grid values"
+            )
+    return out
+
+
+def latency_distribution(
+    result: SweepResult, *, settings: Sequence[Any] | None = None, kind: str = "box", ax: Axes | None = None
+) -> Figure:
+    """Per-turn end-of-turn latencies (detected ``eot`` rows of ``result.turns``) of a few settings.
+
+    ``settings``: setting ids and/or dicts of grid values (a dict picks every setting matching
+    it). Default: all settings when there are at most :data:`MAX_DISTRIBUTIONS` (6), else 6 spread
+    evenly from the fastest to the slowest p50. ``kind`` is ``"box"`` or ``"violin"``. The
+    :data:`LATENCY_BUDGETS` are guide lines; each setting's label gives its turn count.
+
+    Example::
+
+        plots.latency_distribution(res)
+        plots.latency_distribution(res, settings=[{"endpointing.min_delay": 0.5}], kind="violin")
+    """
+    if kind not in ("box", "violin"):
+        raise ValueError(f"plots.latency_distribution: kind must be 'box' or 'violin', got {kind!r}")
+    chosen = _pick_settings(result, settings)
+    t = result.turns
+    eot = t[(t["kind"] == "eot") & (t["outcome"] == "detected")] if len(t) else t
+    data = {sid: [float(v) for v in eot.loc[eot["setting"] == sid, "latency"] if _valid(v)] for sid in chosen}
+    shown = [sid for sid in chosen if data[sid]]
+    labels = _labels(result)
+    fig, ax = _axes(ax, (max(5.0, 1.3 * len(shown) + 1.5), 4.2))
+    pos = list(range(1, len(shown) + 1))
+    if shown:
+        if kind == "box":
+            ax.boxplot([data[sid] for sid in shown], positions=pos, widths=0.5, showfliers=True,
+                       medianprops={"color": "#d62728"}, flierprops={"markersize": 3})  # fmt: skip
+        else:
+            ax.violinplot([data[sid] for sid in shown], positions=pos, showmedians=True, widths=0.7)
+    ax.set_xticks(pos, [f"{labels[sid].replace(', ', chr(10))}\n(n={len(data[sid])})" for sid in shown], fontsize=7)
+    for b, style in zip(LATENCY_BUDGETS, ("--", ":"), strict=True):
+        ax.axhline(b, color="#777777", ls=style, lw=0.9, label=f"{b * 1000:g} ms budget")
+    ax.set_xlabel("setting")
+    ax.set_ylabel("end-of-turn latency per turn (s)")
+    missing = len(chosen) - len(shown)
+    note = f", {missing} without detected turns not shown" if missing else ""
+    ax.set_title(f"end-of-turn latency distribution ({len(shown)} settings{note})", loc="left", fontsize=10)
+    ax.grid(axis="y", alpha=0.25)
+    ax.legend(loc="upper left", fontsize=7, frameon=False)
+    return fig
+
+
+def interruption_curve(result: SweepResult, *, param: str = "interruption.min_duration", ax: Axes | None = None) -> Figure:
+    """Barge-in recall and false-interruption rate against grid parameter ``param`` (two lines).
+
+    Recall (real barge-ins that stopped the agent) should stay high while the false-interruption
+    rate (backchannels and noise that stopped it) falls; a good value keeps both. When other grid
+    parameters vary, each point is the mean over them (said in the title). Non-numeric values are
+    placed evenly in sorted order.
+
+    Example::
+
+        plots.interruption_curve(res)
+        plots.interruption_curve(res, param="interruption.min_words")
+    """
+    _check_param(result, param, "interruption_curve", "param")
+    cols = ["barge_in_recall", "false_interruption_rate"]
+    table, others = _group_by(result, param, cols)
+    fig, ax = _axes(ax, (6, 4))
+    keys = list(table.index)
+    numeric = all(isinstance(k, numbers.Real) and not isinstance(k, bool) for k in keys)
+    xs = [float(k) for k in keys] if numeric else list(range(len(keys)))
+    ax.plot(xs, table["barge_in_recall"], marker="o", color="#2ca02c", label="barge-in recall (higher is better)")
+    ax.plot(xs, table["false_interruption_rate"], marker="s", color="#d62728", label="false interruption rate (lower is better)")
+    if not numeric:
+        ax.set_xticks(xs, [_value(k) for k in keys])
+    ax.set_xlabel(param)
+    ax.set_ylabel("rate")
+    ax.yaxis.set_major_formatter(PercentFormatter(1.0))
+    ax.set_ylim(-0.03, 1.08)
+    ax.set_title(f"interruptions vs {param}{_over(others)}", loc="left", fontsize=10)
+    ax.grid(alpha=0.25)
+    ax.legend(loc="best", fontsize=7, frameon=False)
+    return fig
+
+
+def preemptive_cost(
+    result: SweepResult,
+    *,
+    x: str = "preemptive_saved_mean",
+    y: str = "llm_requests_per_turn",
+    ax: Axes | None = None,
+    label_params: bool = True,
+) -> Figure:
+    """What preemptive generation costs against what it gains: one point per setting.
+
+    Default: ``llm_requests_per_turn`` (1.0 = no extra request; a guide line) against
+    ``preemptive_saved_mean`` (the mean head start, in seconds, the LLM got on the turns where the
+    preemptive reply was used). Other choices: ``y="preemptive_wasted_rate"`` or
+    ``"preemptive_wasted"``, ``x="eot_latency_p50"``. Points are coloured by ``eot_latency_p50``
+    (colorbar) and, with ``label_params`` and few settings, annotated with their grid values.
+    Settings with a NaN figure (e.g. no preemptive start) are left out and counted in the title.
+
+    Example::
+
+        plots.preemptive_cost(res)
+        plots.preemptive_cost(res, x="eot_latency_p50", y="preemptive_wasted_rate")
+    """
+    _check_metric(result, x, "preemptive_cost")
+    _check_metric(result, y, "preemptive_cost")
+    fig, ax = _axes(ax, (7, 4.6))
+    s = result.summary
+    rows = [r for r in s.to_dict("records") if _valid(r[x]) and _valid(r[y])]
+    if rows:
+        color = [r["eot_latency_p50"] if _valid(r["eot_latency_p50"]) else 0.0 for r in rows]
+        sc = ax.scatter([r[x] for r in rows], [r[y] for r in rows], c=color, cmap="viridis", s=40, edgecolors="black",
+                        linewidths=0.4, zorder=3)  # fmt: skip
+        bar = fig.colorbar(sc, ax=ax, shrink=0.9)
+        bar.set_label(_name("eot_latency_p50"), fontsize=8)
+    if y == "llm_requests_per_turn":
+        ax.axhline(1.0, color="#777777", ls="--", lw=0.9, label="1 request per turn (no waste)")
+        ax.legend(loc="upper left", fontsize=7, frameon=False)
+    if label_params and 0 < len(rows) <= MAX_LABELS:
+        _annotate_points(ax, rows, x, y, _labels(result))
+    ax.margins(x=0.2, y=0.12)
+    ax.set_xlabel(_name(x))
+    ax.set_ylabel(_name(y))
+    if _is_rate(y):
+        ax.yaxis.set_major_formatter(PercentFormatter(1.0))
+    dropped = len(s) - len(rows)
+    note = f", {dropped} without a value not shown" if dropped else ""
+    ax.set_title(f"preemptive generation: cost vs gain ({len(rows)} settings{note})", loc="left", fontsize=10)
+    ax.grid(alpha=0.25)
+    return fig

@@ -1,0 +1,103 @@
+"""``agentlab sweep CONFIG``: a headless, resumable sweep from a YAML/JSON config, run as a subprocess."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+import agentlab.datasets as ads
+from agentlab.cli import main
+
+CONFIG = """
+dataset: tiny
+grid:
+  endpointing.min_delay: [0.2, 1.0]
+  interruption.min_duration: [0.5]
+base_options:
+  preemptive_generation: false
+timeout: 3.0
+executor: processes
+"""
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory):
+    root = tmp_path_factory.mktemp("cli")
+    a, b = ads.load("dictation"), ads.load("overlaps")
+    convs = a.conversations[:2] + b.conversations[:1]
+    manifest = {k: v for k, v in a.manifest.items() if k != "generator"}
+    manifest.update(name="tiny", description="two dictation and one overlap conversation", conversations=[c.id for c in convs])
+    ads.Dataset("tiny", manifest, convs).save(root / "tiny")
+    return root
+
+
+def _run(*args, cwd=None):
+    return subprocess.run(
+        [sys.executable, "-m", "agentlab.cli", "sweep", *map(str, args)], capture_output=True, text=True, timeout=120, cwd=cwd
+    )
+
+
+def test_sweep_from_yaml(folder):
+    cfg = folder / "cfg.yaml"
+    cfg.write_text(CONFIG)
+    out = folder / "out"
+    p = _run(cfg, "--out", out, "--no-progress")
+    assert p.returncode == 0, p.stderr
+    summary = pd.read_csv(out / "summary.csv")
+    turns = pd.read_csv(out / "turns.csv")
+    assert list(summary["endpointing.min_delay"]) == [0.2, 1.0] and (summary.n_cells == 3).all() and (summary.n_failed == 0).all()
+    assert len(turns) > 0 and set(turns.conversation) == {c.id for c in ads.load(folder / "tiny")}
+    assert len(list((out / "cells").iterdir())) == 6
+    assert "summary (2 settings)" in p.stdout and "false_cutoff_rate" in p.stdout
+    assert "best with at most 5% cut-offs" in p.stdout and "best with at most 10% cut-offs" in p.stdout
+    if importlib.util.find_spec("agentlab.sweep.plots") is not None:  # figures only when the plots module is there
+        assert (out / "tradeoff.png").is_file() and (out / "tradeoff.png").stat().st_size > 1000
+    # resumable: run again, nothing recomputed, the same tables
+    again = _run(cfg, "--out", out, "--no-progress")
+    assert again.returncode == 0, again.stderr
+    pd.testing.assert_frame_equal(pd.read_csv(out / "summary.csv"), summary)
+
+
+def test_json_config_default_out(folder):
+    cfg = folder / "small.json"
+    cfg.write_text(json.dumps({"dataset": str(folder / "tiny"), "grid": {"vad.min_silence_duration": [0.3]}}))
+    p = _run(cfg, "--no-progress")
+    assert p.returncode == 0, p.stderr
+    assert (folder / "sweep-small" / "summary.csv").is_file() and (folder / "sweep-small" / "turns.csv").is_file()
+
+
+@pytest.mark.parametrize(
+    ("text", "field", "value"),
+    [
+        ("dataset: tiny\ngrid:\n  endpointng.min_delay: [0.2]\n", "grid.endpointng.min_delay", "[0.2]"),
+        ("dataset: tiny\ngrid:\n  endpointing.min_delay: [-1]\n", "grid.endpointing.min_delay", "[-1]"),
+        ("dataset: nowhere\ngrid: {endpointing.min_delay: [0.2]}\n", "dataset", "'nowhere'"),
+        ("dataset: tiny\ngrid: {endpointing.min_delay: [0.2]}\ntimeout: -3\n", "timeout", "-3"),
+        ("dataset: tiny\ngrid: {endpointing.min_delay: [0.2]}\nexecutor: threads\n", "executor", "'threads'"),
+        ("dataset: tiny\ngrid: {endpointing.min_delay: [0.2]}\nvad: {min_silence: 1}\n", "vad", "min_silence"),
+        ("dataset: tiny\ngrid: {endpointing.min_delay: 0.2}\n", "grid.endpointing.min_delay", "0.2"),
+        ("dataset: tiny\ngrids: {endpointing.min_delay: [0.2]}\n", "grids", "endpointing.min_delay"),
+        ("grid: {endpointing.min_delay: [0.2]}\n", "dataset", "missing"),
+    ],
+)
+def test_bad_config(folder, text, field, value, capsys):
+    cfg = folder / "bad.yaml"
+    cfg.write_text(text)
+    assert main(["sweep", str(cfg), "--out", str(folder / "bad-out"), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert str(cfg) in err and f"'{field}'" in err and value in err, err
+    assert not (folder / "bad-out").exists()
+
+
+def test_bad_config_subprocess(folder):
+    cfg = folder / "bad-sub.yaml"
+    cfg.write_text("dataset: tiny\ngrid:\n  endpointing.min_delay: [0.2, fast]\n")
+    p = _run(cfg, "--no-progress")
+    assert p.returncode == 2, (p.stdout, p.stderr)
+    assert "Traceback" not in p.stderr
+    assert str(cfg) in p.stderr and "'grid.endpointing.min_delay'" in p.stderr and "fast" in p.stderr, p.stderr
