@@ -111,6 +111,15 @@ def test_csv_round_trip(result, tmp_path):
     assert len(back.turns) == len(result.turns)
 
 
+def test_parquet_round_trip_matches_csv(result, tmp_path):
+    result.to_parquet(tmp_path / "r.parquet")
+    back = SweepResult.from_parquet(tmp_path / "r.parquet")
+    assert back.params == result.params
+    pd.testing.assert_frame_equal(back.summary, result.summary)
+    pd.testing.assert_frame_equal(back.turns.reset_index(drop=True), result.turns.reset_index(drop=True), check_dtype=False)
+    assert back.cells["status"].tolist() == result.cells["status"].tolist()
+
+
 def test_resume_computes_only_missing_cells(small, result, tmp_path, monkeypatch):
     out = tmp_path / "out"
     first = sweep(None, small, GRID, out=out, progress=False)

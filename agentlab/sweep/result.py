@@ -166,17 +166,45 @@ class SweepResult:
         """
         from .._utils import atomic_write
 
-        cells = self.cells.assign(kind=_CELL_KIND)
-        turns = self.turns.assign(status="ok", error=None)
-        both = pd.concat([cells, turns], ignore_index=True)
-        front = ["setting", *self.params, *CELL_COLUMNS]
-        both = both[front + [c for c in ROW_COLUMNS if c not in front]]
+        both = self._combined()
         atomic_write(path, lambda tmp: both.to_csv(tmp, index=False))
 
     @classmethod
     def from_csv(cls, path: str | os.PathLike[str]) -> SweepResult:
         """Read a file written by :meth:`to_csv` (grid parameters are the columns between ``setting`` and ``conversation``)."""
-        both = pd.read_csv(path, keep_default_na=False, na_values=[""])
+        return cls._split(pd.read_csv(path, keep_default_na=False, na_values=[""]))
+
+    def to_parquet(self, path: str | os.PathLike[str]) -> None:
+        """Write both tables to one Parquet file, as :meth:`to_csv` does (needs ``pyarrow``: ``agentlab[sweep]``).
+
+        Example::
+
+            res.to_parquet("sweep.parquet"); SweepResult.from_parquet("sweep.parquet")
+        """
+        from .._utils import atomic_write
+
+        _require_pyarrow()
+        both = self._combined()
+        # Mixed-type columns (grid values like turn_detection) are stored as text by CSV anyway; keep parity.
+        both = both.astype({c: str for c in self.params if both[c].dtype == object})
+        atomic_write(path, lambda tmp: both.to_parquet(tmp, index=False))
+
+    @classmethod
+    def from_parquet(cls, path: str | os.PathLike[str]) -> SweepResult:
+        """Read a file written by :meth:`to_parquet`."""
+        _require_pyarrow()
+        return cls._split(pd.read_parquet(path))
+
+    def _combined(self) -> pd.DataFrame:
+        # One table for both: cell status rows (kind "_cell") and span rows, so one file holds a result.
+        cells = self.cells.assign(kind=_CELL_KIND)
+        turns = self.turns.assign(status="ok", error=None)
+        both = pd.concat([cells, turns], ignore_index=True)
+        front = ["setting", *self.params, *CELL_COLUMNS]
+        return both[front + [c for c in ROW_COLUMNS if c not in front]]
+
+    @classmethod
+    def _split(cls, both: pd.DataFrame) -> SweepResult:
         cols = list(both.columns)
         params = cols[1 : cols.index("conversation")]
         is_cell = both["kind"] == _CELL_KIND
@@ -222,3 +250,10 @@ def _fmt(v: Any) -> str:
     if isinstance(v, float):
         return "–" if math.isnan(v) else f"{v:.3g}"
     return html.escape(str(v))
+
+
+def _require_pyarrow() -> None:
+    try:
+        import pyarrow  # noqa: F401
+    except ImportError:
+        raise ImportError("Parquet needs pyarrow: pip install 'agentlab[sweep]' (or use to_csv/from_csv)") from None
