@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .._utils import NOT_GIVEN, is_given
+from ..engine.turns import EngineConfig
 
 __all__ = [
     "EndpointingOptions",
@@ -110,6 +111,37 @@ class SessionOptions:
             "preemptive_generation": dataclasses.asdict(self.preemptive_generation),
             "user_turn_limit": dataclasses.asdict(self.user_turn_limit),
         }
+
+    def engine_config(self, *, has_stt: bool = True, pausable: bool = True) -> EngineConfig:
+        """The turn engine's view of these options (``has_stt``/``pausable`` describe the wiring).
+
+        Example::
+
+            build_options(turn_handling={"endpointing": {"min_delay": 0.3}}).engine_config().min_delay   # 0.3
+        """
+        td = self.turn_detection
+        i, p, e = self.interruption, self.preemptive_generation, self.endpointing
+        return EngineConfig(
+            mode=td if isinstance(td, str) and td in ("vad", "stt", "manual") else None,
+            min_delay=e.min_delay,
+            max_delay=e.max_delay,
+            dynamic=e.mode == "dynamic",
+            alpha=e.alpha,
+            interruptions=i.enabled,
+            min_duration=i.min_duration,
+            min_words=i.min_words,
+            resume_false_interruption=i.resume_false_interruption,
+            false_interruption_timeout=i.false_interruption_timeout,
+            discard_audio_if_uninterruptible=i.discard_audio_if_uninterruptible,
+            preemptive=p.enabled,
+            preemptive_max_speech_duration=p.max_speech_duration,
+            preemptive_max_retries=p.max_retries,
+            aec_warmup_duration=self.aec_warmup_duration,
+            has_vad=True,
+            has_stt=has_stt,
+            pausable=pausable,
+            detector=td if td is not None and not isinstance(td, str) else None,
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """All options as plain values (turn-detector objects shown by their class name)."""

@@ -836,31 +836,7 @@ class AgentSession:
         o = self._options
         agent = self.current_agent
         opts = o.replace(**agent._turn_handling) if is_given(agent._turn_handling) and agent._turn_handling else o
-        td = opts.turn_detection
-        mode = td if isinstance(td, str) and td in ("vad", "stt", "manual") else None
-        detector = td if td is not None and not isinstance(td, str) else None
-        i, p, e = opts.interruption, opts.preemptive_generation, opts.endpointing
-        return eng.EngineConfig(
-            mode=mode,
-            min_delay=e.min_delay,
-            max_delay=e.max_delay,
-            dynamic=e.mode == "dynamic",
-            alpha=e.alpha,
-            interruptions=i.enabled,
-            min_duration=i.min_duration,
-            min_words=i.min_words,
-            resume_false_interruption=i.resume_false_interruption,
-            false_interruption_timeout=i.false_interruption_timeout,
-            discard_audio_if_uninterruptible=i.discard_audio_if_uninterruptible,
-            preemptive=p.enabled,
-            preemptive_max_speech_duration=p.max_speech_duration,
-            preemptive_max_retries=p.max_retries,
-            aec_warmup_duration=opts.aec_warmup_duration,
-            has_vad=True,
-            has_stt=has_stt,
-            pausable=pausable_output and agent.tts is not None,
-            detector=detector,
-        )
+        return opts.engine_config(has_stt=has_stt, pausable=pausable_output and agent.tts is not None)
 
     def _on_input_event(self, event: InputEvent, last: bool) -> None:
         if self._engine is not None and not self._closing:

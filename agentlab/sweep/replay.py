@@ -165,7 +165,7 @@ def engine_config(
 ) -> EngineConfig:
     """The :class:`~agentlab.engine.EngineConfig` a session with ``options`` gives its engine.
 
-    The same mapping as ``AgentSession._engine_config`` (an agent with a TTS on a pausable output,
+    :meth:`SessionOptions.engine_config`, wired as in a session (an agent with a TTS on a pausable output,
     with an STT). ``options`` is a :class:`~agentlab.session.options.SessionOptions`, a dict of
     ``AgentSession`` keyword arguments (``{"turn_handling": {...}}`` or the flat keywords), or
     ``None`` for the defaults.
@@ -182,31 +182,7 @@ def engine_config(
         opts = build_options(**dict(options))
     else:
         raise TypeError(f"engine_config: options must be SessionOptions, a dict or None, got {type(options).__name__}")
-    td = opts.turn_detection
-    mode = td if isinstance(td, str) and td in ("vad", "stt", "manual") else None
-    detector = td if td is not None and not isinstance(td, str) else None
-    i, p, e = opts.interruption, opts.preemptive_generation, opts.endpointing
-    return EngineConfig(
-        mode=mode,
-        min_delay=e.min_delay,
-        max_delay=e.max_delay,
-        dynamic=e.mode == "dynamic",
-        alpha=e.alpha,
-        interruptions=i.enabled,
-        min_duration=i.min_duration,
-        min_words=i.min_words,
-        resume_false_interruption=i.resume_false_interruption,
-        false_interruption_timeout=i.false_interruption_timeout,
-        discard_audio_if_uninterruptible=i.discard_audio_if_uninterruptible,
-        preemptive=p.enabled,
-        preemptive_max_speech_duration=p.max_speech_duration,
-        preemptive_max_retries=p.max_retries,
-        aec_warmup_duration=opts.aec_warmup_duration,
-        has_vad=True,
-        has_stt=has_stt,
-        pausable=pausable,
-        detector=detector,
-    )
+    return opts.engine_config(has_stt=has_stt, pausable=pausable)
 
 
 def conversation_events(
