@@ -198,37 +198,18 @@ def span_outcomes(
         )
 
     for i, s in enumerate(conv.spans):
+        # Both kinds look for the first commit in a window; only the window's end and the labels differ.
         if s.kind == "hold":
-            t = _first(commit_times, s.start, s.end + grace)
-            row(
-                "hold",
-                i,
-                s.start,
-                s.end,
-                "held" if t is None else "cutoff",
-                time=t,
-                latency=None if t is None else t - s.start,
-                turn=s.turn,
-            )
-            if t is not None:
-                commit_label.setdefault(t, ("cutoff", s.turn))
+            hi, hit, miss, label = s.end + grace, "cutoff", "held", "cutoff"
         else:
             hi = s.start + timeout
             if s.turn + 1 < len(conv.turns):
                 hi = min(hi, conv.turns[s.turn + 1].start + grace)
-            t = _first(commit_times, s.start, hi)
-            row(
-                "eot",
-                i,
-                s.start,
-                s.end,
-                "missed" if t is None else "detected",
-                time=t,
-                latency=None if t is None else t - s.start,
-                turn=s.turn,
-            )
-            if t is not None:
-                commit_label.setdefault(t, ("eot", s.turn))
+            hit, miss, label = "detected", "missed", "eot"
+        t = _first(commit_times, s.start, hi)
+        row(s.kind, i, s.start, s.end, miss if t is None else hit, time=t, latency=None if t is None else t - s.start, turn=s.turn)
+        if t is not None:
+            commit_label.setdefault(t, (label, s.turn))
 
     played = {p.index: p for p in decisions.agent}
     for i, o in enumerate(conv.overlaps):
