@@ -25,7 +25,7 @@ from agentlab.models.stt import AlignedSTT
 from agentlab.models.tts import AudioFrame
 
 #: A recognizable fake key: it must never show up in reprs or error messages.
-API_KEY = "sk-test-PLANTED-audio-0123456789"
+API_KEY = "sk-test-PLANTED-aud1"
 SR = 16000
 
 
