@@ -11,6 +11,9 @@ Example::
     llm = al.ScriptedLLM(responses=["Hello! Table for how many?"])
     run = al.simulate(al.Agent(instructions="You book tables."), {"llm": llm}, ["Hi there"])
     run.history[["role", "text"]]
+
+    res = al.sweep(None, "dictation", {"endpointing.min_delay": [0.3, 0.6, 1.0]})   # which settings to ship?
+    res.best(max_cutoff_rate=0.05)
 """
 
 from .chat import AgentHandoff, ChatContext, ChatMessage, FunctionCall, FunctionCallOutput
@@ -35,6 +38,7 @@ from .session import (
     mock_tools,
 )
 from .sim import Run, UserTurn, simulate
+from .sweeps import SweepResult, sweep
 from .tools import FunctionTool, RunContext, StopResponse, ToolError, function_tool
 
 __version__ = "0.1.0"
@@ -70,6 +74,7 @@ __all__ = [
     "SessionOptions",
     "SpeechHandle",
     "StopResponse",
+    "SweepResult",
     "TextTurnDetector",
     "ToolError",
     "TurnEngine",
@@ -85,4 +90,5 @@ __all__ = [
     "metrics_frame",
     "mock_tools",
     "simulate",
+    "sweep",
 ]

@@ -16,7 +16,11 @@ A sweep config (YAML or JSON)::
       vad.min_silence_duration: [0.25, 0.55]
     base_options: {turn_handling: {...}} # optional: AgentSession keyword arguments
     vad: {activation_threshold: 0.5}     # optional: VADOptions fields
+    agent: my_agents:make_agent          # optional: the factory playing task conversations (module:name;
+                                         #   the config's folder is importable); default: the reference agent
     timeout: 3.0                         # optional: the eot scoring window (seconds)
+    llm_ttft: 0.3                        # optional: reply timing that models response latency on voice
+    tts_ttfb: 0.2                        #   conversations (your model's figures, seconds)
     executor: processes                  # optional: run on 2 worker processes (or a number of them)
     out: runs/delay                      # optional: default sweep-<config stem> next to the config
 """
@@ -134,7 +138,7 @@ class ConfigError(Exception):
     """A bad sweep config: the message names the file, the field and the value."""
 
 
-_SWEEP_FIELDS = ("dataset", "grid", "base_options", "vad", "timeout", "executor", "out")
+_SWEEP_FIELDS = ("dataset", "grid", "agent", "base_options", "vad", "timeout", "llm_ttft", "tts_ttfb", "executor", "out")
 
 
 def _sweep_config(path: Path) -> dict[str, object]:
@@ -147,7 +151,7 @@ def _sweep_config(path: Path) -> dict[str, object]:
     from .audio import VADOptions
     from .datasets import load
     from .session.options import build_options
-    from .sweep.run import Setting, _check_executor, _resolve, expand_grid
+    from .sweeps.run import Setting, _check_executor, _resolve, expand_grid
 
     def bad(field: str, value: object, why: str) -> ConfigError:
         return ConfigError(f"{path}: field {field!r} = {value!r}: {why}")
@@ -181,6 +185,16 @@ def _sweep_config(path: Path) -> dict[str, object]:
     timeout = cfg.get("timeout")
     if timeout is not None and not (isinstance(timeout, (int, float)) and not isinstance(timeout, bool) and 0 < timeout < float("inf")):
         raise bad("timeout", timeout, "must be a positive number of seconds")
+    timing = {}
+    for field in ("llm_ttft", "tts_ttfb"):
+        value = cfg.get(field)
+        if value is not None and not (isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value < float("inf")):
+            raise bad(field, value, "must be a number of seconds >= 0")
+        if value is not None:
+            timing[field] = float(value)
+    agent = cfg.get("agent")
+    if agent is not None:
+        agent = _import_factory(agent, lambda why: bad("agent", cfg["agent"], why), path.parent)
     executor = cfg.get("executor")
     if executor is not None and not (executor == "processes" or (isinstance(executor, int) and not isinstance(executor, bool))):
         raise bad("executor", executor, "must be 'processes', a number of worker processes, or omitted (in-process)")
@@ -227,13 +241,33 @@ def _sweep_config(path: Path) -> dict[str, object]:
         "base_options": base,
         "base_vad": vad,
         "timeout": timeout,
+        "timing": timing,
+        "agent": agent,
         "executor": executor,
         "out": path.parent / out if out is not None else path.parent / f"sweep-{path.stem}",
     }
 
 
+def _import_factory(spec: object, bad: Any, folder: Path) -> Any:
+    """``"package.module:name"`` → that attribute (an agent factory); the config's folder is importable."""
+    import importlib
+
+    if not isinstance(spec, str) or spec.count(":") != 1 or not all(spec.split(":")):
+        raise bad("must be 'module:factory' (e.g. 'my_agents:make_agent')")
+    module_name, attr = spec.split(":")
+    if str(folder.resolve()) not in sys.path:
+        sys.path.insert(0, str(folder.resolve()))  # a my_agents.py next to the config
+    try:
+        factory = getattr(importlib.import_module(module_name), attr)
+    except Exception as e:
+        raise bad(f"cannot import it: {type(e).__name__}: {e}") from None
+    if not callable(factory):
+        raise bad(f"{attr} is a {type(factory).__name__}, not a factory (an Agent subclass or a function)")
+    return factory
+
+
 def _sweep(args: argparse.Namespace) -> int:
-    from .sweep import sweep
+    from .sweeps import sweep
 
     path = Path(args.config)
     try:
@@ -243,11 +277,12 @@ def _sweep(args: argparse.Namespace) -> int:
         return 2
     out = Path(args.out) if args.out else Path(cfg["out"])  # type: ignore[arg-type]
     kwargs = {"timeout": cfg["timeout"]} if cfg["timeout"] is not None else {}
+    kwargs.update(cfg["timing"])  # type: ignore[arg-type]
     data = cfg["dataset"]
     print(f"agentlab sweep: {path}: dataset {data.name!r} ({len(data)} conversations), out {out}")  # type: ignore[attr-defined]
     try:
         res = sweep(
-            None,
+            cfg["agent"],
             data,  # type: ignore[arg-type]
             cfg["grid"],  # type: ignore[arg-type]
             base_options=cfg["base_options"],  # type: ignore[arg-type]
@@ -269,8 +304,6 @@ def _sweep(args: argparse.Namespace) -> int:
         print(f"\nsummary ({len(res.summary)} settings):\n{res.summary.to_string(index=False)}")
     if len(res.failed):
         print(f"\n{len(res.failed)} failed cells:\n{res.failed.to_string(index=False)}")
-    if len(res.skipped):
-        print(f"\n{len(res.skipped)} skipped cells (text-only conversations)")
     for budget in (0.05, 0.10):
         try:
             row = res.best(max_cutoff_rate=budget)
@@ -287,9 +320,9 @@ def _sweep(args: argparse.Namespace) -> int:
 
 
 def _sweep_figures(res: Any, out: Path) -> list[str]:
-    """PNG figures from :mod:`agentlab.sweep.plots`, if it is there (each one skipped if it fails)."""
+    """PNG figures from :mod:`agentlab.sweeps.plots`, if it is there (each one skipped if it fails)."""
     try:
-        from .sweep import plots  # type: ignore[attr-defined]
+        from .sweeps import plots  # type: ignore[attr-defined]
     except ImportError:
         return []
     import matplotlib

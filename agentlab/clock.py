@@ -13,8 +13,15 @@ Determinism rests on three rules:
 
 * the clock counts whole nanoseconds, so sums like ``0.1 + 0.2`` land on the same instant every run;
 * timers due at the same instant fire in the order they were scheduled (FIFO tie-break);
-* while real work is awaited (a thread, a real HTTP call) the caller holds the clock with
-  :meth:`VirtualClock.hold`; time then stands still instead of racing past the pending work.
+* while a thread's work is awaited the caller holds the clock with :meth:`VirtualClock.hold`;
+  time then stands still instead of racing past the pending work.
+
+Real network I/O (a provider's HTTP call, when a real model is plugged in) is the one thing that
+cannot be jumped over: its answer comes in real time, and jumping to the next timer would fire
+the client's own timeout first. So while the loop watches any socket of its own beyond its
+internal wake-up pipe, the selector lets time run at real speed (waits for real, then advances
+the clock by the real time that passed). Such runs measure the provider's real latency and are
+no longer deterministic; scripted runs never open sockets and stay instant.
 
 On the real clock nothing is special: the session simply runs on whatever loop is running,
 including Jupyter's, so top-level ``await`` works.
@@ -176,6 +183,8 @@ class _JumpingSelector(selectors.BaseSelector):
     def __init__(self, clock: VirtualClock) -> None:
         self._clock = clock
         self._real = selectors.DefaultSelector()
+        #: Registrations that are the loop's own (its wake-up pipe), set once the loop is built.
+        self.own_registrations = 0
 
     def register(self, fileobj: Any, events: int, data: Any = None) -> selectors.SelectorKey:
         return self._real.register(fileobj, events, data)
@@ -199,6 +208,8 @@ class _JumpingSelector(selectors.BaseSelector):
         if self._clock._holds:
             # Real work is pending: wait for it for real, with virtual time standing still.
             return self._real.select(timeout)
+        if len(self._real.get_map()) > self.own_registrations:
+            return self._select_real_io(timeout)
         if timeout is None:
             # Nothing is scheduled: only another thread can still wake us. If none does, every
             # coroutine is waiting on another one, and in virtual time that wait is forever.
@@ -210,6 +221,21 @@ class _JumpingSelector(selectors.BaseSelector):
                 )
             return ready
         self._clock.advance(timeout)
+        return []
+
+    def _select_real_io(self, timeout: float | None) -> list[tuple[selectors.SelectorKey, int]]:
+        # Sockets are being watched: time runs at real speed until one is ready or a timer is due.
+        limit = self._clock.deadlock_timeout if timeout is None else timeout
+        t0 = time.monotonic()
+        ready = self._real.select(limit)
+        if ready:
+            self._clock.advance(min(time.monotonic() - t0, limit))
+            return ready
+        if timeout is None:
+            raise VirtualClockDeadlock(
+                f"VirtualClock: a socket was watched but nothing arrived and nothing was scheduled for {limit:g} s of real time"
+            )
+        self._clock.advance(timeout)  # the timer is due: exactly on time, as when jumping
         return []
 
 
@@ -239,7 +265,9 @@ class _VirtualEventLoop(asyncio.SelectorEventLoop):
     def __init__(self, clock: VirtualClock) -> None:
         self.agentlab_clock = clock
         self._timer_seq = itertools.count()
-        super().__init__(_JumpingSelector(clock))
+        selector = _JumpingSelector(clock)
+        super().__init__(selector)
+        selector.own_registrations = len(selector.get_map())
 
     def time(self) -> float:
         return self.agentlab_clock.now()

@@ -4,7 +4,8 @@ hour of audio within 60 s on this 2-core machine).
 Prints, side by side: the one-off analysis time (VAD over every recording, cached afterwards), the
 marginal time per setting per hour of audio on the fast path (the turn engine replayed over cached
 tracks), the projected time for 100 settings over one hour, and the ratio to running the same settings
-in real time.
+in real time. Then the full simulation path: the task conversations run through the whole session
+(10 tool-step limits), per cell and against real time (their nominal speaking time).
 
 Run:  python benchmarks/bench_sweep.py [--side 10]
 """
@@ -16,7 +17,7 @@ import time
 
 from agentlab import datasets
 from agentlab.audio import AnalysisCache
-from agentlab.sweep import sweep
+from agentlab.sweeps import sweep
 
 NAMES = ["dictation", "conversational", "overlaps"]
 
@@ -54,6 +55,19 @@ def main() -> None:
     print(f"{'analysis (once)':>30} {'per setting per hour':>22} {'100 settings x 1 h':>20} {'vs real time':>14}")
     print(f"{analysis:29.2f}s {per_setting_hour * 1000:20.0f}ms {projected:19.1f}s {realtime / (analysis + settings_time):13,.0f}x")
     print(f"target: 100 settings over one hour within 60 s -> {'met' if projected <= 60 else 'not met'}")
+
+    # The full simulation path: every task conversation runs the whole session (reference agent).
+    tasks = datasets.load("tasks")
+    typed_s = sum(c.duration for c in tasks)
+    steps = {"max_tool_steps": list(range(10))}
+    t0 = time.perf_counter()
+    result = sweep(None, tasks, steps, progress=False)
+    task_time = time.perf_counter() - t0
+    assert result.failed.empty
+    cells = len(result.cells)
+    print(f"\ntask conversations (full simulation path): {len(steps['max_tool_steps'])} settings x {len(tasks)} conversations")
+    print(f"{'wall':>30} {'per cell':>22} {'vs real time':>20}")
+    print(f"{task_time:29.2f}s {task_time / cells * 1000:20.1f}ms {cells / len(tasks) * typed_s / task_time:19,.0f}x")
 
 
 if __name__ == "__main__":

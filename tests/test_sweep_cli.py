@@ -55,7 +55,7 @@ def test_sweep_from_yaml(folder):
     assert len(list((out / "cells").iterdir())) == 6
     assert "summary (2 settings)" in p.stdout and "false_cutoff_rate" in p.stdout
     assert "best with at most 5% cut-offs" in p.stdout and "best with at most 10% cut-offs" in p.stdout
-    if importlib.util.find_spec("agentlab.sweep.plots") is not None:  # figures only when the plots module is there
+    if importlib.util.find_spec("agentlab.sweeps.plots") is not None:  # figures only when the plots module is there
         assert (out / "tradeoff.png").is_file() and (out / "tradeoff.png").stat().st_size > 1000
     # resumable: run again, nothing recomputed, the same tables
     again = _run(cfg, "--out", out, "--no-progress")
@@ -83,6 +83,9 @@ def test_json_config_default_out(folder):
         ("dataset: tiny\ngrid: {endpointing.min_delay: 0.2}\n", "grid.endpointing.min_delay", "0.2"),
         ("dataset: tiny\ngrids: {endpointing.min_delay: [0.2]}\n", "grids", "endpointing.min_delay"),
         ("grid: {endpointing.min_delay: [0.2]}\n", "dataset", "missing"),
+        ("dataset: tiny\ngrid: {max_tool_steps: [1]}\nagent: no_such_module:make\n", "agent", "no_such_module"),
+        ("dataset: tiny\ngrid: {max_tool_steps: [1]}\nagent: make_agent\n", "agent", "module:factory"),
+        ("dataset: tiny\ngrid: {max_tool_steps: [1]}\nllm_ttft: -0.1\n", "llm_ttft", "-0.1"),
     ],
 )
 def test_bad_config(folder, text, field, value, capsys):
@@ -101,3 +104,27 @@ def test_bad_config_subprocess(folder):
     assert p.returncode == 2, (p.stdout, p.stderr)
     assert "Traceback" not in p.stderr
     assert str(cfg) in p.stderr and "'grid.endpointing.min_delay'" in p.stderr and "fast" in p.stderr, p.stderr
+
+
+def test_task_sweep_with_an_agent_factory(folder):
+    """``agent: module:name`` loads the user's factory from next to the config; task cells use it."""
+    convs = [c for c in ads.load("tasks") if c.metadata["domain"] == "order"][:2]
+    tasks = ads.load("tasks")
+    manifest = {k: v for k, v in tasks.manifest.items() if k != "generator"}
+    manifest.update(name="two-tasks", conversations=[c.id for c in convs])
+    ads.Dataset("two-tasks", manifest, convs).save(folder / "two-tasks")
+    (folder / "my_agents.py").write_text(
+        "from agentlab.sweeps import reference_agent\n"
+        "made = []\n"
+        "def make_agent(conv):\n"
+        "    made.append(conv.id)\n"
+        "    print('made agent for', conv.id)\n"
+        "    return reference_agent(conv)\n"
+    )
+    cfg = folder / "tasks.yaml"
+    cfg.write_text("dataset: two-tasks\ngrid:\n  max_tool_steps: [0, 2]\nagent: my_agents:make_agent\n")
+    p = _run(cfg, "--out", folder / "tasks-out", "--no-progress")
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.count("made agent for") == 4  # a fresh agent per cell
+    summary = pd.read_csv(folder / "tasks-out" / "summary.csv")
+    assert summary.task_success_rate.tolist() == [0.0, 1.0] and summary.forced_replies.iloc[0] > 0

@@ -6,15 +6,17 @@ import pandas as pd
 import pytest
 
 import agentlab.datasets as ads
-from agentlab.sweep import sweep
+from agentlab.sweeps import sweep
 
-GRID = {"endpointing.min_delay": [0.2, 1.0], "interruption.min_duration": [0.2, 1.0]}
+# max_tool_steps matters to the task conversations (the full simulation path), the rest to the voice ones.
+GRID = {"endpointing.min_delay": [0.2, 1.0], "interruption.min_duration": [0.2, 1.0], "max_tool_steps": [0, 2]}
 
 
 @pytest.fixture(scope="module")
 def small():
     a, b = ads.load("dictation"), ads.load("overlaps")
-    return ads.Dataset("mixed", {"name": "mixed"}, a.conversations[:3] + b.conversations[:2])
+    tasks = [c for c in ads.load("tasks") if c.metadata["domain"] == "order"][:2]  # 2 tool rounds in a turn: fails at 0
+    return ads.Dataset("mixed", {"name": "mixed"}, [*a.conversations[:3], *b.conversations[:2], *tasks])
 
 
 @pytest.fixture(scope="module")
@@ -41,14 +43,16 @@ def _same(a, b):
 
 
 def test_reference_is_not_trivial(reference, small):
-    assert len(reference.cells) == 4 * len(small) and (reference.cells.status == "ok").all()
+    assert len(reference.cells) == 8 * len(small) and (reference.cells.status == "ok").all()
     assert len(reference.turns) > 0
+    success = reference.summary.groupby("max_tool_steps").task_success_rate.mean()
+    assert success[0] == 0.0 and success[2] == 1.0
 
 
 def test_processes_identical(small, reference, tmp_path):
     res = sweep(None, small, GRID, executor="processes", out=tmp_path / "out", progress=False)
     _same(reference, res)
-    assert len(list((tmp_path / "out" / "cells").iterdir())) == 4 * len(small)
+    assert len(list((tmp_path / "out" / "cells").iterdir())) == 8 * len(small)
     # resumed from disk (nothing left to compute) with another executor: the same again
     _same(reference, sweep(None, small, GRID, executor=1, out=tmp_path / "out", progress=False))
 

@@ -1,4 +1,4 @@
-"""agentlab.sweep.plots: every plot returns a Figure, draws into a given ax, and shows the summary's figures."""
+"""agentlab.sweeps.plots: every plot returns a Figure, draws into a given ax, and shows the summary's figures."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 from matplotlib.figure import Figure
 
 import agentlab.datasets as ads
-from agentlab.sweep import plots, sweep
+from agentlab.sweeps import plots, sweep
 
 GRID = {"endpointing.min_delay": [0.2, 0.5, 1.0], "interruption.min_duration": [0.2, 1.0]}
 

@@ -13,7 +13,7 @@ import agentlab.datasets as ads
 from agentlab.datasets.convert import simulate_conversation
 from agentlab.datasets.model import AgentSpeech, Conversation, Turn, Word
 from agentlab.session.options import build_options
-from agentlab.sweep import (
+from agentlab.sweeps import (
     AgentPlayback,
     conversation_events,
     engine_config,

@@ -14,9 +14,9 @@ import pandas as pd
 import pytest
 
 import agentlab.datasets as ads
-import agentlab.sweep.run as run_mod
+import agentlab.sweeps.run as run_mod
 from agentlab.datasets.model import Conversation
-from agentlab.sweep import SweepResult, expand_grid, sweep
+from agentlab.sweeps import SweepResult, expand_grid, sweep
 
 GRID = {"endpointing.min_delay": [0.2, 1.0], "interruption.min_duration": [0.2, 1.0]}
 
@@ -46,9 +46,9 @@ def _counting(monkeypatch):
     calls = []
     real = run_mod._run_cell
 
-    def counted(conv, options, events, timeout):
+    def counted(conv, options, events, scoring):
         calls.append(conv.id)
-        return real(conv, options, events, timeout)
+        return real(conv, options, events, scoring)
 
     monkeypatch.setattr(run_mod, "_run_cell", counted)
     return calls
@@ -149,7 +149,7 @@ def test_real_kill_then_resume(tmp_path):
     script = (
         MAKE_DATA
         + f"""
-import time, agentlab.sweep.run as m
+import time, agentlab.sweeps.run as m
 real = m._run_cell
 def slow(*a):
     time.sleep(0.4)
@@ -188,11 +188,12 @@ def test_failing_and_text_only_cells(small, tmp_path):
     res = sweep(None, data, GRID, progress=False, out=tmp_path / "out")
     assert len(res.failed) == 4 and set(res.failed.conversation) == {"broken"}
     assert res.failed.error.str.len().min() > 0
-    assert len(res.skipped) == 4 and res.skipped.error.str.contains("text-only").all()
     ok = res.cells[res.cells.status == "ok"]
-    assert len(ok) == 8 and set(res.turns.conversation) == {c.id for c in small.conversations[1:3]}
+    assert len(ok) == 12 and set(res.turns.conversation) == {"text-only", *(c.id for c in small.conversations[1:3])}
+    typed = res.turns[res.turns.conversation == "text-only"]
+    assert list(typed.kind) == ["user_turn"] * 4 and (typed.outcome == "replied").all()  # full path, no task to score
     s = res.summary
-    assert (s.n_failed == 1).all() and (s.n_skipped == 1).all() and (s.n_cells == 4).all()
+    assert (s.n_failed == 1).all() and (s.n_cells == 4).all()
     cell = json.loads(next((tmp_path / "out" / "cells").glob("*--broken.json")).read_text())
     assert cell["status"] == "failed" and cell["error"]
 
@@ -209,3 +210,46 @@ def test_mismatched_arguments_in_out_folder(small, tmp_path):
     (other / "notes.txt").write_text("x")
     with pytest.raises(ValueError, match=r"no sweep\.json"):
         sweep(None, small, {"endpointing.min_delay": [0.5]}, out=other, progress=False)
+
+
+def test_bundled_datasets_show_the_expected_tradeoffs():
+    """The issue's done-when: min delay, max delay, interruption min_duration and preemptive generation
+    on the bundled conversational + overlaps data, with the text turn detector (so max_delay matters)."""
+    import itertools
+
+    from agentlab import TextTurnDetector
+
+    data = ads.Dataset("mix", {"name": "mix"}, [*ads.load("conversational").conversations, *ads.load("overlaps").conversations])
+    grid = {
+        "endpointing.min_delay": [0.2, 1.0],
+        "endpointing.max_delay": [1.0, 2.5],
+        "interruption.min_duration": [0.3, 1.0],
+        "preemptive_generation.enabled": [False, True],
+    }
+    res = sweep(None, data, grid, base_options={"turn_handling": {"turn_detection": TextTurnDetector()}}, progress=False)
+    assert (res.cells.status == "ok").all()
+    s = res.summary.set_index(list(grid))
+    names = list(grid)
+
+    def pairs(param):
+        """(low, high) summary rows differing only in ``param``."""
+        i = names.index(param)
+        others = [grid[n] for n in names if n != param]
+        for rest in itertools.product(*others):
+            lo, hi = ((*rest[:i], v, *rest[i:]) for v in grid[param])
+            yield s.loc[lo], s.loc[hi]
+
+    for short, long in pairs("endpointing.min_delay"):
+        assert short.false_cutoff_rate > long.false_cutoff_rate
+        assert short.eot_latency_p50 < long.eot_latency_p50 and short.response_latency_p50 < long.response_latency_p50
+    for short, long in pairs("endpointing.max_delay"):
+        assert short.false_cutoff_rate > long.false_cutoff_rate  # waiting out "unlikely" ends spares holds...
+        assert short.eot_latency_p99 < long.eot_latency_p99  # ... and makes the slowest turns slower
+    for eager, patient in pairs("interruption.min_duration"):
+        assert eager.barge_in_recall > patient.barge_in_recall
+        assert eager.false_interruption_rate >= patient.false_interruption_rate
+    for off, on in pairs("preemptive_generation.enabled"):
+        assert off.preemptive_per_turn == 0 < on.preemptive_per_turn
+        assert on.response_latency_p50 < off.response_latency_p50  # latency saved...
+        assert on.llm_requests_per_turn > off.llm_requests_per_turn == 1.0  # ... for extra LLM requests
+        assert on.false_cutoff_rate == off.false_cutoff_rate  # and turn decisions do not change

@@ -1,4 +1,4 @@
-"""The metrics contract on a hand-built conversation with hand-computed values (see agentlab.sweep.score)."""
+"""The metrics contract on a hand-built conversation with hand-computed values (see agentlab.sweeps.score)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from agentlab.datasets.model import AgentSpeech, Conversation, Overlap, Span, Turn, Word
-from agentlab.sweep import (
+from agentlab.sweeps import (
     ROW_COLUMNS,
     AgentPlayback,
     Commit,
@@ -133,3 +133,39 @@ def test_operating_points_and_pareto():
     assert operating_points(points, cutoff_budgets=(0.01,))["latency@cutoff<=1%"] == {"budget": 0.01, "value": None, "setting": None}
     assert pareto(points) == [1.0, 0.5, 0.2]
     assert pareto({"a": (0.10, 0.4), "b": (0.05, 0.9), "c": (0.12, 0.5), "d": (0.10, 0.4)}) == ["b", "a", "d"]
+
+
+def test_response_latency_follows_livekits_measured_rule():
+    # Reference §6's repo test: the user stops at 2.0, the final transcript (and a preemptive
+    # start) comes at 2.1, min_delay 0.5 commits at 2.5; LLM ttft 0.3, TTS ttfb 0.3. LiveKit
+    # measured 0.7 s (preemptive with TTS), 0.8 s (preemptive LLM only) and 1.1 s (disabled).
+    words = (Word("hello", 0.5, 1.0), Word("there", 1.5, 2.0))
+    conv = Conversation(
+        id="lk", duration=6.0, turns=(Turn(0.5, 2.0, "hello there", words),), spans=(Span("hold", 1.0, 1.5, 0), Span("eot", 2.0, 6.0, 0))
+    )
+    commit = Commit(2.5, "hello there", 0.5, 2.0, 0.5, 0.1)
+    pre = Decisions("lk", commits=(commit,), preemptive=(Preemptive(2.1, "Hello there."),))
+    plain = Decisions("lk", commits=(commit,))
+
+    def response(d, **kw):
+        rows = span_outcomes(conv, d, llm_ttft=0.3, tts_ttfb=0.3, **kw)
+        return round(rows.loc[rows.kind == "eot", "response_latency"].item(), 6)
+
+    assert response(pre, preemptive_tts=True) == 0.7
+    assert response(pre) == 0.8
+    assert response(plain) == 1.1
+    # A wasted preemptive start (other words) saves nothing.
+    other = Decisions("lk", commits=(commit,), preemptive=(Preemptive(2.1, "hello"),))
+    assert response(other) == 1.1
+
+
+def test_worked_example_response_latency():
+    rows = span_outcomes(worked_conversation(), worked_decisions())  # defaults: llm_ttft 0.3, tts_ttfb 0.2
+    eot = rows[rows.kind == "eot"]
+    # detected at 3.4 reusing the preemptive reply started at 3.25: max(3.25 + 0.3, 3.4) + 0.2 = 3.75
+    assert eot.response_latency.iloc[0] == pytest.approx(0.75) and math.isnan(eot.response_latency.iloc[1])
+    assert rows[rows.kind != "eot"].response_latency.isna().all()
+    s = summarize(rows)
+    assert s["response_latency_p50"] == pytest.approx(0.75) and s["response_latency_mean"] == pytest.approx(0.75)
+    with pytest.raises(ValueError, match="llm_ttft"):
+        span_outcomes(worked_conversation(), worked_decisions(), llm_ttft=-1)

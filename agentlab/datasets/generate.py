@@ -758,8 +758,13 @@ def _task(rng: np.random.Generator) -> tuple[list[str], list[dict[str, Any]], di
             {"name": "book_appointment", "arguments": {"service": service, "date": date, "time": hhmm, "name": name}},
             confirm,
         ]
+    # The text turn after which each call is due: the lookup after the first message, the action
+    # and the confirmation after theirs (the order domain's "Yes, change it" confirms both at once).
+    due = [0, 2, 2] if domain == "order" else [0, 1, 2]
     if rng.random() < 0.3:  # a correction before the booking step
         turns.insert(1, "Sorry, first tell me what's available, then I'll pick.")
+        due = [d + (d > 0) for d in due]
+    tools = [{**t, "turn": d} for t, d in zip(tools, due, strict=True)]
     return turns, tools, {"domain": domain, "today": "2025-03-01", "dates": "ISO 8601 (YYYY-MM-DD), times 24 h HH:MM"}
 
 
@@ -1159,7 +1164,8 @@ def _write_card(folder: Path, name: str, seed: int, scale: float, st: dict[str, 
     if name == "tasks":
         lines += [
             "Each conversation is scripted text (`audio: null`, `turns: []`): the user's messages are in `text_turns`, the tool "
-            "calls an agent should make, in order, in `expected_tools` (arguments compared as a subset). Dates are ISO 8601 "
+            "calls an agent should make, in order, in `expected_tools` (arguments compared as a subset; `turn` is the index of "
+            "the message after which the call is due). Dates are ISO 8601 "
             "(`today` is 2025-03-01 in `metadata`), times 24 h `HH:MM`; `metadata.tools` lists each tool's parameters "
             "(`?` = optional). `duration` is a nominal speaking time.",
             "",

@@ -80,7 +80,7 @@ _TURN_KEYS = {"start", "end", "transcript", "words"}
 _SPAN_KEYS = {"kind", "start", "end", "turn"}
 _AGENT_KEYS = {"start", "end", "text"}
 _OVERLAP_KEYS = {"kind", "start", "end", "agent", "transcript"}
-_TOOL_KEYS = {"name", "arguments"}
+_TOOL_KEYS = {"name", "arguments", "turn"}
 _SPAN_KINDS = ("hold", "eot")
 _OVERLAP_KINDS = ("barge_in", "backchannel", "noise")
 # metadata: the documented keys are type-checked; anything else is allowed.
@@ -147,6 +147,10 @@ def _short(value: Any, limit: int = 80) -> str:
 
 def _is_number(v: Any) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _tool_dict(c: ExpectedToolCall) -> dict[str, Any]:
+    return {"name": c.name, "arguments": dict(c.arguments), **({"turn": c.turn} if c.turn is not None else {})}
 
 
 def _is_index(v: Any) -> bool:
@@ -327,8 +331,8 @@ class _ConvChecker:
         spans = self.spans(self.list_field(data, "spans"), turns, dur)
         agent = self.agent(self.list_field(data, "agent"), dur)
         overlaps = self.overlaps(self.list_field(data, "overlaps"), agent, dur)
-        tools = self.tools(self.list_field(data, "expected_tools"))
         text_turns = self.list_field(data, "text_turns")
+        tools = self.tools(self.list_field(data, "expected_tools"), len(text_turns))
         for i, t in enumerate(text_turns):
             if not isinstance(t, str):
                 self.bad("text_turns", i, t, "must be a string (a user message)")
@@ -522,7 +526,7 @@ class _ConvChecker:
             out.append(Overlap(o["kind"], float(o["start"]), float(o["end"]), ai, transcript) if good else None)
         return out
 
-    def tools(self, raw: list[Any]) -> list[ExpectedToolCall]:
+    def tools(self, raw: list[Any], n_text_turns: int) -> list[ExpectedToolCall]:
         out = []
         for i, c in enumerate(raw):
             if not self.keys("expected_tools", i, c, _TOOL_KEYS, ("name", "arguments")):
@@ -534,8 +538,12 @@ class _ConvChecker:
             if not isinstance(c["arguments"], Mapping):
                 self.bad("expected_tools", i, c["arguments"], "arguments must be an object")
                 good = False
+            turn = c.get("turn")
+            if turn is not None and not (_is_index(turn) and 0 <= turn < n_text_turns):
+                self.bad("expected_tools", i, turn, f"turn must be the index of a text turn (0..{n_text_turns - 1}) or null")
+                good = False
             if good:
-                out.append(ExpectedToolCall(c["name"], dict(c["arguments"])))
+                out.append(ExpectedToolCall(c["name"], dict(c["arguments"]), turn))
         return out
 
     def audio(self, rel: str, path: Path, dur: float | None, sample_rate: int | None, check_rate: bool) -> None:
@@ -581,7 +589,7 @@ def conversation_to_dict(conv: Conversation, *, audio: str | None = None) -> dic
         "spans": [{"kind": s.kind, "start": s.start, "end": s.end, "turn": s.turn} for s in conv.spans],
         "agent": [{"start": a.start, "end": a.end, "text": a.text} for a in conv.agent],
         "overlaps": [{"kind": o.kind, "start": o.start, "end": o.end, "agent": o.agent, "transcript": o.transcript} for o in conv.overlaps],
-        "expected_tools": [{"name": c.name, "arguments": dict(c.arguments)} for c in conv.expected_tools],
+        "expected_tools": [_tool_dict(c) for c in conv.expected_tools],
         "text_turns": list(conv.text_turns),
         "metadata": dict(conv.metadata),
     }

@@ -97,10 +97,15 @@ class Overlap:
 
 @dataclass(frozen=True)
 class ExpectedToolCall:
-    """A tool call a task conversation should produce (arguments compared as a subset)."""
+    """A tool call a task conversation should produce (arguments compared as a subset).
+
+    ``turn``, when given, is the index of the text turn after which the call is due (the user has
+    then said everything it needs); ``None`` when unlabelled.
+    """
 
     name: str
     arguments: dict[str, Any] = field(default_factory=dict)
+    turn: int | None = None
 
 
 @dataclass(frozen=True)

@@ -1,16 +1,19 @@
-"""Run a sweep: session options × labelled conversations → a :class:`~agentlab.sweep.result.SweepResult`.
+"""Run a sweep: session options × labelled conversations → a :class:`~agentlab.sweeps.result.SweepResult`.
 
 :func:`sweep` expands a grid of option values into settings, runs every (setting, conversation)
-**cell** and scores it with :func:`~agentlab.sweep.score.span_outcomes`.
+**cell** and scores it with :func:`~agentlab.sweeps.score.span_outcomes`.
 
-What runs today is the **fast path** only: for conversations with audio or a speech script, the
-turn engine is replayed on the labelled user and agent speech
-(:func:`~agentlab.sweep.replay.replay_conversation`); no LLM or TTS is run, so the agent
-(``agent_or_factory``) is not used and the figures are the turn-taking ones (cut-offs, end-of-turn
-latency, barge-in recall, false interruptions, preemptive generation). LLM/TTS-dependent metrics
-and text-only task conversations (``text_turns``) need the full simulation path, which is not
-implemented yet: such conversations are recorded as ``"skipped"`` cells with a note (see
-:attr:`SweepResult.skipped <agentlab.sweep.result.SweepResult.skipped>`), not as errors.
+A cell takes one of two paths, by the conversation's kind:
+
+* **Voice conversations** (audio or a speech script) take the **fast path**: the turn engine is
+  replayed on the labelled user and agent speech
+  (:func:`~agentlab.sweeps.replay.replay_conversation`); no LLM or TTS runs, so the agent is not
+  used and the figures are the turn-taking ones (cut-offs, end-of-turn latency, barge-in recall,
+  false interruptions, preemptive generation).
+* **Task conversations** (``text_turns``, no audio) take the **full simulation path**
+  (:mod:`agentlab.sweeps.tasks`): the whole session runs on the virtual clock with a fresh agent
+  from ``agent_or_factory`` (``None``: the offline reference agent) and the figures are response
+  latency, LLM requests, tool rounds, forced final replies and task success.
 
 Nothing is lost (``out``): each finished cell is written atomically to its own JSON file in
 ``out/cells/``, next to ``out/sweep.json`` describing the arguments. Running the same sweep again
@@ -20,7 +23,7 @@ recording...) is recorded with its error and the sweep goes on.
 
 Example::
 
-    from agentlab.sweep import sweep
+    from agentlab.sweeps import sweep
 
     res = sweep(None, "dictation", {"endpointing.min_delay": [0.2, 0.5, 1.0], "vad.min_silence_duration": [0.25, 0.55]},
                 out="runs/dictation-delay")
@@ -51,12 +54,10 @@ from ..datasets.model import Conversation
 from ..session.options import SessionOptions, build_options
 from .replay import conversation_events, engine_config, replay_conversation
 from .result import CELL_COLUMNS, SweepResult
-from .score import DEFAULT_TIMEOUT, ROW_COLUMNS, span_outcomes
+from .score import DEFAULT_LLM_TTFT, DEFAULT_TIMEOUT, DEFAULT_TTS_TTFB, ROW_COLUMNS, span_outcomes
+from .tasks import check_factory, run_task, task_outcomes
 
-__all__ = ["SKIP_TEXT_ONLY", "Setting", "expand_grid", "sweep"]
-
-#: Why a text-only conversation's cells are skipped.
-SKIP_TEXT_ONLY = "text-only conversation: needs the full simulation path (LLM/TTS), not run by the fast path yet"
+__all__ = ["Setting", "expand_grid", "sweep"]
 
 _VAD_FIELDS = {f.name for f in dataclasses.fields(VADOptions)}
 _FORMAT = 1  # of sweep.json and the cell files; bump when either changes meaning
@@ -148,9 +149,10 @@ def _cell_file(cells: Path, sid: str, conv_id: str) -> Path:
     return cells / f"{sid}--{re.sub(r'[^A-Za-z0-9_.-]', '_', conv_id)}.json"
 
 
-def _run_cell(conv: Conversation, options: SessionOptions, events: list[Any], timeout: float) -> list[dict[str, Any]]:
+def _run_cell(conv: Conversation, options: SessionOptions, events: list[Any], scoring: dict[str, float]) -> list[dict[str, Any]]:
     """One cell on the fast path: the replay's span outcome rows (records, JSON-ready)."""
-    rows = span_outcomes(conv, replay_conversation(conv, options, events), timeout=timeout)
+    decisions = replay_conversation(conv, options, events)
+    rows = span_outcomes(conv, decisions, preemptive_tts=options.preemptive_generation.preemptive_tts, **scoring)
     return rows.to_dict("records")
 
 
@@ -165,11 +167,16 @@ def sweep(
     out: str | os.PathLike[str] | None = None,
     progress: bool = True,
     timeout: float = DEFAULT_TIMEOUT,
+    llm_ttft: float = DEFAULT_LLM_TTFT,
+    tts_ttfb: float = DEFAULT_TTS_TTFB,
 ) -> SweepResult:
     """Score every setting of ``grid`` on every conversation of ``dataset``.
 
-    * ``agent_or_factory``: the agent, or a function making one. Unused by the fast path (see the
-      module docstring); kept so the call does not change when the full simulation path arrives.
+    * ``agent_or_factory``: what plays task conversations (see :func:`~agentlab.sweeps.tasks.make_agent`):
+      ``None`` for the offline reference agent, or a factory — an ``Agent`` subclass, a function of
+      no arguments, or of the conversation — called once per cell so every cell starts fresh (an
+      ``Agent`` instance is refused for that reason). Give the agent its models (``Agent(llm=...)``).
+      Unused by voice conversations (the fast path).
     * ``dataset``: a :class:`~agentlab.datasets.Dataset` or a name/folder for
       :func:`~agentlab.datasets.load`.
     * ``grid``: dotted option name → list of values. Session options are anything
@@ -191,7 +198,8 @@ def sweep(
     * ``out``: a folder to keep the results in, cell by cell (see the module docstring). Reusing a
       folder with different arguments raises ``ValueError``.
     * ``progress``: a ``tqdm.auto`` bar (if tqdm is installed). ``timeout``: the eot scoring
-      window of :func:`~agentlab.sweep.score.span_outcomes`.
+      window of :func:`~agentlab.sweeps.score.span_outcomes`; ``llm_ttft`` and ``tts_ttfb``: the
+      reply timing that models response latency on the fast path (seconds; your model's figures).
 
     Example::
 
@@ -199,8 +207,13 @@ def sweep(
         res.summary[["interruption.min_duration", "barge_in_recall", "false_interruption_rate"]]
     """
     _check_executor(executor)
+    check_factory(agent_or_factory)
     if not (isinstance(timeout, (int, float)) and timeout > 0 and math.isfinite(timeout)):
         raise ValueError(f"sweep: timeout must be a positive number of seconds, got {timeout!r}")
+    for name, value in (("llm_ttft", llm_ttft), ("tts_ttfb", tts_ttfb)):
+        if not (isinstance(value, (int, float)) and value >= 0 and math.isfinite(value)):
+            raise ValueError(f"sweep: {name} must be a number of seconds >= 0, got {value!r}")
+    scoring = {"timeout": float(timeout), "llm_ttft": float(llm_ttft), "tts_ttfb": float(tts_ttfb)}
     data = _dataset(dataset)
     settings = expand_grid(grid)
     base = base_options if isinstance(base_options, SessionOptions) else build_options(**dict(base_options or {}))
@@ -218,7 +231,8 @@ def sweep(
                 "grid": {k: list(v) for k, v in grid.items()},
                 "base_options": base.to_dict(),
                 "base_vad": dataclasses.asdict(vad0),
-                "timeout": timeout,
+                "scoring": scoring,
+                "agent": _agent_name(agent_or_factory),
             },
         )
 
@@ -246,7 +260,7 @@ def sweep(
         if executor is None:
             events_cache: dict[tuple[str, str, bool], Any] = {}  # one event list per conversation and VAD setting
             for conv, s in todo:
-                done(_cell(conv, s, resolved[s.id], events_cache, timeout))
+                done(_cell(conv, s, resolved[s.id], events_cache, scoring, agent_or_factory))
                 # a conversation's events are not needed once all its settings are done (todo is conversation-major)
                 if s is settings[-1]:
                     for k in [k for k in events_cache if k[0] == conv.id]:
@@ -255,7 +269,7 @@ def sweep(
             tasks: dict[str, tuple[Conversation, list[tuple[Setting, tuple[SessionOptions, VADOptions]]]]] = {}
             for conv, s in todo:
                 tasks.setdefault(conv.id, (conv, []))[1].append((s, resolved[s.id]))
-            for recs in _run_tasks(executor, list(tasks.values()), timeout):
+            for recs in _run_tasks(executor, list(tasks.values()), scoring, agent_or_factory):
                 for rec in recs:
                     done(rec)
     finally:
@@ -283,19 +297,21 @@ def _is_client(executor: Any) -> bool:
 
 
 def _run_conversation(
-    conv: Conversation, items: list[tuple[Setting, tuple[SessionOptions, VADOptions]]], timeout: float
+    conv: Conversation, items: list[tuple[Setting, tuple[SessionOptions, VADOptions]]], scoring: dict[str, float], agent: Any
 ) -> list[dict[str, Any]]:
     """One task of a parallel sweep: the cell records of ``conv`` under each setting (in a worker)."""
     events_cache: dict[tuple[str, str, bool], Any] = {}
-    return [_cell(conv, s, res, events_cache, timeout) for s, res in items]
+    return [_cell(conv, s, res, events_cache, scoring, agent) for s, res in items]
 
 
-def _run_tasks(executor: Any, tasks: list[tuple[Conversation, list[Any]]], timeout: float) -> Iterator[list[dict[str, Any]]]:
+def _run_tasks(
+    executor: Any, tasks: list[tuple[Conversation, list[Any]]], scoring: dict[str, float], agent: Any
+) -> Iterator[list[dict[str, Any]]]:
     """The records of each task, as tasks finish (any order); pending tasks are cancelled on exit."""
     if not tasks:
         return
     if _is_client(executor):
-        futures = [executor.submit(_run_conversation, conv, items, timeout, pure=False) for conv, items in tasks]
+        futures = [executor.submit(_run_conversation, conv, items, scoring, agent, pure=False) for conv, items in tasks]
         try:
             try:
                 from distributed import as_completed as dask_completed
@@ -309,7 +325,7 @@ def _run_tasks(executor: Any, tasks: list[tuple[Conversation, list[Any]]], timeo
         return
     own = not isinstance(executor, concurrent.futures.Executor)
     pool = concurrent.futures.ProcessPoolExecutor(2 if executor == "processes" else executor) if own else executor
-    futures = [pool.submit(_run_conversation, conv, items, timeout) for conv, items in tasks]
+    futures = [pool.submit(_run_conversation, conv, items, scoring, agent) for conv, items in tasks]
     try:
         for fut in concurrent.futures.as_completed(futures):
             yield fut.result()
@@ -325,14 +341,19 @@ def _cell(
     s: Setting,
     resolved: tuple[SessionOptions, VADOptions],
     events_cache: dict[tuple[str, str, bool], Any],
-    timeout: float,
+    scoring: dict[str, float],
+    agent: Any,
 ) -> dict[str, Any]:
     """Run one cell; never raises (a failure becomes ``status="failed"`` with the message)."""
     rec: dict[str, Any] = {"setting": s.id, "conversation": conv.id, "status": "ok", "error": None, "rows": []}
-    if conv.audio is None and conv.text_turns:
-        rec.update(status="skipped", error=SKIP_TEXT_ONLY)
-        return rec
     opts, vad = resolved
+    if conv.audio is None and conv.text_turns:
+        try:
+            rows = task_outcomes(conv, run_task(conv, agent, opts), max_tool_steps=opts.max_tool_steps)
+            rec["rows"] = rows.to_dict("records")
+        except Exception as e:  # a broken agent or tool must not stop the sweep
+            rec.update(status="failed", error=f"{type(e).__name__}: {e}", rows=[])
+        return rec
     try:
         stt_eos = engine_config(opts).mode == "stt"
         key = (conv.id, _canonical(dataclasses.asdict(vad)), stt_eos)
@@ -344,10 +365,17 @@ def _cell(
         events = events_cache[key]
         if isinstance(events, Exception):
             raise events
-        rec["rows"] = _run_cell(conv, opts, events, timeout)
+        rec["rows"] = _run_cell(conv, opts, events, scoring)
     except Exception as e:  # a broken conversation or option must not stop the sweep
         rec.update(status="failed", error=f"{type(e).__name__}: {e}", rows=[])
     return rec
+
+
+def _agent_name(agent: Any) -> str:
+    """What played the task conversations, for ``sweep.json`` (a resumed sweep must use the same)."""
+    if agent is None:
+        return "reference_agent"
+    return f"{getattr(agent, '__module__', '?')}.{getattr(agent, '__qualname__', type(agent).__qualname__)}"
 
 
 def _prepare_out(folder: Path, spec: dict[str, Any]) -> Path:

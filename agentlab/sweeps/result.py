@@ -3,10 +3,10 @@
 A :class:`SweepResult` holds two tables, both plain DataFrames:
 
 * ``cells``: one row per (setting, conversation): ``setting`` (its short id), the grid parameter
-  columns, ``conversation``, ``status`` (``"ok"``, ``"failed"`` or ``"skipped"``) and ``error``
-  (the error message of a failed cell, or why a cell was skipped).
+  columns, ``conversation``, ``status`` (``"ok"`` or ``"failed"``) and ``error`` (the error
+  message of a failed cell).
 * ``turns``: one row per span outcome of the ok cells: ``setting``, the grid parameter columns,
-  then :data:`~agentlab.sweep.score.ROW_COLUMNS` (``conversation``, ``kind``, ``outcome``,
+  then :data:`~agentlab.sweeps.score.ROW_COLUMNS` (``conversation``, ``kind``, ``outcome``,
   ``time``, ``latency``...).
 
 Everything else (:attr:`SweepResult.summary`, :meth:`SweepResult.best`,
@@ -14,11 +14,12 @@ Everything else (:attr:`SweepResult.summary`, :meth:`SweepResult.best`,
 same figures as the one that was written.
 
 Saving: :meth:`SweepResult.to_csv` / :meth:`SweepResult.from_csv` (one CSV file, no extra
-dependency). Parquet is not provided yet (``pyarrow`` is not a dependency of agentlab).
+dependency) and :meth:`SweepResult.to_parquet` / :meth:`SweepResult.from_parquet` (``pyarrow``,
+in ``agentlab[sweep]``).
 
 Example::
 
-    res = agentlab.sweep.sweep(None, "dictation", {"endpointing.min_delay": [0.2, 0.5, 1.0]})
+    res = agentlab.sweeps.sweep(None, "dictation", {"endpointing.min_delay": [0.2, 0.5, 1.0]})
     res.summary[["endpointing.min_delay", "false_cutoff_rate", "eot_latency_p50"]]
     res.best(max_cutoff_rate=0.05)["endpointing.min_delay"]
     res.pareto()
@@ -49,7 +50,7 @@ _CELL_KIND = "_cell"
 
 
 class SweepResult:
-    """What :func:`~agentlab.sweep.run.sweep` returns (see the module docstring).
+    """What :func:`~agentlab.sweeps.run.sweep` returns (see the module docstring).
 
     ``params`` are the grid's option names (dotted, in grid order); ``cells`` and ``turns`` are the
     two tables; ``settings`` maps each setting id to its parameter values.
@@ -78,14 +79,9 @@ class SweepResult:
         return self.cells[self.cells["status"] == "failed"].reset_index(drop=True)
 
     @property
-    def skipped(self) -> pd.DataFrame:
-        """The cells not computed on purpose (text-only conversations need the full simulation path)."""
-        return self.cells[self.cells["status"] == "skipped"].reset_index(drop=True)
-
-    @property
     def summary(self) -> pd.DataFrame:
-        """One row per setting (grid order): ``setting``, parameters, :func:`~agentlab.sweep.score.summarize`
-        figures over its ok cells, ``n_cells``, ``n_failed``, ``n_skipped``."""
+        """One row per setting (grid order): ``setting``, parameters, :func:`~agentlab.sweeps.score.summarize`
+        figures over its ok cells, ``n_cells``, ``n_failed``."""
         if self._summary is None:
             rows = []
             by_setting = dict(tuple(self.turns.groupby("setting", sort=False))) if len(self.turns) else {}
@@ -100,7 +96,6 @@ class SweepResult:
                         **figures,
                         "n_cells": len(cells),
                         "n_failed": int((cells["status"] == "failed").sum()),
-                        "n_skipped": int((cells["status"] == "skipped").sum()),
                     }
                 )
             self._summary = pd.DataFrame(rows)
@@ -149,7 +144,7 @@ class SweepResult:
     def pareto(self, *, latency: str = "eot_latency_p50") -> pd.DataFrame:
         """The summary rows not dominated on (``false_cutoff_rate``, ``latency``), by increasing cut-off rate.
 
-        See :func:`agentlab.sweep.score.pareto` (NaN settings are dropped, equal points all kept).
+        See :func:`agentlab.sweeps.score.pareto` (NaN settings are dropped, equal points all kept).
         """
         s = self.summary
         keep = _pareto({r["setting"]: r for r in s.to_dict("records")}, latency=latency)
@@ -218,15 +213,21 @@ class SweepResult:
 
     def __repr__(self) -> str:
         n_conv = self.cells["conversation"].nunique() if len(self.cells) else 0
-        n_failed, n_skipped = len(self.failed), len(self.skipped)
-        extra = (f", {n_failed} failed" if n_failed else "") + (f", {n_skipped} skipped" if n_skipped else "")
+        n_failed = len(self.failed)
+        extra = f", {n_failed} failed" if n_failed else ""
         grid = ", ".join(self.params) or "no grid"
         return f"SweepResult({len(self.settings)} settings × {n_conv} conversations, {len(self.cells)} cells{extra}; grid: {grid})"
 
     def _repr_html_(self) -> str:
-        cols = ["setting", *self.params, "false_cutoff_rate", "eot_latency_p50", "eot_latency_p90", "missed_turn_rate"]
-        cols += ["barge_in_recall", "false_interruption_rate", "n_failed"]
         s = self.summary
+        cols = ["setting", *self.params]
+        if len(s) and s["eots"].sum() + s["holds"].sum() > 0:  # voice conversations
+            cols += ["false_cutoff_rate", "eot_latency_p50", "eot_latency_p90", "response_latency_p50", "missed_turn_rate"]
+            cols += ["barge_in_recall", "false_interruption_rate"]
+        if len(s) and s["tasks"].sum() > 0:  # task conversations
+            cols += ["task_success_rate", "forced_reply_rate", "tool_rounds_per_turn", "llm_requests_per_turn"]
+            cols += [] if "response_latency_p50" in cols else ["response_latency_p50"]
+        cols += ["n_failed"]
         head = "".join(f"<th style='padding:0 6px'>{html.escape(c)}</th>" for c in cols)
         td = "<td style='padding:0 6px;text-align:right'>{}</td>"
         body = "".join("<tr>" + "".join(td.format(_fmt(r[c])) for c in cols) + "</tr>" for r in s.to_dict("records"))

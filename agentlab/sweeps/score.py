@@ -2,7 +2,7 @@
 
 Everything a sweep reports is computed here from a conversation's labels
 (:class:`~agentlab.datasets.Conversation`) and the decisions taken on it
-(:class:`~agentlab.sweep.replay.Decisions`), following LiveKit's eot-bench span convention
+(:class:`~agentlab.sweeps.replay.Decisions`), following LiveKit's eot-bench span convention
 (``datasets/README.md``): inside a user turn every silence of at least 100 ms is a **hold**, the
 silence after the turn's last word is its **eot**. Times are seconds.
 
@@ -62,8 +62,10 @@ from .replay import Decisions
 
 __all__ = [
     "DEFAULT_GRACE",
+    "DEFAULT_LLM_TTFT",
     "DEFAULT_REACTION",
     "DEFAULT_TIMEOUT",
+    "DEFAULT_TTS_TTFB",
     "ROW_COLUMNS",
     "operating_points",
     "pareto",
@@ -77,6 +79,11 @@ DEFAULT_TIMEOUT = 3.0
 #: have detected the resumed speech yet (its start detection lags by ``min_speech_duration`` and
 #: a frame or two), so the decision was made in the hold.
 DEFAULT_GRACE = 0.1
+#: Modelled reply timing of the fast path (no LLM or TTS runs there): the offline agent's
+#: :class:`~agentlab.ScriptedLLM` time to first token and :class:`~agentlab.ScriptedTTS` time to
+#: first audio, in seconds. Give your model's figures to :func:`span_outcomes` / ``sweep``.
+DEFAULT_LLM_TTFT = 0.3
+DEFAULT_TTS_TTFB = 0.2
 #: Seconds after a backchannel or noise ends during which a pause or stop is still caused by it
 #: (a final transcript arrives ``stt_final_delay`` after the sound, the VAD's end later still).
 DEFAULT_REACTION = 0.5
@@ -94,6 +101,9 @@ ROW_COLUMNS = (
     "latency",
     "resumed",
     "transcript",
+    "response_latency",
+    "tool_rounds",
+    "llm_requests",
 )
 
 _NAN = float("nan")
@@ -114,6 +124,9 @@ def span_outcomes(
     timeout: float = DEFAULT_TIMEOUT,
     grace: float = DEFAULT_GRACE,
     reaction: float = DEFAULT_REACTION,
+    llm_ttft: float = DEFAULT_LLM_TTFT,
+    tts_ttfb: float = DEFAULT_TTS_TTFB,
+    preemptive_tts: bool = False,
 ) -> Any:
     """One row per labelled span and overlap of ``conv`` (plus one per commit and preemptive start).
 
@@ -134,6 +147,11 @@ def span_outcomes(
       first commit in ``[start, min(start + timeout, next user turn's start + grace))`` — i.e.
       within ``timeout`` and before the user spoke again, which would merge the turns. Outcome
       ``"detected"`` with ``latency`` = commit − ``start`` (**end-of-turn latency**), else ``"missed"``.
+      A detected eot also gets ``response_latency``: when the agent's first audio would start,
+      − ``start``, modelled with LiveKit's measured rule (reference §6) from ``llm_ttft`` and
+      ``tts_ttfb``: ``commit + llm_ttft + tts_ttfb`` without a used preemptive start;
+      ``max(pre + llm_ttft, commit) + tts_ttfb`` with one started at ``pre``; and
+      ``max(pre + llm_ttft + tts_ttfb, commit)`` when ``preemptive_tts`` also starts the TTS early.
     * ``barge_in`` (the user really interrupts agent speech ``agent``): if the agent was already
       silent at the overlap's start (that speech stopped, or paused and not resumed, by an earlier
       decision) the outcome is ``"agent_silent"`` (not scored); else ``"interrupted"`` if a stop
@@ -159,8 +177,11 @@ def span_outcomes(
     """
     import pandas as pd
 
-    if timeout <= 0 or grace < 0 or reaction < 0:
-        raise ValueError(f"span_outcomes: need timeout > 0, grace >= 0, reaction >= 0; got {timeout!r}, {grace!r}, {reaction!r}")
+    if timeout <= 0 or grace < 0 or reaction < 0 or llm_ttft < 0 or tts_ttfb < 0:
+        raise ValueError(
+            "span_outcomes: need timeout > 0 and grace, reaction, llm_ttft, tts_ttfb >= 0; got "
+            f"{timeout!r}, {grace!r}, {reaction!r}, {llm_ttft!r}, {tts_ttfb!r}"
+        )
     commit_times = [c.time for c in decisions.commits] + list(decisions.replies)
     stops = sorted(decisions.interruptions, key=lambda i: i.time)
     rows: list[dict[str, Any]] = []
@@ -179,6 +200,7 @@ def span_outcomes(
         agent: int = -1,
         resumed: bool | None = None,
         transcript: str | None = None,
+        response_latency: float | None = None,
     ) -> None:
         rows.append(
             {
@@ -194,8 +216,26 @@ def span_outcomes(
                 "latency": _NAN if latency is None else round(latency, 9),
                 "resumed": resumed,
                 "transcript": transcript,
+                "response_latency": _NAN if response_latency is None else round(response_latency, 9),
             }
         )
+
+    ordered_commits = sorted(decisions.commits, key=lambda c: c.time)
+    pre = sorted(decisions.preemptive, key=lambda p: p.time)
+    used_pre: dict[float, float] = {}  # commit time → start of the preemptive reply it reused
+    for i, p in enumerate(pre):
+        nxt_commit = next((c for c in ordered_commits if c.time >= p.time - 1e-9), None)
+        nxt_pre = pre[i + 1].time if i + 1 < len(pre) else math.inf
+        if nxt_commit is not None and nxt_commit.time < nxt_pre - 1e-9 and words_of(nxt_commit.transcript) == words_of(p.transcript):
+            used_pre[nxt_commit.time] = p.time
+
+    def reply_start(commit: float) -> float:
+        p = used_pre.get(commit)
+        if p is None:
+            return commit + llm_ttft + tts_ttfb
+        if preemptive_tts:
+            return max(p + llm_ttft + tts_ttfb, commit)
+        return max(p + llm_ttft, commit) + tts_ttfb
 
     for i, s in enumerate(conv.spans):
         # Both kinds look for the first commit in a window; only the window's end and the labels differ.
@@ -207,7 +247,18 @@ def span_outcomes(
                 hi = min(hi, conv.turns[s.turn + 1].start + grace)
             hit, miss, label = "detected", "missed", "eot"
         t = _first(commit_times, s.start, hi)
-        row(s.kind, i, s.start, s.end, miss if t is None else hit, time=t, latency=None if t is None else t - s.start, turn=s.turn)
+        response = reply_start(t) - s.start if t is not None and s.kind == "eot" else None
+        row(
+            s.kind,
+            i,
+            s.start,
+            s.end,
+            miss if t is None else hit,
+            time=t,
+            latency=None if t is None else t - s.start,
+            turn=s.turn,
+            response_latency=response,
+        )
         if t is not None:
             commit_label.setdefault(t, (label, s.turn))
 
@@ -255,20 +306,16 @@ def span_outcomes(
         outcome, turn = commit_label.get(c.time, ("other", -1))
         row("commit", i, c.time, c.time, outcome, time=c.time, latency=c.eou_delay, turn=turn, transcript=c.transcript)
 
-    ordered_commits = sorted(decisions.commits, key=lambda c: c.time)
-    pre = sorted(decisions.preemptive, key=lambda p: p.time)
     for i, s in enumerate(pre):
-        nxt_commit = next((c for c in ordered_commits if c.time >= s.time - 1e-9), None)
-        nxt_pre = pre[i + 1].time if i + 1 < len(pre) else math.inf
-        used = nxt_commit is not None and nxt_commit.time < nxt_pre - 1e-9 and words_of(nxt_commit.transcript) == words_of(s.transcript)
+        commit = next((c for c, p in used_pre.items() if p == s.time), None)
         row(
             "preemptive",
             i,
             s.time,
             s.time,
-            "used" if used else "wasted",
+            "wasted" if commit is None else "used",
             time=s.time,
-            latency=(nxt_commit.time - s.time) if used and nxt_commit is not None else None,
+            latency=None if commit is None else commit - s.time,
             transcript=s.transcript,
         )
 
@@ -336,6 +383,13 @@ def summarize(rows: Any) -> dict[str, Any]:
       ``preemptive_wasted``, ``preemptive_wasted_rate`` = wasted / starts,
       ``llm_requests_per_turn`` = (starts + commits without a used preemptive reply) / commits,
       ``preemptive_saved_mean`` = mean head start (seconds) of used ones.
+    * ``response_latency_p50``, ``_p90``, ``_p99``, ``_mean``: over detected eots (modelled, see
+      :func:`span_outcomes`) and answered typed turns (measured).
+    * Task conversations (:mod:`agentlab.sweeps.tasks`): ``user_turns``; ``tool_rounds_per_turn``
+      and ``tool_rounds_max``; ``forced_replies`` and ``forced_reply_rate`` = forced / user_turns;
+      ``tool_calls_expected``, ``tool_call_recall`` = called / expected; ``tasks``,
+      ``task_success_rate`` = successful tasks / tasks. Their LLM requests count in
+      ``llm_requests_per_turn`` (requests / (commits + user_turns)).
 
     Example::
 
@@ -360,6 +414,14 @@ def summarize(rows: Any) -> dict[str, Any]:
     pre = by_kind.get("preemptive", [])
     used = [r for r in pre if r["outcome"] == "used"]
     stop = [r["latency"] for r in interrupted]
+    typed = by_kind.get("user_turn", [])
+    resp = [r["response_latency"] for r in by_kind.get("eot", []) + typed if _valid(r["response_latency"])]
+    typed_requests = sum(int(r["llm_requests"]) for r in typed if _valid(r["llm_requests"]))
+    rounds = [int(r["tool_rounds"]) for r in typed if _valid(r["tool_rounds"])]
+    forced = len([r for r in typed if r["outcome"] == "forced_reply"])
+    expected = by_kind.get("tool_call", [])
+    called = len([r for r in expected if r["outcome"] == "called"])
+    tasks = by_kind.get("task", [])
     return {
         "holds": holds,
         "cutoffs": cutoffs,
@@ -384,8 +446,21 @@ def summarize(rows: Any) -> dict[str, Any]:
         "preemptive_per_turn": _ratio(len(pre), commits),
         "preemptive_wasted": len(pre) - len(used),
         "preemptive_wasted_rate": _ratio(len(pre) - len(used), len(pre)),
-        "llm_requests_per_turn": _ratio(len(pre) + commits - len(used), commits),
+        "llm_requests_per_turn": _ratio(len(pre) + commits - len(used) + typed_requests, commits + len(typed)),
         "preemptive_saved_mean": sum(r["latency"] for r in used) / len(used) if used else _NAN,
+        "user_turns": len(typed),
+        "response_latency_p50": _quantile(resp, 0.5),
+        "response_latency_p90": _quantile(resp, 0.9),
+        "response_latency_p99": _quantile(resp, 0.99),
+        "response_latency_mean": sum(resp) / len(resp) if resp else _NAN,
+        "tool_rounds_per_turn": _ratio(sum(rounds), len(rounds)),
+        "tool_rounds_max": max(rounds) if rounds else _NAN,
+        "forced_replies": forced,
+        "forced_reply_rate": _ratio(forced, len(typed)),
+        "tool_calls_expected": len(expected),
+        "tool_call_recall": _ratio(called, len(expected)),
+        "tasks": len(tasks),
+        "task_success_rate": _ratio(len([r for r in tasks if r["outcome"] == "success"]), len(tasks)),
     }
 
 

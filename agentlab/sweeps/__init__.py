@@ -1,17 +1,17 @@
 """Sweeps of session options over labelled datasets: which settings should you ship?
 
-* :mod:`agentlab.sweep.replay`: a conversation's turn-taking decisions without asyncio
+* :mod:`agentlab.sweeps.replay`: a conversation's turn-taking decisions without asyncio
   (:func:`replay_conversation` → :class:`Decisions`): the fast path.
-* :mod:`agentlab.sweep.score`: labelled span outcomes, summaries and operating points (the metrics
+* :mod:`agentlab.sweeps.score`: labelled span outcomes, summaries and operating points (the metrics
   contract of ``DESIGN.md``).
-* :mod:`agentlab.sweep.run`: :func:`sweep` — a grid of options × a dataset → a :class:`SweepResult`
+* :mod:`agentlab.sweeps.run`: :func:`sweep` — a grid of options × a dataset → a :class:`SweepResult`
   (resumable through ``out``; in-process, on local processes, or on a Dask client).
-* :mod:`agentlab.sweep.plots`: trade-off with its Pareto front, heatmaps, latency distributions,
+* :mod:`agentlab.sweeps.plots`: trade-off with its Pareto front, heatmaps, latency distributions,
   interruption curves, preemptive cost — each a matplotlib Figure with ``ax=``.
 
 Example::
 
-    from agentlab.sweep import sweep, plots
+    from agentlab.sweeps import sweep, plots
     result = sweep(None, "dictation", {"endpointing.min_delay": [0.3, 0.5, 0.8, 1.2]}, out="sweep-dictation")
     result.best(max_cutoff_rate=0.10)
     plots.tradeoff(result)
@@ -31,12 +31,26 @@ from .replay import (
 )
 from .result import SweepResult
 from .run import Setting, expand_grid, sweep
-from .score import DEFAULT_GRACE, DEFAULT_REACTION, DEFAULT_TIMEOUT, ROW_COLUMNS, operating_points, pareto, span_outcomes, summarize
+from .score import (
+    DEFAULT_GRACE,
+    DEFAULT_LLM_TTFT,
+    DEFAULT_REACTION,
+    DEFAULT_TIMEOUT,
+    DEFAULT_TTS_TTFB,
+    ROW_COLUMNS,
+    operating_points,
+    pareto,
+    span_outcomes,
+    summarize,
+)
+from .tasks import check_factory, make_agent, reference_agent, run_task, task_outcomes
 
 __all__ = [
     "DEFAULT_GRACE",
+    "DEFAULT_LLM_TTFT",
     "DEFAULT_REACTION",
     "DEFAULT_TIMEOUT",
+    "DEFAULT_TTS_TTFB",
     "ROW_COLUMNS",
     "AgentPlayback",
     "Commit",
@@ -46,14 +60,19 @@ __all__ = [
     "Resume",
     "Setting",
     "SweepResult",
+    "check_factory",
     "conversation_events",
     "engine_config",
     "expand_grid",
+    "make_agent",
     "operating_points",
     "pareto",
     "plots",
+    "reference_agent",
     "replay_conversation",
+    "run_task",
     "span_outcomes",
     "summarize",
     "sweep",
+    "task_outcomes",
 ]

@@ -1,4 +1,4 @@
-"""Plots of a :class:`~agentlab.sweep.result.SweepResult`: trade-offs, grids, distributions.
+"""Plots of a :class:`~agentlab.sweeps.result.SweepResult`: trade-offs, grids, distributions.
 
 Every function returns a :class:`matplotlib.figure.Figure` built without pyplot's global state
 (so it displays in Jupyter and saves with ``fig.savefig(...)``), and accepts ``ax=`` to draw into
@@ -13,7 +13,7 @@ an existing axes instead (it then returns ``ax.figure``).
 
 Example::
 
-    from agentlab.sweep import sweep, plots
+    from agentlab.sweeps import sweep, plots
 
     res = sweep(None, "dictation", {"endpointing.min_delay": [0.2, 0.5, 1.0], "interruption.min_duration": [0.2, 1.0]})
     plots.tradeoff(res).savefig("tradeoff.png")
@@ -175,7 +175,7 @@ def tradeoff(
 
     ``x`` and ``y`` are summary columns (both lower-is-better). The non-dominated settings are
     joined by a step line (with the default axes: :meth:`SweepResult.pareto
-    <agentlab.sweep.result.SweepResult.pareto>`, one vertex per front row) and drawn filled; the
+    <agentlab.sweeps.result.SweepResult.pareto>`, one vertex per front row) and drawn filled; the
     others are hollow. With ``label_params`` and at most :data:`MAX_LABELS` settings, each point
     is annotated with its varying grid values. The eot-bench budgets are guide lines:
     :data:`CUTOFF_BUDGETS` (5 %, 10 % cut-offs) when ``y`` is ``false_cutoff_rate`` and
