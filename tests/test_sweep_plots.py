@@ -159,11 +159,13 @@ def test_preemptive_cost_points(result):
     (points,) = ax.collections
     offsets = points.get_offsets()
     s = result.summary
+    assert len(offsets) == len(s)  # every setting has a response latency
+    assert sorted(offsets[:, 1]) == pytest.approx(sorted(s["llm_requests_per_turn"]))
+    assert sorted(offsets[:, 0]) == pytest.approx(sorted(s["response_latency_p50"]))
+    assert ax.get_ylabel() == "LLM requests per turn" and ax.get_xlabel() == "response latency p50 (s)"
+    ax2 = plots.preemptive_cost(result, x="preemptive_saved_mean", y="preemptive_wasted_rate").axes[0]
     valid = s[[not math.isnan(v) for v in s["preemptive_saved_mean"]]]
-    assert len(offsets) == len(valid)
-    assert sorted(offsets[:, 1]) == pytest.approx(sorted(valid["llm_requests_per_turn"]))
-    assert ax.get_ylabel() == "LLM requests per turn"
-    ax2 = plots.preemptive_cost(result, x="eot_latency_p50", y="preemptive_wasted_rate").axes[0]
-    assert ax2.get_xlabel() == "end-of-turn latency p50 (s)"
+    assert len(ax2.collections[0].get_offsets()) == len(valid)
+    assert ax2.get_xlabel() == "latency saved by preemptive generation, mean (s)"
     with pytest.raises(ValueError, match="unknown summary figure"):
         plots.preemptive_cost(result, y="requests")

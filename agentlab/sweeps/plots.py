@@ -76,6 +76,13 @@ _NAMES = {
     "preemptive_wasted_rate": "wasted preemptive start rate",
     "llm_requests_per_turn": "LLM requests per turn",
     "preemptive_saved_mean": "latency saved by preemptive generation, mean (s)",
+    "response_latency_p50": "response latency p50 (s)",
+    "response_latency_p90": "response latency p90 (s)",
+    "response_latency_mean": "response latency mean (s)",
+    "task_success_rate": "task success rate",
+    "forced_reply_rate": "forced reply rate",
+    "tool_rounds_per_turn": "tool rounds per turn",
+    "tool_call_recall": "tool call recall",
 }
 
 
@@ -398,24 +405,24 @@ def interruption_curve(result: SweepResult, *, param: str = "interruption.min_du
 def preemptive_cost(
     result: SweepResult,
     *,
-    x: str = "preemptive_saved_mean",
+    x: str = "response_latency_p50",
     y: str = "llm_requests_per_turn",
     ax: Axes | None = None,
     label_params: bool = True,
 ) -> Figure:
     """What preemptive generation costs against what it gains: one point per setting.
 
-    Default: ``llm_requests_per_turn`` (1.0 = no extra request; a guide line) against
-    ``preemptive_saved_mean`` (the mean head start, in seconds, the LLM got on the turns where the
-    preemptive reply was used). Other choices: ``y="preemptive_wasted_rate"`` or
-    ``"preemptive_wasted"``, ``x="eot_latency_p50"``. Points are coloured by ``eot_latency_p50``
+    Default: LLM cost, ``llm_requests_per_turn`` (1.0 = no extra request; a guide line), against
+    latency, ``response_latency_p50`` (to the agent's first audio; see :mod:`agentlab.sweeps.score`).
+    Other choices: ``y="preemptive_wasted_rate"`` or ``"preemptive_wasted"``,
+    ``x="preemptive_saved_mean"`` (the mean head start the LLM got) or ``"eot_latency_p50"``. Points are coloured by ``eot_latency_p50``
     (colorbar) and, with ``label_params`` and few settings, annotated with their grid values.
     Settings with a NaN figure (e.g. no preemptive start) are left out and counted in the title.
 
     Example::
 
         plots.preemptive_cost(res)
-        plots.preemptive_cost(res, x="eot_latency_p50", y="preemptive_wasted_rate")
+        plots.preemptive_cost(res, x="preemptive_saved_mean", y="preemptive_wasted_rate")
     """
     _check_metric(result, x, "preemptive_cost")
     _check_metric(result, y, "preemptive_cost")
