@@ -151,7 +151,7 @@ def _sweep_config(path: Path) -> dict[str, object]:
     from .audio import VADOptions
     from .datasets import load
     from .session.options import build_options
-    from .sweeps.run import Setting, _check_executor, _resolve, expand_grid
+    from .sweeps.run import _check_executor, expand_grid, setting_options
 
     def bad(field: str, value: object, why: str) -> ConfigError:
         return ConfigError(f"{path}: field {field!r} = {value!r}: {why}")
@@ -228,7 +228,7 @@ def _sweep_config(path: Path) -> dict[str, object]:
         try:
             expand_grid({name: values})
             for v in values:
-                _resolve(base, vad, Setting("check", {name: v}))
+                setting_options(base, vad, {name: v})
         except Exception as e:
             raise bad(field, values, str(e).removeprefix("sweep: ")) from None
 

@@ -31,7 +31,7 @@ _LANES = ["user speech", "VAD", "transcripts", "agent state", "agent speech"]
 
 def _spans(points: list[tuple[float, str]], end: float) -> list[tuple[float, float, str]]:
     out = []
-    for (t0, state), (t1, _) in zip(points, [*points[1:], (end, "")], strict=True):
+    for (t0, state), (t1, _) in zip(points, [*points[1:], (end, "")][: len(points)], strict=True):
         if t1 > t0:
             out.append((t0, t1, state))
     return out

@@ -169,3 +169,15 @@ def test_preemptive_cost_points(result):
     assert ax2.get_xlabel() == "latency saved by preemptive generation, mean (s)"
     with pytest.raises(ValueError, match="unknown summary figure"):
         plots.preemptive_cost(result, y="requests")
+
+
+def test_tool_steps_plot():
+    res = sweep(None, ads.Dataset("t", {"name": "t"}, ads.load("tasks").conversations[:6]), {"max_tool_steps": [0, 1, 3]}, progress=False)
+    fig = plots.tool_steps(res)
+    ax = fig.axes[0]
+    success = ax.get_lines()[0].get_ydata()
+    assert list(success) == pytest.approx(list(res.summary.task_success_rate))
+    assert ax.get_xlabel() == "max_tool_steps" and len(fig.axes) == 2
+    voice = ads.Dataset("d", {"name": "d"}, ads.load("dictation").conversations[:1])
+    with pytest.raises(ValueError, match="no task conversations"):
+        plots.tool_steps(sweep(None, voice, {"max_tool_steps": [1, 2]}, progress=False))

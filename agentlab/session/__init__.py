@@ -20,7 +20,7 @@ from .events import (
 )
 from .options import SessionOptions
 from .run_result import RunResult, mock_tools
-from .session import AgentSession
+from .session import AgentSession, SessionOutput, TextOutput
 from .speech import SpeechHandle
 
 __all__ = [
@@ -40,9 +40,11 @@ __all__ = [
     "RunResult",
     "STTMetrics",
     "SessionOptions",
+    "SessionOutput",
     "SpeechCreatedEvent",
     "SpeechHandle",
     "TTSMetrics",
+    "TextOutput",
     "UserInputTranscribedEvent",
     "UserStateChangedEvent",
     "WakeUpEvent",

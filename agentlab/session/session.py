@@ -47,7 +47,7 @@ import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from .._utils import NOT_GIVEN, IdFactory, current_ids, is_given
 from ..chat import AgentHandoff, ChatContext, ChatItem, ChatMessage, FunctionCall, FunctionCallOutput, arguments_dict
@@ -168,6 +168,8 @@ class AgentSession:
         self._final_arrived: asyncio.Event | None = None
         self._engine_wiring: dict[str, bool] = {}
         self._playback: list[Played] = []
+        #: Where the agent's words go as they are spoken (LiveKit's ``session.output``).
+        self.output = SessionOutput()
         self._input_events: list[InputEvent] = []
         self._input_done: asyncio.Future[None] | None = None
         self._user_speech: list[UserSpeech] = []
@@ -1119,6 +1121,37 @@ class AgentSession:
 # ---------------------------------------------------------------------------------------------
 
 
+class TextOutput(Protocol):
+    """A sink for the agent's words as they are spoken (LiveKit's ``io.TextOutput``).
+
+    Example::
+
+        class Printer:
+            async def capture_text(self, text: str) -> None:
+                print(text, end="")
+
+            def flush(self) -> None:
+                print()
+
+        session.output.transcription = Printer()
+    """
+
+    async def capture_text(self, text: str) -> None:
+        """One more piece of the reply being spoken (text as it streams, or each audio frame's words)."""
+        ...
+
+    def flush(self) -> None:
+        """The reply ended (finished or interrupted)."""
+        ...
+
+
+@dataclass
+class SessionOutput:
+    """``session.output``: ``transcription``, a :class:`TextOutput` or ``None`` (the default)."""
+
+    transcription: TextOutput | None = None
+
+
 @dataclass(frozen=True)
 class Played:
     """A stretch of agent audio that was heard: ``duration`` seconds of ``frame`` from ``offset``, at ``start``."""
@@ -1781,12 +1814,16 @@ class _AgentActivity:
         if handle._pause_requested:
             playout.pause()  # a user spoke while the reply was still thinking
 
+        sink = s.output.transcription
+
         async def forward_text() -> None:
             async for chunk in text:
                 if playout.started_at is None:
                     playout.started_at = s.now()
                     s._speech_state(handle, "speaking")
                 playout.parts.append(chunk)
+                if sink is not None:
+                    await sink.capture_text(chunk)
 
         async def forward_audio(p: _TTSPipe) -> None:
             async for frame in p.frames():
@@ -1798,6 +1835,8 @@ class _AgentActivity:
                     playout.started_at = s.now()
                     s._set_agent_state("speaking")
                 playout.frame, playout.frame_played = frame, 0.0
+                if sink is not None:
+                    await sink.capture_text(frame.text)  # shown as the frame starts playing
                 await playout.play_for(frame.duration, s)
                 playout.parts.append(frame.text)
                 playout.audio_duration += frame.duration
@@ -1806,7 +1845,11 @@ class _AgentActivity:
         if self.agent.tts is not None and pipe is None:
             pipe = _TTSPipe(self, handle, text)
         task = asyncio.get_running_loop().create_task(forward_audio(pipe) if pipe is not None else forward_text())
-        finished = await handle._wait_if_not_interrupted(task)
+        try:
+            finished = await handle._wait_if_not_interrupted(task)
+        finally:
+            if sink is not None and playout.started_at is not None:
+                sink.flush()
         if not finished:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)

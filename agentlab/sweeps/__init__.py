@@ -30,7 +30,7 @@ from .replay import (
     replay_conversation,
 )
 from .result import SweepResult
-from .run import Setting, expand_grid, sweep
+from .run import Setting, expand_grid, setting_options, sweep
 from .score import (
     DEFAULT_GRACE,
     DEFAULT_LLM_TTFT,
@@ -71,6 +71,7 @@ __all__ = [
     "reference_agent",
     "replay_conversation",
     "run_task",
+    "setting_options",
     "span_outcomes",
     "summarize",
     "sweep",

@@ -9,7 +9,8 @@ an existing axes instead (it then returns ``ax.figure``).
 * :func:`heatmap` — a summary figure over two grid parameters, cells annotated, with a colorbar.
 * :func:`latency_distribution` — per-turn end-of-turn latencies of a few settings (box or violin).
 * :func:`interruption_curve` — barge-in recall and false-interruption rate against a parameter.
-* :func:`preemptive_cost` — LLM requests per turn against the latency preemptive generation saved.
+* :func:`preemptive_cost` — LLM requests per turn against response latency.
+* :func:`tool_steps` — task success, forced replies and LLM requests against ``max_tool_steps``.
 
 Example::
 
@@ -47,6 +48,8 @@ __all__ = [
     "interruption_curve",
     "latency_distribution",
     "preemptive_cost",
+    "setting_labels",
+    "tool_steps",
     "tradeoff",
 ]
 
@@ -130,8 +133,13 @@ def _value(v: Any) -> str:
     return f"{v:g}" if isinstance(v, float) else str(v)
 
 
-def _labels(result: SweepResult) -> dict[str, str]:
-    """Setting id → ``"min_delay=0.2, min_duration=1"`` (the parameters that vary)."""
+def setting_labels(result: SweepResult) -> dict[str, str]:
+    """Setting id → ``"min_delay=0.2, min_duration=1"`` (the grid parameters that vary), for legends and pickers.
+
+    Example::
+
+        setting_labels(res)["3f2a9c0d1e"]      # 'min_delay=0.2'
+    """
     varying = _varying(result)
     short = _short_names(varying)
     out = {}
@@ -227,7 +235,7 @@ def tradeoff(
                         textcoords="offset points", fontsize=7, color="#555555")  # fmt: skip
 
     if label_params and 0 < len(rows) <= MAX_LABELS:
-        _annotate_points(ax, rows, x, y, _labels(result))
+        _annotate_points(ax, rows, x, y, setting_labels(result))
     ax.margins(x=0.2, y=0.12)  # room for the labels
     ax.set_xlabel(_name(x))
     ax.set_ylabel(_name(y))
@@ -346,7 +354,7 @@ def latency_distribution(
     eot = t[(t["kind"] == "eot") & (t["outcome"] == "detected")] if len(t) else t
     data = {sid: [float(v) for v in eot.loc[eot["setting"] == sid, "latency"] if _valid(v)] for sid in chosen}
     shown = [sid for sid in chosen if data[sid]]
-    labels = _labels(result)
+    labels = setting_labels(result)
     fig, ax = _axes(ax, (max(5.0, 1.3 * len(shown) + 1.5), 4.2))
     pos = list(range(1, len(shown) + 1))
     if shown:
@@ -415,8 +423,8 @@ def preemptive_cost(
     Default: LLM cost, ``llm_requests_per_turn`` (1.0 = no extra request; a guide line), against
     latency, ``response_latency_p50`` (to the agent's first audio; see :mod:`agentlab.sweeps.score`).
     Other choices: ``y="preemptive_wasted_rate"`` or ``"preemptive_wasted"``,
-    ``x="preemptive_saved_mean"`` (the mean head start the LLM got) or ``"eot_latency_p50"``. Points are coloured by ``eot_latency_p50``
-    (colorbar) and, with ``label_params`` and few settings, annotated with their grid values.
+    ``x="preemptive_saved_mean"`` (the mean head start the LLM got) or ``"eot_latency_p50"``.
+    Points are coloured by ``eot_latency_p50`` (colorbar) and, with ``label_params`` and few settings, annotated with their grid values.
     Settings with a NaN figure (e.g. no preemptive start) are left out and counted in the title.
 
     Example::
@@ -439,7 +447,7 @@ def preemptive_cost(
         ax.axhline(1.0, color="#777777", ls="--", lw=0.9, label="1 request per turn (no waste)")
         ax.legend(loc="upper left", fontsize=7, frameon=False)
     if label_params and 0 < len(rows) <= MAX_LABELS:
-        _annotate_points(ax, rows, x, y, _labels(result))
+        _annotate_points(ax, rows, x, y, setting_labels(result))
     ax.margins(x=0.2, y=0.12)
     ax.set_xlabel(_name(x))
     ax.set_ylabel(_name(y))
@@ -448,5 +456,42 @@ def preemptive_cost(
     dropped = len(s) - len(rows)
     note = f", {dropped} without a value not shown" if dropped else ""
     ax.set_title(f"preemptive generation: cost vs gain ({len(rows)} settings{note})", loc="left", fontsize=10)
+    ax.grid(alpha=0.25)
+    return fig
+
+
+def tool_steps(result: SweepResult, *, param: str = "max_tool_steps", ax: Axes | None = None) -> Figure:
+    """Task conversations against the tool-step limit: what a tighter limit costs and saves.
+
+    Left axis (rates): ``task_success_rate`` and ``forced_reply_rate``; right axis:
+    ``llm_requests_per_turn``. Each point is the mean over any other varying grid parameter (said
+    in the title).
+
+    Example::
+
+        res = agentlab.sweep(None, "tasks", {"max_tool_steps": [0, 1, 2, 3]})
+        plots.tool_steps(res)
+    """
+    _check_param(result, param, "tool_steps", "param")
+    cols = ["task_success_rate", "forced_reply_rate", "llm_requests_per_turn"]
+    table, others = _group_by(result, param, cols)
+    if table["task_success_rate"].isna().all():
+        raise ValueError("plots.tool_steps: the sweep has no task conversations (task_success_rate is NaN everywhere)")
+    fig, ax = _axes(ax, (6.4, 4))
+    xs = [float(k) for k in table.index]
+    ax.plot(xs, table["task_success_rate"], marker="o", color="#2ca02c", label="task success (higher is better)")
+    ax.plot(xs, table["forced_reply_rate"], marker="s", color="#d62728", label="forced final replies")
+    ax.set_xlabel(param)
+    ax.set_xticks(xs, [_value(k) for k in table.index])
+    ax.set_ylabel("share of tasks / typed turns")
+    ax.yaxis.set_major_formatter(PercentFormatter(1.0))
+    ax.set_ylim(-0.03, 1.08)
+    right = ax.twinx()
+    right.plot(xs, table["llm_requests_per_turn"], marker="^", ls="--", color="#1f77b4", label="LLM requests per turn")
+    right.set_ylabel("LLM requests per turn", color="#1f77b4")
+    right.set_ylim(0, max(1.0, float(table["llm_requests_per_turn"].max())) * 1.25)
+    handles = ax.get_legend_handles_labels()[0] + right.get_legend_handles_labels()[0]
+    ax.legend(handles=handles, loc="lower right", fontsize=7, frameon=False)
+    ax.set_title(f"tool-step limit{_over(others)}", loc="left", fontsize=10)
     ax.grid(alpha=0.25)
     return fig

@@ -41,7 +41,7 @@ import json
 import math
 import os
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -57,7 +57,7 @@ from .result import CELL_COLUMNS, SweepResult
 from .score import DEFAULT_LLM_TTFT, DEFAULT_TIMEOUT, DEFAULT_TTS_TTFB, ROW_COLUMNS, span_outcomes
 from .tasks import check_factory, run_task, task_outcomes
 
-__all__ = ["Setting", "expand_grid", "sweep"]
+__all__ = ["Setting", "expand_grid", "setting_options", "sweep"]
 
 _VAD_FIELDS = {f.name for f in dataclasses.fields(VADOptions)}
 _FORMAT = 1  # of sweep.json and the cell files; bump when either changes meaning
@@ -125,8 +125,18 @@ def _split(values: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     return session, vad
 
 
-def _resolve(base: SessionOptions, base_vad: VADOptions, setting: Setting) -> tuple[SessionOptions, VADOptions]:
-    session, vad = _split(setting.values)
+def setting_options(
+    base: SessionOptions, base_vad: VADOptions, values: Mapping[str, Any]
+) -> tuple[SessionOptions, VADOptions]:
+    """The session options and VAD options of one setting: ``base`` changed by the dotted ``values``.
+
+    Raises ``ValueError`` naming a bad option or value.
+
+    Example::
+
+        opts, vad = setting_options(build_options(), VADOptions(), {"endpointing.min_delay": 0.3, "vad.min_silence_duration": 0.4})
+    """
+    session, vad = _split(values)
     opts = base.replace(**session) if session else base  # validates dotted names and values
     return opts, dataclasses.replace(base_vad, **vad) if vad else base_vad
 
@@ -165,7 +175,7 @@ def sweep(
     base_vad: VADOptions | None = None,
     executor: Any = None,
     out: str | os.PathLike[str] | None = None,
-    progress: bool = True,
+    progress: bool | Callable[[int, int], Any] = True,
     timeout: float = DEFAULT_TIMEOUT,
     llm_ttft: float = DEFAULT_LLM_TTFT,
     tts_ttfb: float = DEFAULT_TTS_TTFB,
@@ -197,7 +207,8 @@ def sweep(
       the same whatever the executor.
     * ``out``: a folder to keep the results in, cell by cell (see the module docstring). Reusing a
       folder with different arguments raises ``ValueError``.
-    * ``progress``: a ``tqdm.auto`` bar (if tqdm is installed). ``timeout``: the eot scoring
+    * ``progress``: ``True`` for a ``tqdm.auto`` bar (if tqdm is installed), ``False`` for none, or
+      a function called as ``progress(done, total)`` (cells) at the start and after each cell. ``timeout``: the eot scoring
       window of :func:`~agentlab.sweeps.score.span_outcomes`; ``llm_ttft`` and ``tts_ttfb``: the
       reply timing that models response latency on the fast path (seconds; your model's figures).
 
@@ -218,7 +229,7 @@ def sweep(
     settings = expand_grid(grid)
     base = base_options if isinstance(base_options, SessionOptions) else build_options(**dict(base_options or {}))
     vad0 = base_vad if base_vad is not None else VADOptions()
-    resolved = {s.id: _resolve(base, vad0, s) for s in settings}  # fail fast on a bad name or value
+    resolved = {s.id: setting_options(base, vad0, s.values) for s in settings}  # fail fast on a bad name or value
     params = list(grid)
 
     cells_dir: Path | None = None
@@ -246,7 +257,7 @@ def sweep(
             else:
                 todo.append((conv, s))
 
-    bar = _progress(len(settings) * len(data), len(records)) if progress else None
+    bar = _progress(progress, len(settings) * len(data), len(records))
 
     def done(rec: dict[str, Any]) -> None:
         if cells_dir is not None:
@@ -401,7 +412,26 @@ def _prepare_out(folder: Path, spec: dict[str, Any]) -> Path:
     return cells
 
 
-def _progress(total: int, done: int) -> Any:
+class _CallbackProgress:
+    """``progress=callable``: called as ``progress(done, total)`` at the start and after each cell."""
+
+    def __init__(self, callback: Any, total: int, done: int) -> None:
+        self.callback, self.total, self.done = callback, total, done
+        callback(done, total)
+
+    def update(self, n: int) -> None:
+        self.done += n
+        self.callback(self.done, self.total)
+
+    def close(self) -> None:
+        pass
+
+
+def _progress(progress: Any, total: int, done: int) -> Any:
+    if callable(progress):
+        return _CallbackProgress(progress, total, done)
+    if not progress:
+        return None
     try:
         from tqdm.auto import tqdm
     except ImportError:  # tqdm is optional: no bar then
