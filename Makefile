@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test bench lint clean
+.PHONY: demo lab test bench lint clean browser
 
 $(VENV)/.core: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -11,22 +11,34 @@ $(VENV)/.core: pyproject.toml
 	$(BIN)/pip install -q -e .
 	touch $@
 
+$(VENV)/.notebooks: $(VENV)/.core
+	$(BIN)/pip install -q -e '.[notebooks]'
+	touch $@
+
 $(VENV)/.test: $(VENV)/.core
 	$(BIN)/pip install -q -e '.[test]'
 	touch $@
 
-demo: $(VENV)/.core            ## the main job, offline: simulate the quickstart agent and print its frames
+demo: $(VENV)/.core            ## the main job, headless and offline: simulations, sweeps, summaries, figures in agentlab-demo/
 	$(BIN)/agentlab demo
 
-test: $(VENV)/.test            ## lint and run the whole test suite
+lab: $(VENV)/.notebooks        ## the main job, interactive: JupyterLab on notebooks/
+	$(BIN)/agentlab lab
+
+browser:                       ## Debian's chromium for the browser test (needs root and apt; skipped when present)
+	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
+		echo "make: chromium not installed (needs root + apt); the browser test will be skipped"
+
+test: $(VENV)/.test browser    ## lint and run the whole test suite (tests/ and the notebooks under nbval)
 	$(BIN)/ruff check agentlab tests benchmarks
 	$(BIN)/pytest -q
 
-bench: $(VENV)/.test           ## speed figures (simulated seconds per wall second, VAD speed, cache)
+bench: $(VENV)/.test           ## speed figures (simulated seconds per wall second, VAD speed, cache, sweeps)
 	$(BIN)/python benchmarks/bench_text_session.py
 	$(BIN)/python benchmarks/bench_voice_session.py
 	$(BIN)/python benchmarks/bench_vad.py
 	$(BIN)/python benchmarks/bench_sweep.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache artifacts agentlab-demo

@@ -1,10 +1,11 @@
-"""The ``agentlab`` command: ``demo`` (the offline main job), ``chat`` (a text chat in the terminal)
-and ``sweep`` (a headless, resumable option sweep from a config file).
+"""The ``agentlab`` command: ``demo`` (the offline main job, headless), ``lab`` (JupyterLab on the
+notebooks), ``chat`` (a text chat in the terminal) and ``sweep`` (a headless, resumable option sweep
+from a config file).
 
 Example::
 
-    agentlab demo            # simulate the quickstart agent on the virtual clock, print the frames
-    agentlab demo --out out  # also write history/events/metrics CSVs there
+    agentlab demo            # the main job, headless: simulate, sweep, print summaries, write figures to agentlab-demo/
+    agentlab lab             # open JupyterLab on notebooks/ (installs JupyterLab if needed)
     agentlab chat            # talk to the quickstart agent (OpenAI if OPENAI_API_KEY is set)
     agentlab sweep sweep.yaml --out runs/delay   # run a sweep, write summary.csv, turns.csv, figures
 
@@ -60,15 +61,72 @@ def _demo(args: argparse.Namespace) -> int:
     print(f"events by type:\n{run.events['type'].value_counts().to_string()}")
     print(f"\nsimulated {run.duration:.1f}s in {run.wall_seconds * 1000:.1f} ms ({run.speed:,.0f}x real time)")
     voice = _voice_demo()
-    if args.out:
-        out = Path(args.out)
-        out.mkdir(parents=True, exist_ok=True)
-        for name, frame in (("history", run.history), ("events", run.events), ("metrics", run.metrics)):
-            frame.to_csv(out / f"{name}.csv", index=False)
-        voice.timeline().savefig(out / "voice_timeline.png", dpi=110)
-        voice.write_audio(out / "voice_heard.wav")
-        print(f"wrote {out}/history.csv, events.csv, metrics.csv, voice_timeline.png, voice_heard.wav")
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    for name, frame in (("history", run.history), ("events", run.events), ("metrics", run.metrics)):
+        frame.to_csv(out / f"{name}.csv", index=False)
+    voice.timeline().savefig(out / "voice_timeline.png", dpi=110)
+    voice.write_audio(out / "voice_heard.wav")
+    written = ["history.csv", "events.csv", "metrics.csv", "voice_timeline.png", "voice_heard.wav"]
+    written += _datasets_demo(out)
+    print(f"\nwrote {out}/: {', '.join(written)}")
     return 0
+
+
+def _datasets_demo(out: Path) -> list[str]:
+    """The notebooks' story, headless: a recorded conversation, an endpointing sweep, tool-step limits."""
+    import pandas as pd
+
+    from . import datasets
+    from .datasets.convert import simulate_conversation
+    from .sweeps import plots, sweep
+    from .widgets.conversation import default_agent
+
+    conv = datasets.load("overlaps")["overlaps-002"]
+    recorded = simulate_conversation(conv, lambda: default_agent(conv))
+    print(f"\nrecorded conversation {conv.id} (bundled overlaps dataset), played to an offline agent\n{recorded}")
+    recorded.timeline().savefig(out / "recorded_timeline.png", dpi=110)
+
+    with pd.option_context("display.width", 160, "display.max_columns", 12):
+        delays = sweep(None, "dictation", {"endpointing.min_delay": [0.2, 0.4, 0.6, 0.8, 1.0, 1.5]}, progress=False)
+        cols = ["endpointing.min_delay", "false_cutoff_rate", "eot_latency_p50", "eot_latency_p90", "response_latency_p50"]
+        table = delays.summary[cols].round(3).to_string(index=False)
+        print(f"\nendpointing sweep on the dictation dataset ({len(delays.cells)} cells)\n{table}")
+        best = delays.best(max_cutoff_rate=0.10)
+        print(f"recommended: min_delay={best['endpointing.min_delay']} s (the fastest with at most 10% false cut-offs)")
+        tasks = sweep(None, "tasks", {"max_tool_steps": [0, 1, 3]}, progress=False)
+        cols = ["max_tool_steps", "task_success_rate", "forced_reply_rate", "llm_requests_per_turn", "response_latency_p50"]
+        print(f"\ntool-step limits on the tasks dataset ({len(tasks.cells)} cells)\n{tasks.summary[cols].round(3).to_string(index=False)}")
+    delays.summary.to_csv(out / "endpointing_summary.csv", index=False)
+    tasks.summary.to_csv(out / "tool_steps_summary.csv", index=False)
+    plots.tradeoff(delays).savefig(out / "endpointing_tradeoff.png", dpi=110)
+    plots.tool_steps(tasks).savefig(out / "tool_steps.png", dpi=110)
+    return ["recorded_timeline.png", "endpointing_summary.csv", "endpointing_tradeoff.png", "tool_steps_summary.csv", "tool_steps.png"]
+
+
+def _lab(args: argparse.Namespace) -> int:
+    """Open JupyterLab on the notebooks, installing JupyterLab first if it is missing."""
+    import importlib.util
+    import subprocess
+
+    if importlib.util.find_spec("jupyterlab") is None:
+        cmd = [sys.executable, "-m", "pip", "install", "jupyterlab>=4.2", "ipykernel>=6.29"]
+        print(f"agentlab lab: installing JupyterLab: {' '.join(cmd)}", flush=True)
+        if subprocess.call(cmd) != 0:
+            print("agentlab lab: could not install JupyterLab; try: pip install 'agentlab[notebooks]'", file=sys.stderr)
+            return 2
+    folder = Path(args.notebooks) if args.notebooks else _notebooks_folder()
+    if not folder.is_dir():
+        print(f"agentlab lab: no notebooks folder at {folder}; pass one: agentlab lab PATH", file=sys.stderr)
+        return 2
+    cmd = [sys.executable, "-m", "jupyterlab", f"--ServerApp.root_dir={folder}", *args.lab_args]
+    print(f"agentlab lab: {' '.join(cmd)}", flush=True)
+    return subprocess.call(cmd)
+
+
+def _notebooks_folder() -> Path:
+    here = Path.cwd() / "notebooks"
+    return here if here.is_dir() else Path(__file__).resolve().parents[1] / "notebooks"
 
 
 def _voice_demo() -> object:
@@ -358,8 +416,11 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``agentlab`` command."""
     parser = argparse.ArgumentParser(prog="agentlab", description="Design and evaluate voice AI agents.")
     sub = parser.add_subparsers(dest="command", required=True)
-    demo = sub.add_parser("demo", help="simulate the quickstart agent offline and print its history, events and metrics")
-    demo.add_argument("--out", help="folder to write history/events/metrics CSVs")
+    demo = sub.add_parser("demo", help="the main job, headless and offline: simulations, sweeps, their summaries and figures")
+    demo.add_argument("--out", default="agentlab-demo", help="folder for the frames, summaries and figures (default: agentlab-demo)")
+    lab = sub.add_parser("lab", help="open JupyterLab on the notebooks (installs JupyterLab if it is missing)")
+    lab.add_argument("notebooks", nargs="?", help="the notebooks folder (default: ./notebooks, else the repository's)")
+    lab.add_argument("lab_args", nargs=argparse.REMAINDER, help="passed on to jupyter lab (e.g. --no-browser --port 8899)")
     sub.add_parser("chat", help="chat with the quickstart agent in the terminal (OpenAI if OPENAI_API_KEY is set)")
     sw = sub.add_parser("sweep", help="run an option sweep from a YAML/JSON config (headless, resumable)")
     sw.add_argument("config", help="the sweep config (YAML or JSON): dataset, grid, base_options, vad, timeout, executor, out")
@@ -368,6 +429,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "demo":
         return _demo(args)
+    if args.command == "lab":
+        return _lab(args)
     if args.command == "sweep":
         return _sweep(args)
     try:

@@ -65,7 +65,8 @@ def timeline_figure(
             marker = "^" if ev.kind == "on_vad_start" else "v"
             ax.plot([ev.t], [y["VAD"]], marker=marker, color="#333333", markersize=6, linestyle="none")
 
-    # transcripts
+    # transcripts (labels alternate above and below the lane so neighbours do not overprint)
+    finals = 0
     for e in events:
         if e.type == "user_input_transcribed":
             if e.is_final:
@@ -73,11 +74,12 @@ def timeline_figure(
                 ax.annotate(
                     _short(e.transcript),
                     (e.created_at, y["transcripts"]),
-                    xytext=(3, 5),
+                    xytext=(3, 5 if finals % 2 == 0 else -11),
                     textcoords="offset points",
                     fontsize=7,
                     color="#234",
                 )
+                finals += 1
             else:
                 ax.plot([e.created_at], [y["transcripts"]], marker="|", color="#9bb7f0", markersize=8)
 

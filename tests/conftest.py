@@ -20,3 +20,11 @@ def vrun():
         return VirtualClock().run(fn)
 
     return run
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item, call):
+    """Keep each phase's report on the item (``item.rep_call``), for fixtures that act on failure."""
+    rep = yield
+    setattr(item, f"rep_{rep.when}", rep)
+    return rep

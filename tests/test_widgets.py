@@ -76,6 +76,25 @@ async def test_chat_plays_tts_audio_and_reports_errors():
     await broken.aclose()
 
 
+async def test_chat_messages_from_another_thread_run_on_the_session_loop():
+    """JupyterLab can deliver widget messages on a kernel subshell: another thread with its own loop."""
+    session = AgentSession(llm=scripted_llm())
+    chat = ChatWidget(session, agent=Host())
+    await _settle(chat)
+
+    def subshell() -> None:
+        async def deliver() -> None:
+            chat.input.value = "A table for 2 at 8pm?"
+
+        asyncio.run(deliver())  # this loop ends at once: work scheduled on it would never run
+
+    await asyncio.to_thread(subshell)
+    await asyncio.sleep(0.05)
+    await _settle(chat)
+    assert "check_availability" in chat.transcript.value and "fully booked" in chat.transcript.value
+    await session.aclose()
+
+
 def test_chat_needs_a_session():
     with pytest.raises(TypeError, match="AgentSession"):
         ChatWidget("session")  # type: ignore[arg-type]

@@ -125,7 +125,8 @@ def _varying(result: SweepResult) -> list[str]:
 
 
 def _short_names(params: Sequence[str]) -> dict[str, str]:
-    last = [p.rsplit(".", 1)[-1] for p in params]
+    # "preemptive_generation.enabled" reads better as its group than as "enabled"
+    last = [p.rsplit(".", 2)[-2] if p.endswith(".enabled") and "." in p else p.rsplit(".", 1)[-1] for p in params]
     return {p: (s if last.count(s) == 1 else p) for p, s in zip(params, last, strict=True)}
 
 

@@ -125,9 +125,7 @@ def _split(values: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     return session, vad
 
 
-def setting_options(
-    base: SessionOptions, base_vad: VADOptions, values: Mapping[str, Any]
-) -> tuple[SessionOptions, VADOptions]:
+def setting_options(base: SessionOptions, base_vad: VADOptions, values: Mapping[str, Any]) -> tuple[SessionOptions, VADOptions]:
     """The session options and VAD options of one setting: ``base`` changed by the dotted ``values``.
 
     Raises ``ValueError`` naming a bad option or value.

@@ -60,25 +60,39 @@ def tool_block(name: str, arguments: str, output: str | None, *, is_error: bool 
 
 
 def table(df: Any, columns: list[str] | None = None, *, max_rows: int = 200, max_height: int = 280) -> str:
-    """A DataFrame as a compact, scrollable HTML table (floats to 3 significant digits, NaN as blank)."""
+    """A DataFrame as a compact, scrollable HTML table: numbers right-aligned (times to the
+    millisecond, other floats to 3 significant digits), text left-aligned, NaN blank."""
     frame = df if columns is None else df[[c for c in columns if c in df.columns]]
-    if len(frame) > max_rows:
-        frame = frame.head(max_rows)
-    body = frame.to_html(
-        index=False,
-        border=0,
-        na_rep="",
-        float_format=lambda v: f"{v:.3g}",
-        classes="al-table",
-        escape=True,
-    )
+    shown = frame.head(max_rows)
+    head = "".join(f"<th style='text-align:{_align(shown[c])}'>{html.escape(str(c))}</th>" for c in shown.columns)
+    rows = []
+    for rec in shown.itertuples(index=False):
+        cells = "".join(
+            f"<td style='text-align:{_align(shown[c])}'>{html.escape(_cell(v, c))}</td>" for c, v in zip(shown.columns, rec, strict=True)
+        )
+        rows.append(f"<tr>{cells}</tr>")
     more = f"<div style='color:{MUTED};font-size:11px'>first {max_rows} of {len(df)} rows</div>" if len(df) > max_rows else ""
     style = (
         "<style>.al-table{border-collapse:collapse;font-size:12px}.al-table th{position:sticky;top:0;background:#f9fafb;"
-        "text-align:right;padding:2px 8px;border-bottom:1px solid #e5e7eb}.al-table td{text-align:right;padding:1px 8px;"
-        "border-bottom:1px solid #f3f4f6;white-space:nowrap}</style>"
+        "padding:3px 8px;border-bottom:1px solid #e5e7eb;font-weight:600}.al-table td{padding:2px 8px;"
+        "border-bottom:1px solid #f3f4f6;white-space:nowrap;max-width:420px;overflow:hidden;text-overflow:ellipsis}</style>"
     )
+    body = f"<table class='al-table'><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
     return f"{style}<div style='max-height:{max_height}px;overflow:auto'>{body}</div>{more}"
+
+
+def _align(col: Any) -> str:
+    return "right" if col.dtype.kind in "iufb" else "left"
+
+
+def _cell(v: Any, column: str) -> str:
+    if v is None or (isinstance(v, float) and v != v):
+        return ""
+    if isinstance(v, float):
+        if column.endswith(("_at", "time", "start", "end")) or column in ("duration", "latency"):
+            return f"{v:.3f}"
+        return f"{v:.3g}"
+    return str(v)
 
 
 def figure_png(fig: Any, *, dpi: int = 96) -> bytes:

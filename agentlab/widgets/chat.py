@@ -44,6 +44,13 @@ class _Entry:
     is_error: bool = False
 
 
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+
+
 class _Transcription:
     """The session's text sink: streams the agent's words into the widget."""
 
@@ -82,6 +89,7 @@ class ChatWidget(w.VBox):
         self._tasks: set[asyncio.Task[Any]] = set()
         self._played = len(session.playback)
         self._title = title
+        self._loop = _running_loop()  # the notebook's loop: where the session runs
 
         self.header = w.HTML(layout=w.Layout(flex="1 1 auto"))
         self.states = w.HTML()
@@ -89,7 +97,7 @@ class ChatWidget(w.VBox):
         self.events_toggle.layout.width = "90px"
         self.transcript = w.HTML(layout=w.Layout(border="1px solid #e5e7eb", width="100%"))
         self.transcript.add_class("al-transcript")
-        self.audio = w.Audio(format="wav", autoplay=False, controls=True, layout=w.Layout(display="none", width="100%"))
+        self.audio = w.Audio(format="wav", autoplay=False, loop=False, controls=True, layout=w.Layout(display="none", width="100%"))
         self.input = w.Text(placeholder="Type a message and press Enter", continuous_update=False, layout=w.Layout(flex="1 1 auto"))
         self.input.add_class("al-chat-input")
         self.send = w.Button(description="Send", button_style="primary", icon="paper-plane", layout=w.Layout(width="90px"))
@@ -160,11 +168,20 @@ class ChatWidget(w.VBox):
         await self.session.start(self._agent)
 
     def _spawn(self, coro: Any) -> None:
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            loop = asyncio.get_event_loop()
-        task = loop.create_task(coro)
+        """Run ``coro`` on the session's loop. JupyterLab may deliver widget messages on a kernel
+        subshell (another thread, another loop); the session lives on the loop it was made on."""
+        running = _running_loop()
+        loop = self._loop or running
+        if loop is None:
+            coro.close()
+            raise RuntimeError("ChatWidget: needs a running event loop (use it in a notebook, or from async code)")
+        if loop is running:
+            self._create(coro)
+        else:
+            loop.call_soon_threadsafe(self._create, coro)
+
+    def _create(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._done)
 

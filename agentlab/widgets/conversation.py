@@ -53,7 +53,7 @@ class ConversationWidget(w.VBox):
         self.run: Run | None = None
         self._title = title
         self.header = w.HTML()
-        self.audio = w.Audio(format="wav", autoplay=False, controls=True, layout=w.Layout(width="100%"))
+        self.audio = w.Audio(format="wav", autoplay=False, loop=False, controls=True, layout=w.Layout(width="100%"))
         self.figure = w.Image(format="png", layout=w.Layout(width="100%", max_width="900px"))
         self.figure.add_class("al-timeline")
         self.tables = {name: w.HTML() for name in ("History", "Events", "Metrics")}

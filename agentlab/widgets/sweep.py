@@ -78,6 +78,15 @@ class _ParamRow:
         self.points.style.description_width = "45px"
         self.points.layout.visibility = "hidden" if p.integer else "visible"
         self.box = w.HBox([self.enabled, self.label, self.range, self.points], layout=w.Layout(align_items="center"))
+        self.enabled.observe(lambda _: self._dim(), names="value")
+        self._dim()
+
+    def _dim(self) -> None:
+        # a parameter left out of the grid shows greyed out
+        off = not self.enabled.value
+        self.range.disabled = self.points.disabled = off
+        colour = MUTED if off else "inherit"
+        self.label.value = f"<span style='{FONT}color:{colour}'><code style='color:{colour}'>{html.escape(self.param.name)}</code></span>"
 
     def grid_values(self) -> list[Any] | None:
         if not self.enabled.value:
@@ -135,7 +144,7 @@ class SweepWidget(w.VBox):
         self.status.add_class("al-status")
         self.best = w.HTML()
         self.best.add_class("al-best")
-        self.plot = w.Image(format="png", layout=w.Layout(width="100%", max_width="760px", display="none"))
+        self.plot = w.Image(format="png", layout=w.Layout(width="100%", max_width="640px", display="none"))
         self.plot.add_class("al-plot")
         self.summary = w.HTML()
         self.picker = w.Dropdown(description="Setting", options=[], layout=w.Layout(width="460px", display="none"))
@@ -243,7 +252,7 @@ class SweepWidget(w.VBox):
             self.plot.layout.display = "block"
         else:
             self.plot.layout.display = "none"
-        self.summary.value = table(s, ["setting", *res.params, *cols], max_height=260)
+        self.summary.value = table(s, [*res.params, *cols], max_height=260)
         labels = plots.setting_labels(res)
         self.picker.options = [(labels[sid], sid) for sid in res.settings]
         self.picker.value = None
