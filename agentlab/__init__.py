@@ -19,12 +19,14 @@ Example::
 from .chat import AgentHandoff, ChatContext, ChatMessage, FunctionCall, FunctionCallOutput
 from .clock import RealClock, VirtualClock, VirtualClockDeadlock
 from .engine import TurnEngine, UserSpeech
+from .export import ExportWarning, export
 from .frames import events_frame, history_frame, metrics_frame
 from .models import LLM, TTS, Rule, ScriptedLLM, ScriptedResponse, ScriptedToolCall, ScriptedTTS
 from .models.openai import OpenAILLM
 from .models.openai_audio import OpenAISTT, OpenAITTS
 from .models.stt import AlignedSTT
 from .models.turn_detector import TextTurnDetector
+from .report import SessionReport
 from .scenario import Scenario, ScenarioError, load_scenario
 from .session import (
     Agent,
@@ -53,6 +55,7 @@ __all__ = [
     "AlignedSTT",
     "ChatContext",
     "ChatMessage",
+    "ExportWarning",
     "FunctionCall",
     "FunctionCallOutput",
     "FunctionTool",
@@ -72,6 +75,7 @@ __all__ = [
     "ScriptedTTS",
     "ScriptedToolCall",
     "SessionOptions",
+    "SessionReport",
     "SpeechHandle",
     "StopResponse",
     "SweepResult",
@@ -84,6 +88,7 @@ __all__ = [
     "VirtualClockDeadlock",
     "events",
     "events_frame",
+    "export",
     "function_tool",
     "history_frame",
     "load_scenario",

@@ -216,8 +216,7 @@ def events_frame(events: Iterable[Any]) -> pd.DataFrame:
     return _frame([_event_row(e) for e in events], EVENT_COLUMNS)
 
 
-def metrics_frame(events: Iterable[Any]) -> pd.DataFrame:
-    """One row per ``metrics_collected`` event; columns in :data:`METRICS_COLUMNS`."""
+def _metrics_rows(events: Iterable[Any]) -> list[dict[str, Any]]:
     rows = []
     for e in events:
         if e.type != "metrics_collected":
@@ -225,7 +224,12 @@ def metrics_frame(events: Iterable[Any]) -> pd.DataFrame:
         row = {"created_at": e.created_at}
         row.update({k: v for k, v in dataclasses.asdict(e.metrics).items() if k in METRICS_COLUMNS})
         rows.append(row)
-    return _frame(rows, METRICS_COLUMNS)
+    return rows
+
+
+def metrics_frame(events: Iterable[Any]) -> pd.DataFrame:
+    """One row per ``metrics_collected`` event; columns in :data:`METRICS_COLUMNS`."""
+    return _frame(_metrics_rows(events), METRICS_COLUMNS)
 
 
 def session_html(session: AgentSession) -> str:

@@ -80,6 +80,15 @@ class Run:
         self.events: pd.DataFrame = session.events_frame()
         self.metrics: pd.DataFrame = session.metrics_frame()
 
+    def report(self) -> Any:
+        """The run's :class:`~agentlab.report.SessionReport` (save it, load it back into the same frames).
+
+        Example::
+
+            run.report().save("run.json")
+        """
+        return self.session.report()
+
     def timeline(self, *, ax: Any = None, start: float | None = None, end: float | None = None) -> Any:
         """The run on one time axis (a matplotlib Figure); see :mod:`agentlab.timeline`."""
         from .timeline import timeline_figure

@@ -271,6 +271,17 @@ class AgentSession:
 
         return metrics_frame(self._events)
 
+    def report(self) -> Any:
+        """A :class:`~agentlab.report.SessionReport`: options, components, history, events, metrics (no keys).
+
+        Example::
+
+            session.report().save("session.json")
+        """
+        from ..report import session_report
+
+        return session_report(self)
+
     # --- events ---------------------------------------------------------------------------
 
     def on(self, event: str, callback: Callable[[Any], Any] | None = None) -> Any:
