@@ -45,6 +45,16 @@ from .tools import FunctionTool, RunContext, StopResponse, ToolError, function_t
 
 __version__ = "0.1.0"
 
+
+def __getattr__(name: str) -> object:
+    # LiveKit names that need a server (JobContext, WorkerOptions, cli...): importable, fail when used
+    from ._unsupported import UNSUPPORTED, stub
+
+    if name in UNSUPPORTED:
+        return stub(name)
+    raise AttributeError(f"module 'agentlab' has no attribute {name!r}")
+
+
 __all__ = [
     "LLM",
     "TTS",

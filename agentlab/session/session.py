@@ -45,6 +45,7 @@ import inspect
 import itertools
 import json
 import logging
+import types
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -81,6 +82,10 @@ class AgentSession:
             result = await session.run(user_input="Hello")
             result.expect.next_event().is_message(role="assistant")
     """
+
+    def __class_getitem__(cls, userdata_type: Any) -> Any:
+        # ``AgentSession[MyData](userdata=MyData())`` as in LiveKit: the type is for checkers only
+        return types.GenericAlias(cls, userdata_type)
 
     def __init__(
         self,
