@@ -6,6 +6,7 @@ Example::
 
     agentlab demo            # the main job, headless: simulate, sweep, print summaries, write figures to agentlab-demo/
     agentlab lab             # open JupyterLab on notebooks/ (installs JupyterLab if needed)
+    agentlab console agent.py [--audio call.flac]   # your agent file in the terminal
     agentlab chat            # talk to the quickstart agent (OpenAI if OPENAI_API_KEY is set)
     agentlab sweep sweep.yaml --out runs/delay   # run a sweep, write summary.csv, turns.csv, figures
 
@@ -422,6 +423,11 @@ def main(argv: list[str] | None = None) -> int:
     lab.add_argument("notebooks", nargs="?", help="the notebooks folder (default: ./notebooks, else the repository's)")
     lab.add_argument("lab_args", nargs=argparse.REMAINDER, help="passed on to jupyter lab (e.g. --no-browser --port 8899)")
     sub.add_parser("chat", help="chat with the quickstart agent in the terminal (OpenAI if OPENAI_API_KEY is set)")
+    con = sub.add_parser("console", help="chat with the agent in a Python file (or play a recording to it with --audio)")
+    con.add_argument("path", help="the agent file (agentlab or livekit.agents imports)")
+    con.add_argument("--agent", help="the Agent class to start with (default: the first one in the file)")
+    con.add_argument("--audio", help="play this recording through the voice pipeline instead of chatting")
+    con.add_argument("--model", default="gpt-4.1-mini", help="the OpenAI model when OPENAI_API_KEY is set")
     sw = sub.add_parser("sweep", help="run an option sweep from a YAML/JSON config (headless, resumable)")
     sw.add_argument("config", help="the sweep config (YAML or JSON): dataset, grid, base_options, vad, timeout, executor, out")
     sw.add_argument("--out", help="folder for the cells, summary.csv, turns.csv and figures (default: the config's out)")
@@ -431,6 +437,10 @@ def main(argv: list[str] | None = None) -> int:
         return _demo(args)
     if args.command == "lab":
         return _lab(args)
+    if args.command == "console":
+        from .console import run_console
+
+        return run_console(args.path, agent=args.agent, audio=args.audio, model=args.model)
     if args.command == "sweep":
         return _sweep(args)
     try:
