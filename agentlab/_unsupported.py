@@ -19,7 +19,6 @@ UNSUPPORTED = (
     "RoomOutputOptions",
     "RoomOptions",
     "WorkerOptions",
-    "cli",
     "room_io",
 )
 
@@ -32,6 +31,11 @@ _ADVICE = (
 
 class Unsupported(NotImplementedError):
     """A LiveKit feature that needs a LiveKit server (rooms, workers, RTC, cloud inference)."""
+
+
+def fail(name: str) -> NoReturn:
+    """Raise :class:`Unsupported` for LiveKit's ``name`` (also ``agentlab.cli.run_app``)."""
+    _fail(name)
 
 
 def _fail(name: str) -> NoReturn:

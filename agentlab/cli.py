@@ -413,6 +413,13 @@ def _sweep_figures(res: Any, out: Path) -> list[str]:
     return written
 
 
+def run_app(*args: object, **kwargs: object) -> None:
+    """LiveKit's ``cli.run_app`` (a worker on a LiveKit server): not supported; raises with what to use instead."""
+    from ._unsupported import fail
+
+    fail("cli.run_app")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``agentlab`` command."""
     parser = argparse.ArgumentParser(prog="agentlab", description="Design and evaluate voice AI agents.")

@@ -32,7 +32,7 @@ def _quiet(fn, *args, **kwargs):
         return fn(*args, **kwargs)
 
 
-def test_livekit_export_round_trips_through_livekit_agents():
+async def test_livekit_export_round_trips_through_livekit_agents():  # LiveKit builds sessions inside a loop
     pytest.importorskip("livekit.agents", reason="the livekit-agents test extra")
     code = _quiet(export, TUNED, "livekit", agent=Host())
     ns: dict = {}
