@@ -152,6 +152,15 @@ def _open_and_run_all(context, lab: str, notebook: str):
     return page
 
 
+def _open_widget(context, lab: str, notebook: str, css: str):
+    """Run ``notebook`` and return (page, the first widget matching ``css``, scrolled into view)."""
+    page = _open_and_run_all(context, lab, notebook)
+    widget = page.locator(css).first
+    widget.wait_for(state="attached", timeout=120_000)
+    widget.scroll_into_view_if_needed()
+    return page, widget
+
+
 def _menu(page, menu: str, command: str) -> None:
     page.locator(".lm-MenuBar-itemLabel", has_text=menu).first.click()
     page.locator(f"li.lm-Menu-item[data-command='{command}']").click()
@@ -180,10 +189,7 @@ def _shot(locator, name: str) -> Path:
 
 def test_chat_widget_in_jupyterlab(lab, browser):
     context, errors = browser
-    page = _open_and_run_all(context, lab, "01-text-chat.ipynb")
-    chat = page.locator(".al-chat").first
-    chat.wait_for(state="attached", timeout=90_000)
-    chat.scroll_into_view_if_needed()
+    page, chat = _open_widget(context, lab, "01-text-chat.ipynb", ".al-chat")
     page.locator(".al-transcript .al-agent", has_text="Welcome to Chez Lab").wait_for(timeout=30_000)
     box = chat.locator(".al-chat-input input")
     box.fill("Hi! Do you have a table for four at 7pm?")
@@ -209,10 +215,7 @@ def test_chat_widget_in_jupyterlab(lab, browser):
 
 def test_conversation_widget_in_jupyterlab(lab, browser):
     context, errors = browser
-    page = _open_and_run_all(context, lab, "02-recorded-conversation.ipynb")
-    widget = page.locator(".al-conversation").first
-    widget.wait_for(state="attached", timeout=120_000)
-    widget.scroll_into_view_if_needed()
+    page, widget = _open_widget(context, lab, "02-recorded-conversation.ipynb", ".al-conversation")
     widget.locator("img.al-timeline").wait_for(timeout=30_000)
     assert widget.locator("img.al-timeline").get_attribute("src").startswith("blob:")
     widget.locator("audio").first.wait_for(state="attached", timeout=10_000)
@@ -225,10 +228,7 @@ def test_conversation_widget_in_jupyterlab(lab, browser):
 
 def test_sweep_widget_in_jupyterlab(lab, browser):
     context, errors = browser
-    page = _open_and_run_all(context, lab, "03-endpointing-sweep.ipynb")
-    sweep = page.locator(".al-sweep").first
-    sweep.wait_for(state="attached", timeout=180_000)
-    sweep.scroll_into_view_if_needed()
+    page, sweep = _open_widget(context, lab, "03-endpointing-sweep.ipynb", ".al-sweep")
     points = sweep.locator(".widget-inline-hbox", has_text="points").first.locator("input")
     points.fill("3")
     points.press("Enter")
