@@ -128,6 +128,12 @@ _ALL_RUN = """() => {
 }"""
 
 
+_STARTED = """() => {
+    const first = document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-CodeCell .jp-InputPrompt');
+    return first !== null && /\\[(\\d+|\\*)\\]/.test(first.textContent);
+}"""
+
+
 def _open_and_run_all(context, lab: str, notebook: str):
     for old in context.pages:  # one notebook at a time: the Run menu acts on the current one
         old.close()
@@ -135,20 +141,22 @@ def _open_and_run_all(context, lab: str, notebook: str):
     page.goto(f"{lab}/lab/tree/{notebook}?reset")  # a fresh workspace: only this notebook open
     page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=60_000)
     _pages.append((page, notebook))
-    # A kernel that has only just connected can drop the first requests: try run-all again if
-    # nothing started. Then wait until every cell has run: a widget message sent while a cell
+    # A kernel that has only just connected can drop the first requests: try run-all again if the
+    # first cell has not started within 30 s. Then wait until every cell has run: a widget message sent while a cell
     # still runs is handled by ipykernel 7 without its busy/idle status, which leaves ipywidgets'
     # message throttle waiting forever (see docs/notebooks.md).
     for attempt in range(3):
         _menu(page, "Edit", "editmenu:clear-all")  # the saved prompts are numbered: clear them first
         _menu(page, "Run", "runmenu:run-all")
         try:
-            page.wait_for_function(_ALL_RUN, timeout=150_000 if attempt else 60_000)
-            return page
+            page.wait_for_function(_STARTED, timeout=30_000)
         except Exception:
             if attempt == 2:
                 raise
             page.wait_for_timeout(2_000)
+            continue
+        page.wait_for_function(_ALL_RUN, timeout=300_000)
+        return page
     return page
 
 
@@ -215,7 +223,7 @@ def test_chat_widget_in_jupyterlab(lab, browser):
 
 def test_conversation_widget_in_jupyterlab(lab, browser):
     context, errors = browser
-    page, widget = _open_widget(context, lab, "02-recorded-conversation.ipynb", ".al-conversation")
+    _, widget = _open_widget(context, lab, "02-recorded-conversation.ipynb", ".al-conversation")
     widget.locator("img.al-timeline").wait_for(timeout=30_000)
     assert widget.locator("img.al-timeline").get_attribute("src").startswith("blob:")
     widget.locator("audio").first.wait_for(state="attached", timeout=10_000)
