@@ -11,7 +11,11 @@ $(VENV)/.core: pyproject.toml
 	$(BIN)/pip install -q -e .
 	touch $@
 
-$(VENV)/.notebooks: $(VENV)/.core
+$(VENV)/.voice: $(VENV)/.core
+	$(BIN)/pip install -q -e '.[voice]'
+	touch $@
+
+$(VENV)/.notebooks: $(VENV)/.voice
 	$(BIN)/pip install -q -e '.[notebooks]'
 	touch $@
 
@@ -19,7 +23,7 @@ $(VENV)/.test: $(VENV)/.core
 	$(BIN)/pip install -q -e '.[test]'
 	touch $@
 
-demo: $(VENV)/.core            ## the main job, headless and offline: simulations, sweeps, summaries, figures in agentlab-demo/
+demo: $(VENV)/.voice           ## the main job, headless and offline: simulations, sweeps, summaries, figures in agentlab-demo/
 	$(BIN)/agentlab demo
 
 lab: $(VENV)/.notebooks        ## the main job, interactive: JupyterLab on notebooks/
