@@ -16,7 +16,7 @@ Example::
 
     with OpenAIServer() as server:
         server.enqueue(reply("Hello there!"), status_fault(429, retry_after=0.01))
-        llm = OpenAILLM(base_url=server.base_url, api_key="sk-test")
+        llm = OpenAILLM(base_url=server.base_url, api_key="test-key")
         ...
         server.completions[0].body["messages"]
 

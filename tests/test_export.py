@@ -145,7 +145,7 @@ def test_videosdk_export_builds_its_configs():
 
 
 def test_export_never_writes_the_api_key(tmp_path):
-    key = "sk-agentlab-planted-0000"
+    key = "agentlab-planted-export-0000"
     session = AgentSession(llm=OpenAILLM(model="gpt-4.1-mini", api_key=key, base_url="http://127.0.0.1:9/v1"))
     for platform in PLATFORMS:
         out = _quiet(export, session, platform, agent=Host(), path=tmp_path / f"out.{platform}")

@@ -25,7 +25,7 @@ from agentlab.models.stt import AlignedSTT
 from agentlab.models.tts import AudioFrame
 
 #: A recognizable fake key: it must never show up in reprs or error messages.
-API_KEY = "sk-test-PLANTED-aud1"
+API_KEY = "test-PLANTED-aud1"
 SR = 16000
 
 
@@ -211,9 +211,9 @@ def test_stt_arguments_and_configuration(server: OpenAIServer, monkeypatch: pyte
     monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
     assert [u.text for u in OpenAISTT().transcribe(audio, track)] == ["Hello from the test server."]
     assert server.transcriptions[-1].headers["authorization"] == f"Bearer {API_KEY}"
-    with openai.OpenAI(api_key="sk-other", base_url=server.base_url, max_retries=0) as client:
+    with openai.OpenAI(api_key="test-other-key", base_url=server.base_url, max_retries=0) as client:
         OpenAISTT(client=client).transcribe(audio, track)
-    assert server.transcriptions[-1].headers["authorization"] == "Bearer sk-other"
+    assert server.transcriptions[-1].headers["authorization"] == "Bearer test-other-key"
 
 
 def test_stt_in_a_simulated_recording_matches_aligned_labels(server: OpenAIServer) -> None:
@@ -319,12 +319,12 @@ def test_tts_clients(server: OpenAIServer) -> None:
         return [f async for f in tts.stream(words("Hi."))]
 
     # A given synchronous client works on both clocks (in a worker thread).
-    with openai.OpenAI(api_key="sk-other", base_url=server.base_url, max_retries=0) as client:
+    with openai.OpenAI(api_key="test-other-key", base_url=server.base_url, max_retries=0) as client:
         tts = OpenAITTS(client=client)
         assert len(asyncio.run(synth(tts))) == 1 and len(VirtualClock().run(lambda: synth(tts))) == 1
-    assert [r.headers["authorization"] for r in server.speeches] == ["Bearer sk-other"] * 2
+    assert [r.headers["authorization"] for r in server.speeches] == ["Bearer test-other-key"] * 2
     # A given async client cannot run under a held virtual clock.
-    async_tts = OpenAITTS(client=openai.AsyncOpenAI(api_key="sk-other", base_url=server.base_url))
+    async_tts = OpenAITTS(client=openai.AsyncOpenAI(api_key="test-other-key", base_url=server.base_url))
     with pytest.raises(RuntimeError, match="synchronous client"):
         VirtualClock().run(lambda: synth(async_tts))
     with pytest.raises(ValueError, match="OPENAI_API_KEY"):

@@ -33,7 +33,7 @@ from agentlab.models.llm import (
 from agentlab.models.openai import OpenAILLM, llm_from_string, parse_model_string, to_openai_messages
 from agentlab.tools import function_tool
 
-API_KEY = "sk-test-secret-1234"
+API_KEY = "test-secret-1234"
 
 
 @pytest.fixture
@@ -271,14 +271,14 @@ async def test_base_url_and_api_key_used(server: OpenAIServer, make_llm: Callabl
 
 
 async def test_environment_fallback_and_keyless_local_server(server: OpenAIServer, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("OPENAI_API_KEY", "sk-from-env")
+    monkeypatch.setenv("OPENAI_API_KEY", "test-from-env")
     monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
     llm = OpenAILLM(max_retries=0)
     try:
         await collect(llm)
     finally:
         await llm.aclose()
-    assert server.completions[-1].headers["authorization"] == "Bearer sk-from-env"
+    assert server.completions[-1].headers["authorization"] == "Bearer test-from-env"
 
     monkeypatch.delenv("OPENAI_API_KEY")
     keyless = OpenAILLM(base_url=server.base_url, max_retries=0)

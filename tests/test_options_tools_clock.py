@@ -299,7 +299,7 @@ def test_virtual_clock_wall_time_is_fixed_epoch():
 def test_model_strings_resolve_on_session_and_agent(monkeypatch):
     from agentlab import Agent, OpenAILLM
 
-    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-used-00")
+    monkeypatch.setenv("OPENAI_API_KEY", "test-not-used-00")
     s = AgentSession(llm="openai/gpt-4.1-mini")
     a = Agent(instructions="x", llm="openai/gpt-4o-mini")
     assert isinstance(s.llm, OpenAILLM) and s.llm.model == "gpt-4.1-mini"

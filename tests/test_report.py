@@ -38,7 +38,7 @@ def test_voice_run_round_trip(tmp_path):
 
 
 async def test_report_never_holds_the_key(tmp_path):
-    key = "sk-agentlab-planted-report-0000"
+    key = "agentlab-planted-report-0000"
     session = AgentSession(llm=OpenAILLM(model="gpt-4.1-mini", api_key=key, base_url="http://127.0.0.1:9/v1", max_retries=0, timeout=2))
     await session.start(agentlab.Agent(instructions="hi"))
     handle = session.generate_reply(user_input="hello")  # fails: nothing listens on port 9

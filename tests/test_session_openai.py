@@ -31,7 +31,7 @@ from agentlab.models.llm import APIConnectionError, APIStatusError, APITimeoutEr
 from agentlab.session.events import CloseEvent, ErrorEvent
 
 #: A recognizable fake key: it must never show up in reprs, frames or error messages.
-API_KEY = "sk-test-PLANTED0123456789abcdef"
+API_KEY = "test-PLANTED0123456789abcdef"
 INSTRUCTIONS = "You are a weather assistant."
 #: No ``run()`` in this file may take longer than this (a hang fails fast instead of blocking CI).
 RUN_TIMEOUT = 5.0

@@ -207,7 +207,7 @@ def test_real_openai_client_on_the_virtual_clock():
         server.enqueue(*late)
 
         def factory(c):
-            llm = OpenAILLM(model="gpt-4.1-mini", base_url=server.base_url, api_key="sk-test-not-a-key")
+            llm = OpenAILLM(model="gpt-4.1-mini", base_url=server.base_url, api_key="test-not-a-key")
             return Agent(instructions="orders", tools=reference_agent(c).tools, llm=llm)
 
         res = sweep(factory, ads.Dataset("t", {"name": "t"}, [conv]), {"max_tool_steps": [0]}, progress=False)
