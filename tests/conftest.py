@@ -22,6 +22,22 @@ def vrun():
     return run
 
 
+@pytest.fixture
+def server():
+    """A scripted OpenAI-compatible server on 127.0.0.1 (``tests/openai_server.py``), stopped afterwards."""
+    from openai_server import OpenAIServer
+
+    with OpenAIServer() as srv:
+        yield srv
+
+
+@pytest.fixture
+def no_openai_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No ``OPENAI_API_KEY`` / ``OPENAI_BASE_URL`` from the environment: the tests pass their own."""
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+
+
 @pytest.hookimpl(wrapper=True, tryfirst=True)
 def pytest_runtest_makereport(item, call):
     """Keep each phase's report on the item (``item.rep_call``), for fixtures that act on failure."""

@@ -25,20 +25,10 @@ from agentlab.models.stt import AlignedSTT
 from agentlab.models.tts import AudioFrame
 
 #: A recognizable fake key: it must never show up in reprs or error messages.
+pytestmark = pytest.mark.usefixtures("no_openai_env")  # keys and URLs come from the tests
+
 API_KEY = "test-PLANTED-aud1"
 SR = 16000
-
-
-@pytest.fixture(autouse=True)
-def _no_openai_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
-    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
-
-
-@pytest.fixture
-def server() -> Any:
-    with OpenAIServer() as srv:
-        yield srv
 
 
 def make_stt(server: OpenAIServer, **kwargs: Any) -> OpenAISTT:

@@ -33,13 +33,9 @@ from agentlab.models.llm import (
 from agentlab.models.openai import OpenAILLM, llm_from_string, parse_model_string, to_openai_messages
 from agentlab.tools import function_tool
 
+pytestmark = pytest.mark.usefixtures("no_openai_env")  # keys and URLs come from the tests
+
 API_KEY = "test-secret-1234"
-
-
-@pytest.fixture
-def server() -> Any:
-    with OpenAIServer() as srv:
-        yield srv
 
 
 @pytest.fixture
@@ -58,12 +54,6 @@ async def make_llm(server: OpenAIServer) -> AsyncIterator[Callable[..., OpenAILL
     yield make
     for llm in made:
         await llm.aclose()
-
-
-@pytest.fixture(autouse=True)
-def _no_openai_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
-    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
 
 
 @function_tool

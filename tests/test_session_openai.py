@@ -31,6 +31,8 @@ from agentlab.models.llm import APIConnectionError, APIStatusError, APITimeoutEr
 from agentlab.session.events import CloseEvent, ErrorEvent
 
 #: A recognizable fake key: it must never show up in reprs, frames or error messages.
+pytestmark = pytest.mark.usefixtures("no_openai_env")  # keys and URLs come from the tests
+
 API_KEY = "test-PLANTED0123456789abcdef"
 INSTRUCTIONS = "You are a weather assistant."
 #: No ``run()`` in this file may take longer than this (a hang fails fast instead of blocking CI).
@@ -41,18 +43,6 @@ RUN_TIMEOUT = 5.0
 async def get_weather(city: str) -> str:
     """Current weather for a city."""
     return f"sunny in {city}"
-
-
-@pytest.fixture(autouse=True)
-def _no_openai_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
-    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
-
-
-@pytest.fixture
-def server() -> Any:
-    with OpenAIServer() as srv:
-        yield srv
 
 
 MakeSession = Callable[..., Awaitable[tuple[AgentSession, OpenAILLM]]]
