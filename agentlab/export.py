@@ -79,6 +79,8 @@ def export(
     if agent is not None and not isinstance(agent, Agent):
         raise TypeError(f"export: agent must be an Agent, got {type(agent).__name__}")
     model = _model_name(agent.llm if agent is not None and agent.llm is not None else llm)
+    if options.tool_timeout is not None:
+        _warn(platform, "tool_timeout", options.tool_timeout, "is agentlab's; the platform has no tool timeout, so it is not exported")
     if platform == "livekit":
         text = _livekit(options, agent, model)
     elif platform == "videosdk":

@@ -168,3 +168,14 @@ def test_bad_platform_and_source():
         export(42, "livekit")
     with pytest.raises(ValueError, match="min_delay"):
         export({"turn_handling": {"endpointing": {"min_delay": -1}}}, "livekit")
+
+
+@pytest.mark.parametrize("platform", PLATFORMS)
+def test_tool_timeout_is_not_exported_and_says_so(platform):
+    with pytest.warns(ExportWarning, match="tool_timeout=4") as caught:
+        text = export({"tool_timeout": 4.0}, platform)
+    assert "tool_timeout" not in text
+    assert sum("tool_timeout" in str(w.message) for w in caught) == 1
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ExportWarning)
+        export({}, "livekit")  # the default (none) is silent

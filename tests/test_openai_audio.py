@@ -361,3 +361,27 @@ def test_simulated_voice_session_plays_the_servers_audio(server: OpenAIServer) -
     stereo = run.audio()
     start = round(played[0].start * SR)
     np.testing.assert_allclose(stereo[start : start + 100, 1], played[0].frame.data[:100], atol=1e-6)
+
+
+async def test_tts_faults_in_a_session_are_error_events_and_close_it_when_they_persist(server: OpenAIServer) -> None:
+    # Real clock: the async client, whose retried attempts the session reports.
+    server.enqueue_speech(status_fault(503, retry_after=0.01), speech(0.2))
+    tts = make_tts(server, max_retries=1)
+    session = agentlab.AgentSession(llm=agentlab.ScriptedLLM(default="Fine.", ttft=0), tts=tts, max_unrecoverable_errors=1)
+    await session.start(agentlab.Agent(instructions="x"))
+    await session.run(user_input="first")
+    (retried,) = [e for e in session.events if e.type == "error"]
+    assert (retried.source, retried.recoverable) == ("tts", True)
+    assert "attempt 1 failed (HTTP 503, retry-after 10 ms); retry 1 of 1" in retried.message
+    assert [p.duration for p in session.playback] == [0.2], "the retry was heard"
+
+    server.default_speech = status_fault(500)
+    for n in (1, 2):
+        await session.run(user_input=f"again {n}")
+    await asyncio.wait_for(session._closed.wait(), 10)
+    final = [(e.source, e.recoverable) for e in session.events if e.type == "error"][1:]
+    # Each failed request: one retried attempt (recoverable), then the failure (not).
+    assert final == [("tts", True), ("tts", False), ("tts", True), ("tts", False)]
+    close = session.events[-1]
+    assert (close.type, close.reason) == ("close", "error"), "2 unrecoverable TTS errors in a row > max_unrecoverable_errors=1"
+    await tts.aclose()

@@ -54,6 +54,55 @@ def test_hung_tool_is_cancelled_five_seconds_after_an_interrupt(vrun):
     assert t == 6.0  # interrupted at 1 s + LiveKit's 5 s watchdog
 
 
+def test_tool_timeout_turns_a_hung_tool_into_an_error_output_and_the_reply_goes_on(vrun):
+    cancelled = []
+
+    @function_tool
+    async def hang() -> str:
+        """Never returns."""
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            cancelled.append(asyncio.get_running_loop().time())
+            raise
+        return "never"
+
+    @function_tool
+    async def own_timeout() -> str:
+        """Raises TimeoutError itself: a tool bug, not our timeout."""
+        raise TimeoutError("upstream took too long")
+
+    llm = ScriptedLLM(
+        responses=[
+            ScriptedResponse(tool_calls=[ScriptedToolCall("hang"), ScriptedToolCall("own_timeout")]),
+            ScriptedResponse(text="Sorry, that took too long."),
+        ],
+        ttft=0,
+    )
+
+    async def main():
+        session = AgentSession(llm=llm, tools=[hang, own_timeout], tool_timeout=2.5)
+        await session.start(Agent(instructions="x"))
+        result = await session.run(user_input="go")
+        await session.aclose()
+        return session, result
+
+    session, result = vrun(main)
+    assert cancelled == [2.5], "the hung tool was cancelled at the timeout"
+    outputs = {e.item.name: e.item for e in result.events if e.type == "function_call_output"}
+    assert (outputs["hang"].output, outputs["hang"].is_error) == ("hang did not finish within 2.5 seconds", True)
+    assert (outputs["own_timeout"].output, outputs["own_timeout"].is_error) == ("An internal error occurred", True)
+    assert result.final_output == "Sorry, that took too long."
+    errors = [(e.source, e.recoverable, type(e.error).__name__) for e in session.events if e.type == "error"]
+    assert sorted(errors) == [("tool", True, "TimeoutError"), ("tool", True, "_ToolTimeout")]
+    assert session.events[-1].type == "close" and session.events[-1].reason == "user_initiated"
+
+
+def test_tool_timeout_is_validated():
+    with pytest.raises(ValueError, match="tool_timeout"):
+        AgentSession(tool_timeout=0)
+
+
 def test_aclose_runs_on_exit_and_drain_lets_on_exit_speak(vrun):
     log = []
 

@@ -155,10 +155,14 @@ async def test_429_then_success_is_retried_by_the_client(server: OpenAIServer, m
     assert result.final_output == "Back after a short wait."
     assert server.request_count == 2
     assert server.completions[1].headers.get("x-stainless-retry-count") == "1"
-    assert errors_of(session) == [], "a retry that succeeds is not a session error"
+    # The failed attempt is reported, as LiveKit's retrying streams do: recoverable, nothing else changes.
+    (err,) = errors_of(session)
+    assert (err.source, err.recoverable) == ("llm", True)
+    assert "attempt 1 failed (HTTP 429, retry-after 10 ms); retry 1 of 2" in err.message
+    assert session.agent_state == "listening" and not any(e.type == "close" for e in session.events)
 
 
-async def test_persistent_500_emits_recoverable_llm_error_and_run_completes(server: OpenAIServer, make_session: MakeSession) -> None:
+async def test_persistent_500_emits_unrecoverable_llm_error_and_run_completes(server: OpenAIServer, make_session: MakeSession) -> None:
     server.default = status_fault(500, message="upstream exploded", retry_after=0.01)
     session, _ = await make_session(max_retries=0)
     seen: list[ErrorEvent] = []
@@ -169,7 +173,7 @@ async def test_persistent_500_emits_recoverable_llm_error_and_run_completes(serv
     assert server.request_count == 1, "max_retries=0: no client retry"
     assert len(seen) == 1
     err = seen[0]
-    assert (err.source, err.recoverable) == ("llm", True)
+    assert (err.source, err.recoverable) == ("llm", False), "the request failed for good"
     assert isinstance(err.error, APIStatusError) and err.error.status_code == 500
     assert "upstream exploded" in err.message
     assert errors_of(session) == seen
@@ -178,7 +182,7 @@ async def test_persistent_500_emits_recoverable_llm_error_and_run_completes(serv
     assert session.agent_state == "listening"
     frame = session.events_frame()
     row = frame[frame["type"] == "error"].iloc[0]
-    assert (row["source"], bool(row["recoverable"])) == ("llm", True)
+    assert (row["source"], bool(row["recoverable"])) == ("llm", False)
 
 
 async def test_timeout_fault_emits_error_without_hanging(server: OpenAIServer, make_session: MakeSession) -> None:
@@ -189,8 +193,24 @@ async def test_timeout_fault_emits_error_without_hanging(server: OpenAIServer, m
     assert time.monotonic() - started < 2.0
     (err,) = errors_of(session)
     assert isinstance(err.error, APITimeoutError)
-    assert (err.source, err.recoverable) == ("llm", True)
+    assert (err.source, err.recoverable) == ("llm", False)
     assert assistant_texts(session) == []
+
+
+async def test_retried_attempts_are_recoverable_and_the_final_failure_is_not(server: OpenAIServer, make_session: MakeSession) -> None:
+    server.enqueue(status_fault(503, retry_after=0.01), delay_fault(5.0))
+    server.default = status_fault(500, retry_after=0.01)
+    session, _ = await make_session(max_retries=2, timeout=0.3)
+    await run(session, "Hello?")
+    assert server.request_count == 3
+    got = [(e.recoverable, e.message.split(": ", 1)[1]) for e in errors_of(session)]
+    assert got == [
+        (True, "attempt 1 failed (HTTP 503, retry-after 10 ms); retry 1 of 2"),
+        (True, "attempt 2 failed (no answer in time or the connection failed); retry 2 of 2"),
+        (False, "HTTP 500: scripted HTTP 500"),
+    ]
+    assert [e.source for e in errors_of(session)] == ["llm"] * 3
+    assert session.agent_state == "listening"
 
 
 async def test_stream_cut_midway_emits_error(server: OpenAIServer, make_session: MakeSession) -> None:
@@ -200,7 +220,7 @@ async def test_stream_cut_midway_emits_error(server: OpenAIServer, make_session:
     await run(session, "Count for me")
     (err,) = errors_of(session)
     assert isinstance(err.error, APIConnectionError) and not isinstance(err.error, APITimeoutError)
-    assert (err.source, err.recoverable) == ("llm", True)
+    assert (err.source, err.recoverable) == ("llm", False)
     assert "stream broke off" in err.message
     # What was streamed before the cut was shown; at most that prefix is kept.
     for said in assistant_texts(session):

@@ -21,7 +21,8 @@ Example::
 from __future__ import annotations
 
 import abc
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Union
 
@@ -43,6 +44,7 @@ __all__ = [
     "FunctionToolCall",
     "LLMRequest",
     "ToolChoice",
+    "retry_observer",
 ]
 
 #: ``"auto"``, ``"required"``, ``"none"``, or ``{"type": "function", "function": {"name": ...}}``.
@@ -148,6 +150,13 @@ class APIError(Exception):
         self.message = message
         self.retryable = retryable
         self.body = body
+
+
+#: Told about every failed attempt a provider client is about to retry by itself (the ``openai``
+#: client's own retries): called with a retryable :class:`APIError`. The session sets it around each
+#: LLM and TTS request so such attempts become ``error`` events with ``recoverable=True``, as
+#: LiveKit's retrying streams emit them; ``None`` (the default) ignores them.
+retry_observer: ContextVar[Callable[[APIError], None] | None] = ContextVar("agentlab_retry_observer", default=None)
 
 
 class APIStatusError(APIError):

@@ -20,9 +20,11 @@ import inspect
 import json
 import os
 from collections.abc import AsyncIterator
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import httpx
 import openai
 
 from .._utils import shortuuid
@@ -38,6 +40,7 @@ from .llm import (
     FunctionToolCall,
     LLMRequest,
     ToolChoice,
+    retry_observer,
 )
 
 if TYPE_CHECKING:
@@ -49,6 +52,8 @@ __all__ = ["OpenAILLM", "llm_from_string", "parse_model_string", "to_openai_mess
 SUPPORTED_PROVIDERS: tuple[str, ...] = ("openai",)
 
 _NO_KEY = "no-key"
+#: What the last failed attempt of the current request was (set by the response hook).
+_last_failure: ContextVar[str | None] = ContextVar("agentlab_openai_last_failure", default=None)
 _TOOL_CHOICE_STRINGS = ("auto", "required", "none")
 
 
@@ -68,14 +73,18 @@ class _OpenAIClient:
 
     def _init_client(self, api_key: str | None, base_url: str | None, client: Any, *, owner: str) -> None:
         """Take the key and URL from the arguments or ``OPENAI_API_KEY`` / ``OPENAI_BASE_URL``; ``owner`` names the class in the error."""
+        from .._secrets import register  # the key in use is masked in every message of ours (see _scrub)
+
         self._external_client = client
         self._client: openai.AsyncOpenAI | None = None
         self._client_loop: asyncio.AbstractEventLoop | None = None
         if client is not None:
             self.base_url = base_url or str(client.base_url)
             self._api_key = ""
+            register(getattr(client, "api_key", None))
             return
         api_key = api_key or os.environ.get("OPENAI_API_KEY") or None
+        register(api_key)
         base_url = base_url or os.environ.get("OPENAI_BASE_URL") or None
         if api_key is None and base_url is None:
             raise ValueError(
@@ -102,9 +111,33 @@ class _OpenAIClient:
                 base_url=self.base_url,
                 timeout=self.timeout,
                 max_retries=self.max_retries,
+                http_client=openai.DefaultAsyncHttpxClient(
+                    timeout=self.timeout, event_hooks={"request": [self._on_request], "response": [self._on_response]}
+                ),
             )
             self._client_loop = loop
         return self._client
+
+    # The client retries by itself and says nothing about it; these hooks see each attempt, so the
+    # session can report the ones that failed (``retry_observer``). Both run in the requesting task,
+    # so the failure remembered by one is the one the next attempt of the same request retries.
+
+    async def _on_response(self, response: httpx.Response) -> None:
+        if response.status_code >= 400 and retry_observer.get() is not None:
+            ms, after = response.headers.get("retry-after-ms"), response.headers.get("retry-after")
+            wait = f", retry-after {ms} ms" if ms else f", retry-after {after} s" if after else ""
+            _last_failure.set(f"HTTP {response.status_code}{wait}")
+
+    async def _on_request(self, request: httpx.Request) -> None:
+        observer = retry_observer.get()
+        attempt = int(request.headers.get("x-stainless-retry-count", "0") or 0)
+        failure, _ = _last_failure.get(), _last_failure.set(None)
+        if observer is None or attempt == 0:
+            return
+        where = f"{self.model} at {self.base_url or 'api.openai.com'}"
+        cause = failure or "no answer in time or the connection failed"
+        message = f"{where}: attempt {attempt} failed ({cause}); retry {attempt} of {self.max_retries}"
+        observer(APIError(self._scrub(message), retryable=True))
 
     async def _close_loop_client(self) -> None:
         client, self._client = self._client, None
@@ -154,9 +187,9 @@ class _OpenAIClient:
 
     def _scrub(self, message: str) -> str:
         # Server error bodies can echo request headers back; the key must not reach logs or notebooks.
-        if self._api_key and self._api_key != _NO_KEY:
-            message = message.replace(self._api_key, "***")
-        return message
+        from .._secrets import scrub  # our key (registered in _init_client), secret env values, sk-... keys
+
+        return scrub(message)
 
 
 class OpenAILLM(_OpenAIClient, LLM):
@@ -309,7 +342,12 @@ class OpenAILLM(_OpenAIClient, LLM):
                     received += 1
                     yield chunk
         except Exception as exc:  # every failure becomes our error type, scrubbed (see _api_error)
-            raise self._api_error(exc, received=received) from None
+            error = self._api_error(exc, received=received)
+        else:
+            return
+        # Raised outside ``except``: the openai exception (which may echo the key, and holds the
+        # request) must not travel along as ``__context__`` either.
+        raise error from None
 
 
 def to_openai_messages(chat_ctx: ChatContext) -> list[dict[str, Any]]:

@@ -150,7 +150,12 @@ class AgentFalseInterruptionEvent(_Event):
 
 @dataclass(frozen=True, kw_only=True)
 class ErrorEvent(_Event):
-    """A component or tool failed. ``recoverable`` is True for transient faults (429, 5xx, timeouts)."""
+    """A component or tool failed.
+
+    ``recoverable`` is True when the session simply goes on: an attempt the provider's client is
+    retrying, or a tool that failed (the model gets an error output). False means an LLM or TTS
+    request failed for good; more than ``max_unrecoverable_errors`` of those in a row close the session.
+    """
 
     error: BaseException
     source: str

@@ -84,6 +84,7 @@ class SessionOptions:
     ``turn_detection`` is ``None`` (VAD/STT endpointing), a mode string, or a turn-detector object.
     Deviation from LiveKit: its default is an audio end-of-turn model; ours is ``None`` because that
     model is not available offline. ``wake_up`` is VideoSDK's inactivity timer (seconds).
+    ``tool_timeout`` (agentlab's; LiveKit has none) ends a tool that runs longer with an error output.
     """
 
     turn_detection: Any = None
@@ -101,6 +102,7 @@ class SessionOptions:
     session_close_transcript_timeout: float = 2.0
     max_unrecoverable_errors: int = 3
     wake_up: float | None = None
+    tool_timeout: float | None = None
 
     def to_turn_handling(self) -> dict[str, Any]:
         """The ``turn_handling`` dict LiveKit 1.8 accepts for these options."""
@@ -328,6 +330,7 @@ def _validate(o: SessionOptions) -> None:
     _check("session_close_transcript_timeout", o.session_close_transcript_timeout, low=0)
     _check("max_unrecoverable_errors", o.max_unrecoverable_errors, low=0, integer=True)
     _check("wake_up", o.wake_up, low=0, strict_low=True, optional=True)
+    _check("tool_timeout", o.tool_timeout, low=0, strict_low=True, optional=True)
     td = o.turn_detection
     if isinstance(td, str) and td not in TURN_DETECTION_MODES:
         raise ValueError(

@@ -55,7 +55,7 @@ from ..chat import AgentHandoff, ChatContext, ChatItem, ChatMessage, FunctionCal
 from ..clock import Clock, clock_for
 from ..engine import turns as eng
 from ..engine.inputs import InputEvent, UserSpeech, speech_events
-from ..models.llm import LLM, APIError, ChatChunk
+from ..models.llm import LLM, APIError, ChatChunk, retry_observer
 from ..models.tts import TTS, AudioFrame
 from ..tools import FunctionTool, RunContext, StopResponse, ToolArgumentsError, ToolError, output_to_text
 from . import events as ev
@@ -108,6 +108,7 @@ class AgentSession:
         max_unrecoverable_errors: int = 3,
         wake_up: float | None = None,
         on_wake_up: Callable[[], Any] | None = None,
+        tool_timeout: float | None = None,
         **deprecated: Any,
     ) -> None:
         unknown = set(deprecated) - set(DEPRECATED_KWARGS)
@@ -125,6 +126,7 @@ class AgentSession:
             session_close_transcript_timeout=session_close_transcript_timeout,
             max_unrecoverable_errors=max_unrecoverable_errors,
             wake_up=wake_up,
+            tool_timeout=tool_timeout,
             **deprecated,
         )
         if isinstance(llm, str):
@@ -156,7 +158,7 @@ class AgentSession:
         self._away_timer: asyncio.TimerHandle | None = None
         self._wake_timer: asyncio.TimerHandle | None = None
         self._wake_fired = False
-        self._llm_error_streak = 0
+        self._error_streaks: dict[str, int] = {}  # unrecoverable LLM/TTS errors in a row, per source
         self._user_turn = _UserTurn()
         self._paused: list[_AgentActivity] = []  # callers of running AgentTasks, innermost last
         # Voice input (None for text-only sessions): the turn engine and what drives it.
@@ -597,7 +599,7 @@ class AgentSession:
             return
         old, self._agent_state = self._agent_state, state
         if state == "speaking":
-            self._llm_error_streak = 0
+            self._error_streaks.clear()
         self._emit(ev.AgentStateChangedEvent, old_state=old, new_state=state)
         self._update_idle_timers()
         self._notify_engine()
@@ -661,14 +663,21 @@ class AgentSession:
         if record and run is not None and (speech is None or speech in run._speeches):
             run._record(item)
 
-    def _report_error(self, error: BaseException, *, source: str) -> None:
-        recoverable = getattr(error, "retryable", False) if isinstance(error, APIError) else source == "tool"
-        self._emit(ev.ErrorEvent, error=error, source=source, recoverable=bool(recoverable), message=_redact(str(error)))
-        if source == "llm":
-            self._llm_error_streak += 1
-            if self._llm_error_streak > self._options.max_unrecoverable_errors and not self._closing:
-                # As LiveKit: too many failures in a row and the session gives up.
-                self._track(self._close(reason="error", error=error))
+    def _report_error(self, error: BaseException, *, source: str, recoverable: bool = False) -> None:
+        """Emit an ``error`` event. As in LiveKit, ``recoverable`` errors (an attempt the client
+        retries, a tool that failed) change nothing else; an unrecoverable one ended an LLM or TTS
+        request, and more than ``max_unrecoverable_errors`` of those in a row from one source
+        (counters reset when the agent speaks) close the session with reason ``error``."""
+        self._emit(ev.ErrorEvent, error=error, source=source, recoverable=recoverable, message=_redact(str(error)))
+        if recoverable or self._closing:
+            return
+        self._error_streaks[source] = streak = self._error_streaks.get(source, 0) + 1
+        if streak > self._options.max_unrecoverable_errors:
+            self._track(self._close(reason="error", error=error))
+
+    def _retry_reporter(self, source: str) -> Callable[[APIError], None]:
+        """What the provider client calls for each attempt it retries (see ``retry_observer``)."""
+        return lambda error: self._report_error(error, source=source, recoverable=True)
 
     def _activate(self, agent: Agent, *, old: _AgentActivity | None) -> None:
         activity = _AgentActivity(self, agent)
@@ -764,18 +773,25 @@ class AgentSession:
         Returns a future resolved once the last observation is played; ``await session.wait_for_input()``
         waits for the input and every decision and reply it causes.
 
+        It may be called again to add later input, as a live feed arrives in pieces: the new
+        observations must not be due before now, and ``pausable_output``/``stt`` must stay the same.
+        (Utterances of different calls are never merged into one VAD segment.)
+
         Example::
 
             session.attach_user_input([UserSpeech(0.5, 2.5, "Hello, how are you?", stt_delay=0.2)])
             await session.wait_for_input()
         """
-        if self._engine is not None:
-            raise RuntimeError("AgentSession.attach_user_input: user input is already attached")
+        wiring = {"pausable_output": pausable_output, "has_stt": stt}
+        if self._engine is not None and wiring != self._engine_wiring:
+            raise ValueError(
+                f"AgentSession.attach_user_input: input is already attached with {self._engine_wiring}; "
+                f"more input must use the same settings, got {wiring}"
+            )
         self._require_activity("attach_user_input")
         items = list(source)
         vad = self._vad_options()
         if items and all(isinstance(i, UserSpeech) for i in items):
-            self._user_speech = items
             events = speech_events(
                 items,
                 min_speech_duration=vad["min_speech_duration"],
@@ -792,21 +808,30 @@ class AgentSession:
                 f"AgentSession.attach_user_input: input starts at {events[0].t:.3f}s but the session is already at "
                 f"{self.now():.3f}s; times are session seconds (attach input before it is due)"
             )
-        self._engine_wiring = {"pausable_output": pausable_output, "has_stt": stt}
-        self._engine = eng.TurnEngine(self._engine_config(**self._engine_wiring))
-        self._final_arrived = asyncio.Event()
-        self._input_events = list(events)
-        self._user_silent = asyncio.Event()
-        self._user_silent.set()
-        self._notify_engine()
-        # Each observation is a timer callback (cheaper than a coroutine waking per event).
+        if items and isinstance(items[0], UserSpeech):
+            self._user_speech.extend(items)
         loop = asyncio.get_running_loop()
-        self._input_done = loop.create_future()
-        for i, event in enumerate(events):
-            loop.call_at(self._t0 + event.t, self._on_input_event, event, i == len(events) - 1)
+        if self._engine is None:
+            self._engine_wiring = wiring
+            self._engine = eng.TurnEngine(self._engine_config(**wiring))
+            self._final_arrived = asyncio.Event()
+            self._user_silent = asyncio.Event()
+            self._user_silent.set()
+            self._notify_engine()
+        self._input_events.extend(events)
+        # One future per call, and ``_input_done`` is the latest: every call's input has played once it is.
+        done = loop.create_future()
+        previous, self._input_done = self._input_done, done
+        pending = [previous] if previous is not None and not previous.done() else []
         if not events:
-            self._input_done.set_result(None)
-        return self._input_done
+            _chain_when_done(pending, done)
+            return done
+        # Each observation is a timer callback (cheaper than a coroutine waking per event).
+        mine = loop.create_future()
+        for i, event in enumerate(events):
+            loop.call_at(self._t0 + event.t, self._on_input_event, event, mine if i == len(events) - 1 else None)
+        _chain_when_done([*pending, mine], done)
+        return mine
 
     async def _commit_voice_turn(self, fut: asyncio.Future[str], transcript_timeout: float, skip_reply: bool) -> None:
         engine = self._engine
@@ -832,7 +857,8 @@ class AgentSession:
         """Wait until the attached input has played and every decision and reply it caused is done."""
         if self._engine is None:
             return
-        await asyncio.shield(self._input_done)
+        while self._input_done is not None and not self._input_done.done():
+            await asyncio.shield(self._input_done)  # input attached meanwhile replaces the future
         while True:
             deadline = self._engine.next_deadline()
             if deadline is not None:
@@ -856,15 +882,15 @@ class AgentSession:
         opts = o.replace(**agent._turn_handling) if is_given(agent._turn_handling) and agent._turn_handling else o
         return opts.engine_config(has_stt=has_stt, pausable=pausable_output and agent.tts is not None)
 
-    def _on_input_event(self, event: InputEvent, last: bool) -> None:
+    def _on_input_event(self, event: InputEvent, last: asyncio.Future[None] | None) -> None:
         if self._engine is not None and not self._closing:
             if self._engine_timer is not None and self._engine_deadline is not None and self._engine_deadline <= self.now() + 1e-9:
                 # A deadline due at this same instant was set before this observation: it fires first.
                 self._engine_timer.cancel()
                 self._on_engine_timer()
             self._engine_apply(getattr(self._engine, event.kind)(self.now(), **event.data))
-        if last and not self._input_done.done():
-            self._input_done.set_result(None)
+        if last is not None and not last.done():
+            last.set_result(None)
 
     def _rearm_engine_timer(self) -> None:
         deadline = self._engine.next_deadline() if self._engine is not None and not self._closing else None
@@ -1032,6 +1058,8 @@ class AgentSession:
             self._resume_paused(declare=False)
             cur._mark_interrupted()
             await cur.wait_for_playout()  # the cut assistant message lands before the user's
+        if self._skip_during_handoff(activity, c, pre):
+            return
         if skip_reply:
             drop(pre)
             self._add_item(msg, agent)
@@ -1044,6 +1072,8 @@ class AgentSession:
             drop(pre)
             return
         hook_delay = self.now() - hook_start
+        if self._skip_during_handoff(activity, c, pre):
+            return
         reuse = (
             pre is not None
             and not pre.handle.done()
@@ -1083,6 +1113,16 @@ class AgentSession:
         if seq != self._turn_seq:
             handle._mark_interrupted()  # the user spoke again meanwhile: the newer turn gets the reply
         activity.schedule(handle)
+
+    def _skip_during_handoff(self, activity: _AgentActivity, c: eng.CommitTurn, pre: _Preemptive | None) -> bool:
+        """As LiveKit (end of turn while scheduling is paused): a turn that ends while the agent hands
+        off is skipped with a warning, not forwarded to the next agent. The speech it cut stays cut."""
+        if not (activity._draining or self._activity is not activity):
+            return False
+        logger.warning("user turn skipped: %s is handing off: %r", activity.agent.label, c.transcript)
+        if pre is not None and not pre.handle.done():
+            pre.handle._mark_interrupted()
+        return True
 
     def _log_playback(self, playout: _Playout, start: float, duration: float, offset: float, *, cut: bool) -> None:
         if duration > 0 and playout.frame is not None:
@@ -1239,15 +1279,26 @@ class _UserTurn:
 _in_tool: contextvars.ContextVar[bool] = contextvars.ContextVar("agentlab_in_tool", default=False)
 
 
+def _chain_when_done(futures: list[asyncio.Future[Any]], target: asyncio.Future[None]) -> None:
+    """Resolve ``target`` once every one of ``futures`` is done (at once when there are none)."""
+    remaining = [f for f in futures if not f.done()]
+    if not remaining:
+        _resolve(target, None)
+        return
+    gathered = asyncio.gather(*remaining, return_exceptions=True)
+    gathered.add_done_callback(lambda _: _resolve(target, None))
+
+
 def _log_task_error(task: asyncio.Task[Any]) -> None:
     if not task.cancelled() and task.exception() is not None:
         logger.error("agentlab session task failed", exc_info=task.exception())
 
 
 def _redact(text: str) -> str:
-    import re
+    """``text`` without API keys or other secrets of this process (see :mod:`agentlab._secrets`)."""
+    from .._secrets import scrub
 
-    return re.sub(r"sk-[A-Za-z0-9_\-]{8,}", "sk-***", text)
+    return scrub(text)
 
 
 @dataclass
@@ -1354,6 +1405,7 @@ class _TTSPipe:
                 chars += len(chunk)
                 yield chunk
 
+        retry_observer.set(s._retry_reporter("tts"))
         try:
             async for frame in self.activity.agent.tts_node(tts_input(), ModelSettings()):
                 if self.ttfb < 0:
@@ -1431,6 +1483,7 @@ class _Generation:
         request_id = s._ids("llm_req")
         usage = None
         cancelled = False
+        retry_observer.set(s._retry_reporter("llm"))  # this task's own context: only this request's retries
         try:
             async for chunk in agent.llm_node(chat_ctx, tools, ModelSettings(tool_choice=self.tool_choice)):
                 text, calls = (chunk, ()) if isinstance(chunk, str) else _unpack(chunk)
@@ -1448,7 +1501,7 @@ class _Generation:
                     self.calls.append(fc)
                     self.tool_queue.put_nowait(fc)
             if usage is not None or self.text or self.calls:
-                s._llm_error_streak = 0
+                s._error_streaks.pop("llm", None)
         except asyncio.CancelledError:
             cancelled = True
             raise
@@ -1602,6 +1655,9 @@ class _AgentActivity:
             except Exception:
                 logger.exception("%s.on_exit failed", self.agent.label)
             self._draining = True
+            # A preemptive reply not yet queued was made for a turn this agent will never take.
+            for h in [h for h in self._handles if not h._scheduled]:
+                h._mark_interrupted()
             me = getattr(asyncio.current_task(), "_agentlab_speech", None)
             while pending := [h._done_fut for h in self._handles if not h.done() and h is not me]:
                 await asyncio.wait(pending)
@@ -1802,11 +1858,15 @@ class _AgentActivity:
             handoffs = [r.handoff for r in results if r.handoff is not None]
             if len(handoffs) > 1:
                 # As LiveKit: ambiguous, so no handoff at all.
-                s._report_error(RuntimeError(f"{len(handoffs)} tools returned an agent in one step; no handoff made"), source="tool")
+                s._report_error(
+                    RuntimeError(f"{len(handoffs)} tools returned an agent in one step; no handoff made"), source="tool", recoverable=True
+                )
                 handoffs = []
             if tools_event is not None and tools_event.cancelled_handoff:
                 handoffs = []
-            if handoffs:
+            if handoffs and s._closing:
+                logger.warning("handoff to %s skipped: the session is closing", handoffs[0].label)
+            elif handoffs:
                 s.update_agent(handoffs[0])
             # Interrupted during playout or while the tools ran: results are kept, no follow-up reply.
             if interrupted or handle.interrupted or cancel_reply or not any(r.reply_required for r in results):
@@ -1911,10 +1971,11 @@ class _AgentActivity:
         try:
             mock = _mock_for(self.agent, call.name)
             ctx = RunContext(session=s, speech_handle=handle, function_call=call)
-            if mock is not None:
-                value = await _call_mock(mock, tool, args, ctx)
-            else:
-                value = await tool.invoke(args, ctx)
+            running = _call_mock(mock, tool, args, ctx) if mock is not None else tool.invoke(args, ctx)
+            value = await _within(running, s.options.tool_timeout, call.name)
+        except _ToolTimeout as exc:
+            s._report_error(exc, source="tool", recoverable=True)
+            return result(f"{call.name} did not finish within {exc.seconds:g} seconds", is_error=True)
         except ToolArgumentsError as exc:
             return result(f"Invalid arguments for {call.name}: {exc}", is_error=True)
         except ToolError as exc:
@@ -1922,7 +1983,7 @@ class _AgentActivity:
         except StopResponse:
             return _ToolResult(call=call, output=None, reply_required=False)
         except Exception as exc:
-            s._report_error(exc, source="tool")
+            s._report_error(exc, source="tool", recoverable=True)
             return result("An internal error occurred", is_error=True)
         handoff = None
         if isinstance(value, Agent):
@@ -1935,6 +1996,36 @@ class _AgentActivity:
         if value is None:
             return result("", reply=False, handoff=handoff)
         return result(output_to_text(value), handoff=handoff)
+
+
+class _ToolTimeout(TimeoutError):
+    """A tool ran past ``tool_timeout`` and was cancelled."""
+
+    def __init__(self, name: str, seconds: float) -> None:
+        super().__init__(f"tool {name} did not finish within {seconds:g}s (tool_timeout) and was cancelled")
+        self.seconds = seconds
+
+
+async def _within(coro: Any, seconds: float | None, name: str) -> Any:
+    """Await ``coro``, cancelling it after ``seconds`` (a TimeoutError the tool raises itself stays its own)."""
+    if seconds is None:
+        return await coro
+    task = asyncio.ensure_future(coro)
+    # The tool now runs in this inner task: it must still know its speech and call (wait_for_playout, aclose, AgentTask).
+    outer = asyncio.current_task()
+    for name in ("_agentlab_speech", "_agentlab_call"):
+        if hasattr(outer, name):
+            setattr(task, name, getattr(outer, name))
+    try:
+        done, _ = await asyncio.wait({task}, timeout=seconds)
+    except asyncio.CancelledError:
+        task.cancel()
+        raise
+    if not done:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        raise _ToolTimeout(name, seconds)
+    return task.result()
 
 
 async def _call_mock(mock: Callable[..., Any], tool: FunctionTool, args: dict[str, Any], ctx: RunContext) -> Any:

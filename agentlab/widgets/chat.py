@@ -22,6 +22,7 @@ from typing import Any
 import ipywidgets as w
 import numpy as np
 
+from .._secrets import scrub
 from ..session.agent import Agent
 from ..session.session import AgentSession
 from ._html import FONT, MUTED, bubble, header, pill, table, tool_block, wav_bytes
@@ -189,7 +190,7 @@ class ChatWidget(w.VBox):
         self._tasks.discard(task)
         if not task.cancelled() and task.exception() is not None:
             exc = task.exception()
-            self._entries.append(_Entry("error", text=f"{type(exc).__name__}: {exc}"))
+            self._entries.append(_Entry("error", text=scrub(f"{type(exc).__name__}: {exc}")))
             self._render()
 
     # --- session events ----------------------------------------------------------------------
@@ -227,7 +228,8 @@ class ChatWidget(w.VBox):
         self._render()
 
     def _on_error(self, event: Any) -> None:
-        self._entries.append(_Entry("error", text=f"{event.source} error: {event.error}"))
+        # The event's message is already scrubbed of keys; the error object's own text may not be.
+        self._entries.append(_Entry("error", text=f"{event.source} error: {event.message or type(event.error).__name__}"))
         self._render()
 
     def _stream(self, text: str) -> None:
