@@ -456,3 +456,28 @@ def test_executed_notebook_holds_no_key(name: str, kernel: str, server: OpenAISe
     assert "Incorrect API key provided: Bearer *** (upstream credential ***)" in saved, "the echoed error is in the outputs, masked"
     assert name != "01-text-chat.ipynb" or "llm error: " in saved, "the chat widget's error note is in the outputs"
     assert_clean(f"{name} executed and saved", saved)
+
+
+def test_failures_agentlab_logs_are_scrubbed(caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A user's callback and on_exit raising with a secret in the message: logged with a traceback, masked.
+    monkeypatch.setenv(TOKEN_ENV, TOKEN)
+
+    class Leaky(Agent):
+        async def on_exit(self) -> None:
+            raise RuntimeError(f"on_exit saw {TOKEN}")
+
+    def callback(event: Any) -> None:
+        raise RuntimeError(f"callback saw {TOKEN}")
+
+    async def main() -> None:
+        session = AgentSession(llm=agentlab.ScriptedLLM(["Hi."]))
+        session.on("conversation_item_added", callback)
+        await session.start(Leaky(instructions="x"))
+        await session.run(user_input="hello")
+        await session.aclose()
+
+    with caplog.at_level(logging.DEBUG):
+        agentlab.VirtualClock().run(main)
+    text = caplog.text
+    assert "callback saw ***" in text and "on_exit saw ***" in text and "Traceback" in text, "the failures were logged"
+    assert not [f for f in FRAGMENTS if f in text]

@@ -45,6 +45,7 @@ import inspect
 import itertools
 import json
 import logging
+import traceback
 import types
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -334,8 +335,8 @@ class AgentSession:
         for cb in list(self._handlers.get(event.type, [])):
             try:
                 cb(event)
-            except Exception:
-                logger.exception("error in %s callback", event.type)
+            except Exception as exc:
+                _log_failure(f"error in {event.type} callback", exc)
         return event
 
     # --- lifecycle ------------------------------------------------------------------------
@@ -1291,7 +1292,12 @@ def _chain_when_done(futures: list[asyncio.Future[Any]], target: asyncio.Future[
 
 def _log_task_error(task: asyncio.Task[Any]) -> None:
     if not task.cancelled() and task.exception() is not None:
-        logger.error("agentlab session task failed", exc_info=task.exception())
+        _log_failure("agentlab session task failed", task.exception())
+
+
+def _log_failure(what: str, exc: BaseException) -> None:
+    """Log ``exc`` with its traceback, as text scrubbed of secrets (an exception may quote a key)."""
+    logger.error("%s\n%s", what, _redact("".join(traceback.format_exception(exc))).rstrip())
 
 
 def _redact(text: str) -> str:
@@ -1652,8 +1658,8 @@ class _AgentActivity:
         try:
             try:
                 await self.agent.on_exit()
-            except Exception:
-                logger.exception("%s.on_exit failed", self.agent.label)
+            except Exception as exc:
+                _log_failure(f"{self.agent.label}.on_exit failed", exc)
             self._draining = True
             # A preemptive reply not yet queued was made for a turn this agent will never take.
             for h in [h for h in self._handles if not h._scheduled]:
