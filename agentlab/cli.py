@@ -209,18 +209,21 @@ def _sweep_config(path: Path) -> dict[str, object]:
 
     from .audio import VADOptions
     from .datasets import load
-    from .session.options import build_options
-    from .sweeps.run import _check_executor, expand_grid, setting_options
+    from .scenario import _no_duplicate_keys, load_yaml
+    from .sweeps.run import _check_executor, base_session_options, expand_grid, setting_options
 
     def bad(field: str, value: object, why: str) -> ConfigError:
         return ConfigError(f"{path}: field {field!r} = {value!r}: {why}")
 
     try:
-        text = path.read_text()
+        text = path.read_text(encoding="utf-8")
     except OSError as e:
         raise ConfigError(f"{path}: cannot read the config: {e}") from None
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"{path}: the config is not UTF-8 text (byte {e.object[e.start]:#04x} at offset {e.start})") from None
     try:
-        cfg = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
+        # duplicate keys are errors: a second `grid:` would otherwise replace the first without a word
+        cfg = json.loads(text, object_pairs_hook=_no_duplicate_keys) if path.suffix.lower() == ".json" else load_yaml(text)
     except (ValueError, yaml.YAMLError) as e:
         raise ConfigError(f"{path}: not valid {'JSON' if path.suffix.lower() == '.json' else 'YAML'}: {e}") from None
     if not isinstance(cfg, dict):
@@ -265,8 +268,14 @@ def _sweep_config(path: Path) -> dict[str, object]:
     base_options = cfg.get("base_options") or {}
     if not isinstance(base_options, dict):
         raise bad("base_options", base_options, "must be a mapping of AgentSession keyword arguments")
+    handling = base_options.get("turn_handling")
+    for field, holder in (("base_options.turn_detection", base_options), ("base_options.turn_handling.turn_detection", handling)):
+        value = holder.get("turn_detection") if isinstance(holder, dict) else None
+        if value is not None and not isinstance(value, str):
+            # a config file can only name a mode; anything else would be taken for a turn-detector object
+            raise bad(field, value, "must be a mode name ('vad', 'stt', 'manual', 'realtime_llm') or null")
     try:
-        base = build_options(**base_options)
+        base = base_session_options(base_options)
     except Exception as e:
         raise bad("base_options", base_options, f"{type(e).__name__}: {e}") from None
     vad_fields = cfg.get("vad") or {}
@@ -284,6 +293,8 @@ def _sweep_config(path: Path) -> dict[str, object]:
         raise bad("grid", grid, "must be a mapping of dotted option name -> list of values")
     for name, values in grid.items():
         field = f"grid.{name}"
+        if name == "turn_detection" and isinstance(values, list) and any(v is not None and not isinstance(v, str) for v in values):
+            raise bad(field, values, "each value must be a mode name ('vad', 'stt', 'manual', 'realtime_llm') or null")
         try:
             expand_grid({name: values})
             for v in values:

@@ -10,6 +10,7 @@ A scenario holds everything a simulation needs, in JSON or YAML:
     session:                       # AgentSession keyword arguments
       turn_handling:
         endpointing: {min_delay: 0.5}
+      vad: {min_silence_duration: 0.55}   # VADOptions fields (built into a VADOptions)
     user:                          # spoken user turns (seconds from session start)
       - {start: 0.5, end: 2.5, transcript: "What's the weather in Paris?", stt_delay: 0.2}
       - {start: 5.0, end: 6.0, transcript: "Thanks!"}
@@ -27,7 +28,9 @@ A scenario holds everything a simulation needs, in JSON or YAML:
     pausable_output: true
 
 ``load_scenario(path)`` checks every field and reports *all* problems at once, each naming the
-file, the field and the value. ``scenario.run()`` simulates it and returns the :class:`~agentlab.Run`.
+file, the field and the value. Times must be finite (an infinite delay would never arrive), flags
+must be true/false (not strings, which ``bool()`` would read as true), and a key given twice is an
+error rather than the last one winning. ``scenario.run()`` simulates it and returns the :class:`~agentlab.Run`.
 
 Example::
 
@@ -37,8 +40,11 @@ Example::
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import math
 import os
+import string
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -103,26 +109,35 @@ class Scenario:
             bad("tts", f"expected a mapping, got {tts!r}")
             tts = {}
         else:
-            for key in sorted(set(tts) - {"ttfb", "words_per_minute", "durations"}):
+            for key in sorted(set(tts) - {"ttfb", "words_per_minute", "durations"}, key=str):
                 bad(f"tts.{key}", "unknown field (expected ttfb, words_per_minute, durations)")
-            for key in ("ttfb", "words_per_minute"):
-                if key in tts and not (_number(tts[key]) and tts[key] >= 0):
-                    bad(f"tts.{key}", f"must be a number >= 0, got {tts[key]!r}")
-        session = data.get("session", {}) or {}
-        if not isinstance(session, Mapping):
-            bad("session", f"expected a mapping of AgentSession options, got {session!r}")
-            session = {}
-        else:
-            try:
-                from .session.session import AgentSession
-
-                AgentSession(**session)  # validates names, ranges and types with the session's own messages
-            except (TypeError, ValueError) as exc:
-                bad("session", str(exc))
+            if "ttfb" in tts and not (_number(tts["ttfb"]) and tts["ttfb"] >= 0):
+                bad("tts.ttfb", f"must be a finite number of seconds >= 0, got {tts['ttfb']!r}")
+            if "words_per_minute" in tts and not (_number(tts["words_per_minute"]) and tts["words_per_minute"] > 0):
+                bad("tts.words_per_minute", f"must be a finite number > 0, got {tts['words_per_minute']!r}")
+            durations = tts.get("durations") or {}
+            if not isinstance(durations, Mapping):
+                bad("tts.durations", f"must map a reply's text to its seconds, got {durations!r}")
+            for text, seconds in durations.items() if isinstance(durations, Mapping) else ():
+                if not (isinstance(text, str) and _number(seconds) and seconds >= 0):
+                    bad(f"tts.durations[{text!r}]", f"must be a finite number of seconds >= 0 for a text, got {seconds!r}")
+        session = _parse_session(data.get("session", {}) or {}, bad)
         agent = data.get("agent", {}) or {}
-        instructions = agent.get("instructions", cls.instructions) if isinstance(agent, Mapping) else None
-        if not isinstance(instructions, str):
-            bad("agent.instructions", f"must be a string, got {instructions!r}")
+        instructions = None
+        if not isinstance(agent, Mapping):
+            bad("agent", f"expected a mapping with instructions, got {agent!r}")
+        else:
+            for key in sorted(set(agent) - {"instructions"}, key=str):
+                bad(f"agent.{key}", "unknown field (expected instructions)")
+            instructions = agent.get("instructions", cls.instructions)
+            if not isinstance(instructions, str):
+                bad("agent.instructions", f"must be a string, got {instructions!r}")
+        for key in ("name", "default_reply"):
+            if key in data and not isinstance(data[key], str):
+                bad(key, f"must be a string, got {data[key]!r}")
+        # bool("no") is True: a quoted or misspelt flag must not flip the behaviour silently.
+        if "pausable_output" in data and not isinstance(data["pausable_output"], bool):
+            bad("pausable_output", f"must be true or false, got {data['pausable_output']!r}")
         for name in rules_tools(rules):
             if name not in tools:
                 bad("llm", f"a response calls tool {name!r}, which is not declared under tools")
@@ -176,32 +191,116 @@ def load_scenario(path: str | os.PathLike[str]) -> Scenario:
         text = p.read_text(encoding="utf-8")
     except OSError as exc:
         raise ScenarioError(str(p), [("<file>", f"cannot be read ({exc.strerror or exc})")]) from None
+    except UnicodeDecodeError as exc:
+        raise ScenarioError(str(p), [("<file>", f"is not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset {exc.start})")]) from None
     if p.suffix.lower() in (".yaml", ".yml"):
         try:
             import yaml
         except ImportError:
             raise ScenarioError(str(p), [("<file>", "YAML needs PyYAML: pip install pyyaml (or use .json)")]) from None
         try:
-            data = yaml.safe_load(text)
+            data = load_yaml(text)
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "<file>"
             raise ScenarioError(str(p), [(where, f"invalid YAML: {getattr(exc, 'problem', exc)}")]) from None
     elif p.suffix.lower() == ".json":
         try:
-            data = json.loads(text)
+            data = json.loads(text, object_pairs_hook=_no_duplicate_keys)
         except json.JSONDecodeError as exc:
             raise ScenarioError(str(p), [(f"line {exc.lineno}, column {exc.colno}", f"invalid JSON: {exc.msg}")]) from None
+        except _DuplicateKey as exc:
+            raise ScenarioError(str(p), [("<file>", f"invalid JSON: {exc}")]) from None
     else:
         raise ScenarioError(str(p), [("<file>", f"unsupported extension {p.suffix or '(none)'!r}; use .json, .yaml or .yml")])
     return Scenario.from_dict(data, source=str(p))
+
+
+def load_yaml(text: str) -> Any:
+    """``yaml.safe_load``, but a key given twice in one mapping is a ``yaml.YAMLError`` (with its line).
+
+    PyYAML keeps the last value silently, so a second ``llm:`` or ``grid:`` would replace the first
+    one unnoticed.
+    """
+    import yaml
+
+    class _StrictLoader(yaml.SafeLoader):
+        def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+            seen: set[Any] = set()
+            for key_node, _ in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    continue  # `<<: *defaults` may be overridden by the keys next to it
+                key = self.construct_object(key_node, deep=deep)
+                try:
+                    repeated = key in seen
+                except TypeError:
+                    continue  # unhashable: the base class reports it
+                if repeated:
+                    raise yaml.constructor.ConstructorError(
+                        "while constructing a mapping", node.start_mark, f"found duplicate key {key!r}", key_node.start_mark
+                    )
+                seen.add(key)
+            return super().construct_mapping(node, deep)
+
+    return yaml.load(text, Loader=_StrictLoader)  # a SafeLoader subclass: no arbitrary objects
+
+
+class _DuplicateKey(ValueError):
+    pass
+
+
+def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise _DuplicateKey(f"duplicate key {key!r}")
+        out[key] = value
+    return out
 
 
 # --- parsing -----------------------------------------------------------------------------------
 
 
 def _number(v: Any) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and v == v
+    # finite: an infinite start, delay or time to first byte never arrives, and the run would hang
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _parse_session(raw: Any, bad: Any) -> dict[str, Any]:
+    """AgentSession keyword arguments, validated by the session itself; ``vad`` is built from its fields."""
+    from .audio.vad import VADOptions
+    from .session.session import AgentSession
+
+    if not isinstance(raw, Mapping):
+        bad("session", f"expected a mapping of AgentSession options, got {raw!r}")
+        return {}
+    session = dict(raw)
+    vad = session.get("vad")
+    if vad is not None:
+        # The session reads VAD settings by attribute, so a mapping would be ignored without a word.
+        session.pop("vad")
+        fields = [f.name for f in dataclasses.fields(VADOptions)]
+        if not isinstance(vad, Mapping):
+            bad("session.vad", f"expected a mapping of VADOptions fields ({', '.join(fields)}), got {vad!r}")
+        elif set(vad) - set(fields):
+            bad(f"session.vad.{sorted(map(str, set(vad) - set(fields)))[0]}", f"unknown field (expected one of {fields})")
+        else:
+            try:
+                session["vad"] = VADOptions(**vad)
+            except ValueError as exc:
+                bad("session.vad", str(exc))
+    handling = session.get("turn_handling")
+    for where, holder in (("session.turn_detection", session), ("session.turn_handling.turn_detection", handling)):
+        value = holder.get("turn_detection") if isinstance(holder, Mapping) else None
+        if value is not None and not isinstance(value, str):
+            # only a mode name can come from a file; anything else would be taken for a turn-detector object
+            bad(where, f"must be a mode name ('vad', 'stt', 'manual', 'realtime_llm') or null, got {value!r}")
+            return session
+    try:
+        AgentSession(**session)  # validates names, ranges and types with the session's own messages
+    except (TypeError, ValueError) as exc:
+        bad("session", str(exc))
+    return session
 
 
 def _parse_user(raw: Any, bad: Any) -> list[UserSpeech]:
@@ -220,17 +319,27 @@ def _parse_user(raw: Any, bad: Any) -> list[UserSpeech]:
         start, end, text = turn.get("start"), turn.get("end"), turn.get("transcript", "")
         ok = True
         if not (_number(start) and start >= 0):
-            bad(f"{where}.start", f"must be a number >= 0, got {start!r}")
+            bad(f"{where}.start", f"must be a finite number >= 0, got {start!r}")
             ok = False
         if not (_number(end) and (not _number(start) or end > start)):
-            bad(f"{where}.end", f"must be a number greater than start ({start!r}), got {end!r}")
+            bad(f"{where}.end", f"must be a finite number greater than start ({start!r}), got {end!r}")
             ok = False
         if not isinstance(text, str):
             bad(f"{where}.transcript", f"must be a string, got {text!r}")
             ok = False
         stt = turn.get("stt_delay", 0.2)
         if not (_number(stt) and stt >= 0):
-            bad(f"{where}.stt_delay", f"must be a number >= 0, got {stt!r}")
+            bad(f"{where}.stt_delay", f"must be a finite number >= 0, got {stt!r}")
+            ok = False
+        if not isinstance(turn.get("interim", True), bool):
+            bad(f"{where}.interim", f"must be true or false, got {turn['interim']!r}")
+            ok = False
+        confidence = turn.get("confidence")
+        if confidence is not None and not (_number(confidence) and 0 <= confidence <= 1):
+            bad(f"{where}.confidence", f"must be a number from 0 to 1 or null, got {confidence!r}")
+            ok = False
+        if not isinstance(turn.get("language"), (str, type(None))):
+            bad(f"{where}.language", f"must be a language code (string) or null, got {turn['language']!r}")
             ok = False
         if ok and prev_end is not None and start < prev_end:
             bad(f"{where}.start", f"{start!r} overlaps the previous turn, which ends at {prev_end!r}")
@@ -242,8 +351,8 @@ def _parse_user(raw: Any, bad: Any) -> list[UserSpeech]:
                     float(end),
                     text,
                     stt_delay=float(stt),
-                    interim=bool(turn.get("interim", True)),
-                    confidence=turn.get("confidence"),
+                    interim=turn.get("interim", True),
+                    confidence=confidence,
                     language=turn.get("language"),
                 )
             )
@@ -265,7 +374,10 @@ def _parse_llm(raw: Any, bad: Any) -> list[Rule]:
             bad(f"{where}.{key}", "unknown field")
         for key in ("ttft", "duration"):
             if key in r and not (_number(r[key]) and r[key] >= 0):
-                bad(f"{where}.{key}", f"must be a number >= 0 (seconds), got {r[key]!r}")
+                bad(f"{where}.{key}", f"must be a finite number >= 0 (seconds), got {r[key]!r}")
+        for key in ("reply", "after_tool"):
+            if r.get(key) is not None and not isinstance(r[key], str):
+                bad(f"{where}.{key}", f"must be a string, got {r[key]!r}")
         if "match" in r:
             import re
 
@@ -275,7 +387,11 @@ def _parse_llm(raw: Any, bad: Any) -> list[Rule]:
                 bad(f"{where}.match", f"is not a valid regular expression: {r['match']!r} ({exc})")
                 continue
         calls = []
-        for j, c in enumerate(r.get("tool_calls", []) or []):
+        raw_calls = r.get("tool_calls", []) or []
+        if not isinstance(raw_calls, list):
+            bad(f"{where}.tool_calls", f"must be a list of {{name: ..., arguments: {{...}}}}, got {raw_calls!r}")
+            raw_calls = []
+        for j, c in enumerate(raw_calls):
             if not isinstance(c, Mapping) or not isinstance(c.get("name"), str):
                 bad(f"{where}.tool_calls[{j}]", f"expected {{name: ..., arguments: {{...}}}}, got {c!r}")
                 continue
@@ -315,9 +431,21 @@ def _parse_tools(raw: Any, bad: Any) -> dict[str, dict[str, Any]]:
         for key in sorted(set(spec) - {"output", "error", "description", "parameters"}):
             bad(f"{where}.{key}", "unknown field")
         params = spec.get("parameters", {}) or {}
-        if not isinstance(params, Mapping) or any(t not in _TYPES for t in params.values()):
+        if not isinstance(params, Mapping) or any(not isinstance(t, str) or t not in _TYPES for t in params.values()):
             bad(f"{where}.parameters", f"must map parameter names to one of {sorted(_TYPES)}, got {params!r}")
             continue
+        output = spec.get("output")
+        if isinstance(output, str):
+            # The output is filled from the call's arguments; an undeclared {field} fails every call.
+            try:
+                fields = {f.split(".")[0].split("[")[0] for _, f, _, _ in string.Formatter().parse(output) if f is not None}
+            except ValueError as exc:
+                bad(f"{where}.output", f"is not a valid template: {output!r} ({exc})")
+                continue
+            unknown = sorted(fields - {str(k) for k in params})
+            if unknown:
+                bad(f"{where}.output", f"uses {{{unknown[0]}}}, which is not one of its parameters {sorted(map(str, params))}: {output!r}")
+                continue
         out[str(name)] = dict(spec)
     return out
 

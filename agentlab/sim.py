@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import html
+import math
 import os
 import time
 from collections.abc import Callable, Sequence
@@ -52,10 +53,16 @@ class UserTurn:
     def __post_init__(self) -> None:
         if not isinstance(self.text, str):
             raise ValueError(f"UserTurn.text must be a string, got {self.text!r}")
-        if self.delay < 0:
-            raise ValueError(f"UserTurn.delay = {self.delay!r} must be >= 0 seconds")
-        if self.at is not None and self.at < 0:
-            raise ValueError(f"UserTurn.at = {self.at!r} must be >= 0 seconds")
+        # NaN slips through `< 0` and inf never arrives: both would stall the virtual clock.
+        if not _seconds(self.delay):
+            raise ValueError(f"UserTurn.delay = {self.delay!r} must be a finite number of seconds >= 0")
+        if self.at is not None and not _seconds(self.at):
+            raise ValueError(f"UserTurn.at = {self.at!r} must be a finite number of seconds >= 0 (or None)")
+
+
+def _seconds(value: Any) -> bool:
+    """A finite, non-negative number of seconds (bools are not numbers here)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value >= 0
 
 
 ScriptItem = Union[str, UserTurn, UserSpeech]
@@ -219,6 +226,30 @@ async def _analyse_recording(source: Any, session: AgentSession, vad_backend: st
     return audio, recording_events(track, utterances, stt, stt_end_of_speech=session.options.turn_detection == "stt")
 
 
+def _check_script(script: Any) -> None:
+    """Refuse scripts that would otherwise fail deep inside (numpy's truth value) or be misread."""
+    import numpy as np
+
+    from .audio.io import Audio
+
+    if isinstance(script, np.ndarray):
+        raise TypeError(
+            f"simulate: script is a numpy array (shape {script.shape}); wrap samples in an Audio first: "
+            "simulate(agent, options, agentlab.audio.load_audio(samples, input_rate=RATE))"
+        )
+    if isinstance(script, (bytes, bytearray)) or not isinstance(script, (*_RECORDING_TYPES, Audio, Sequence)):
+        raise TypeError(
+            "simulate: script must be a list of turns (strings, UserTurn or UserSpeech), a recording's path or an Audio, "
+            f"got {type(script).__name__} {script!r:.200}"
+        )
+    if isinstance(script, str) and not os.path.exists(script):
+        # A lone string is read as a recording's path; typing one turn without the list is the usual slip.
+        raise FileNotFoundError(
+            f"simulate: script {script!r} is a string, so it is read as a recording's path, and there is no such file; "
+            f"for a typed turn pass a list: [{script!r}]"
+        )
+
+
 def simulate(
     agent: Agent | Callable[[], Agent],
     session_options: dict[str, Any] | SessionOptions | None = None,
@@ -248,6 +279,9 @@ def simulate(
     """
     from .audio.io import Audio
 
+    _check_script(script)
+    if not _seconds(end_delay):
+        raise ValueError(f"simulate: end_delay = {end_delay!r} must be a finite number of seconds >= 0")
     recording = isinstance(script, (*_RECORDING_TYPES, Audio))
     voice = recording or (bool(script) and all(isinstance(t, UserSpeech) for t in script))
     turns = [] if voice else [UserTurn(t) if isinstance(t, str) else t for t in script]

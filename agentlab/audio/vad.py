@@ -753,6 +753,8 @@ def analyze_vad(
     elif isinstance(audio, (str, os.PathLike)):
         if not os.path.exists(audio):
             raise FileNotFoundError(f"{audio}: no such audio file")
+        if os.path.isdir(audio):  # before hashing, which would fail with a bare IsADirectoryError
+            raise AudioError(str(audio), "path", "is a directory, not an audio file", str(audio))
         content = f"file-sha256:{_file_sha256(audio)}"
     else:
         raise TypeError(f"analyze_vad: expected an Audio, a path or a numpy array, got {type(audio).__name__}")

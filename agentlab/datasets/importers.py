@@ -313,6 +313,9 @@ def _audio_for(audio: AudioArg, key: str, keys: list[str], source: str, problems
 def _audio_duration(path: Path, source: str, problems: list[Problem]) -> float | None:
     import soundfile as sf
 
+    if path.is_dir():
+        problems.append(Problem(source, "audio", None, str(path), "is a directory, not an audio file"))
+        return None
     if not path.is_file():
         problems.append(Problem(source, "audio", None, str(path), "audio file does not exist"))
         return None

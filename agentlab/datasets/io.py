@@ -184,6 +184,10 @@ def list_datasets() -> list[str]:
 
 def _locate(name_or_path: str | os.PathLike[str]) -> tuple[Path, bool]:
     """The dataset folder, and whether it is a bundled dataset (its name must equal the folder's)."""
+    if not isinstance(name_or_path, (str, os.PathLike)):
+        raise TypeError(f"load: expected a dataset name or folder (str or path), got {type(name_or_path).__name__} {name_or_path!r}")
+    if name_or_path == "":
+        raise FileNotFoundError("no dataset '': give a bundled dataset's name or a folder (use '.' for the current folder)")
     root = datasets_root()
     if isinstance(name_or_path, str) and name_or_path and not any(sep in name_or_path for sep in ("/", "\\", os.sep)):
         if (root / name_or_path / MANIFEST).is_file():
@@ -549,6 +553,9 @@ class _ConvChecker:
     def audio(self, rel: str, path: Path, dur: float | None, sample_rate: int | None, check_rate: bool) -> None:
         import soundfile as sf
 
+        if path.is_dir():
+            self.bad("audio", None, rel, f"{path.name} is a directory, not an audio file ({path})")
+            return
         if not path.is_file():
             self.bad("audio", None, rel, f"audio file {path.name} does not exist ({path})")
             return
@@ -848,13 +855,18 @@ class Dataset:
 
         The data is validated first, so nothing is written for an invalid dataset. Each file is
         written to a temporary file in ``folder`` and moved into place with ``os.replace``: a failure
-        never leaves a half-written file. Audio becomes ``<id>.flac``: a mono FLAC file at the
+        never leaves a half-written file. Every audio file is decoded once before anything is written,
+        so corrupt audio or NaN samples raise an :class:`~agentlab.audio.AudioError` naming the file
+        and leave ``folder`` as it was. Audio becomes ``<id>.flac``: a mono FLAC file at the
         manifest's rate is copied byte for byte; anything else is decoded, downmixed, resampled and
         encoded (16-bit FLAC). The manifest is written last; a ``README.md`` dataset card is written
         if the folder has none.
         """
         self.validate()
         target = Path(folder).expanduser()
+        if target.exists() and not target.is_dir():
+            raise NotADirectoryError(f"Dataset.save: {target} exists and is not a folder; a dataset is saved as a folder")
+        _check_audio_decodes(self.conversations)
         target.mkdir(parents=True, exist_ok=True)
         rate = self.sample_rate
         for conv in self.conversations:
@@ -887,6 +899,24 @@ def _atomic_write_text(path: Path, text: str) -> None:
 
 def _atomic(path: Path, write: Callable[[str], Any]) -> None:
     atomic_write(path, write)
+
+
+def _check_audio_decodes(conversations: Any) -> None:
+    """Decode every audio file once (block by block) before anything is written.
+
+    Validation reads only headers, and a file at the dataset's rate is copied byte for byte, so a
+    corrupt or NaN-filled file would otherwise be written out, or fail halfway through a save that
+    has already replaced some of the folder's files.
+    """
+    import soundfile as sf
+
+    from ..audio.io import iter_audio_blocks
+
+    for conv in conversations:
+        if conv.audio is not None:
+            rate = sf.info(str(conv.audio)).samplerate  # the file's own rate: decode, do not resample
+            for _ in iter_audio_blocks(conv.audio, sample_rate=rate, allow_silent=True):
+                pass
 
 
 def _write_audio(src: Path, dst: Path, rate: int) -> None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import numbers
 import warnings
 from dataclasses import dataclass, field
 from typing import Any
@@ -238,10 +239,13 @@ def build_options(turn_handling: Any = NOT_GIVEN, **kwargs: Any) -> SessionOptio
                 group, sub = _FLAT_KWARGS[key]
                 th.setdefault(group, {})[sub] = value
             elif key == "allow_interruptions":
+                _check_bool("allow_interruptions", value)
                 if value is False:
                     th.setdefault("interruption", {})["enabled"] = False
             elif key == "preemptive_generation":
-                th["preemptive_generation"] = value if isinstance(value, dict) else {"enabled": bool(value)}
+                if not isinstance(value, dict):
+                    _check_bool("preemptive_generation", value)
+                th["preemptive_generation"] = value if isinstance(value, dict) else {"enabled": value}
             elif key == "turn_detection":
                 th["turn_detection"] = value
 
@@ -260,10 +264,16 @@ def build_options(turn_handling: Any = NOT_GIVEN, **kwargs: Any) -> SessionOptio
         if bad:
             raise ValueError(f"AgentSession: unknown key(s) {sorted(bad)} in turn_handling[{group!r}]; expected {sorted(names)}")
         if "backchannel_boundary" in raw:
-            raw = {**raw, "backchannel_boundary": tuple(raw["backchannel_boundary"])}
+            pair = raw["backchannel_boundary"]
+            if not isinstance(pair, (list, tuple)) or len(pair) != 2:
+                raise ValueError(f"AgentSession: interruption.backchannel_boundary = {pair!r} must be a pair of seconds")
+            raw = {**raw, "backchannel_boundary": tuple(pair)}
         groups[group] = klass(**raw)
     if "tts_text_transforms" in kwargs and kwargs["tts_text_transforms"] is not None and is_given(kwargs["tts_text_transforms"]):
-        kwargs["tts_text_transforms"] = tuple(kwargs["tts_text_transforms"])
+        transforms = kwargs["tts_text_transforms"]
+        if not isinstance(transforms, (list, tuple)):  # a bare string would be taken letter by letter
+            raise ValueError(f"AgentSession: tts_text_transforms = {transforms!r} must be a list of transforms or None")
+        kwargs["tts_text_transforms"] = tuple(transforms)
     kwargs = {k: v for k, v in kwargs.items() if is_given(v)}
     opts = SessionOptions(turn_detection=th.get("turn_detection"), **groups, **kwargs)
     _validate(opts)
@@ -283,8 +293,9 @@ def _check(
 ) -> None:
     if value is None and optional:
         return
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and not (isinstance(value, float) and math.isnan(value))
-    if ok and integer and not isinstance(value, int):
+    # None (where allowed) means "off"; infinity would be a timer that never fires, and hangs a run.
+    ok = isinstance(value, (int, float, numbers.Integral)) and not isinstance(value, bool) and math.isfinite(value)
+    if ok and integer and not isinstance(value, numbers.Integral):
         ok = False
     if ok and low is not None:
         ok = value > low if strict_low else value >= low
@@ -298,8 +309,23 @@ def _check(
         raise ValueError(f"AgentSession: {name} = {value!r} is out of range; allowed: {allowed}")
 
 
+def _check_bool(name: str, value: Any) -> None:
+    # "no" or "false" would otherwise count as true
+    if not isinstance(value, bool):
+        raise ValueError(f"AgentSession: {name} = {value!r} must be True or False")
+
+
 def _validate(o: SessionOptions) -> None:
     e, i, p, u = o.endpointing, o.interruption, o.preemptive_generation, o.user_turn_limit
+    for name, value in (
+        ("interruption.enabled", i.enabled),
+        ("interruption.resume_false_interruption", i.resume_false_interruption),
+        ("interruption.discard_audio_if_uninterruptible", i.discard_audio_if_uninterruptible),
+        ("preemptive_generation.enabled", p.enabled),
+        ("preemptive_generation.preemptive_tts", p.preemptive_tts),
+        ("use_tts_aligned_transcript", o.use_tts_aligned_transcript),
+    ):
+        _check_bool(name, value)
     if e.mode not in ("fixed", "dynamic"):
         raise ValueError(f"AgentSession: endpointing.mode = {e.mode!r} is not allowed; expected 'fixed' or 'dynamic'")
     _check("endpointing.min_delay", e.min_delay, low=0, high=60)
@@ -332,10 +358,13 @@ def _validate(o: SessionOptions) -> None:
     _check("wake_up", o.wake_up, low=0, strict_low=True, optional=True)
     _check("tool_timeout", o.tool_timeout, low=0, strict_low=True, optional=True)
     td = o.turn_detection
-    if isinstance(td, str) and td not in TURN_DETECTION_MODES:
+    detector_api = ("predict", "unlikely_threshold", "latency")  # what the turn engine calls (TurnDetectorModel)
+    if (isinstance(td, str) and td not in TURN_DETECTION_MODES) or (
+        td is not None and not isinstance(td, str) and not all(hasattr(td, a) for a in detector_api)
+    ):
         raise ValueError(
             f"AgentSession: turn_detection = {td!r} is not allowed; "
-            f"expected one of {list(TURN_DETECTION_MODES)}, None or a turn-detector object"
+            f"expected one of {list(TURN_DETECTION_MODES)}, None or a turn-detector object (with {', '.join(detector_api)})"
         )
     if o.tts_text_transforms is not None:
         for t in o.tts_text_transforms:

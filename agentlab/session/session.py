@@ -134,6 +134,7 @@ class AgentSession:
             from ..models.openai import llm_from_string
 
             llm = llm_from_string(llm)
+        _check_components(llm=llm, tts=tts, vad=vad, tools=tools)
         self._llm: LLM | None = llm if is_given(llm) else None
         self._tts: TTS | None = tts if is_given(tts) else None
         self._stt = stt if is_given(stt) else None
@@ -884,14 +885,29 @@ class AgentSession:
         return opts.engine_config(has_stt=has_stt, pausable=pausable_output and agent.tts is not None)
 
     def _on_input_event(self, event: InputEvent, last: asyncio.Future[None] | None) -> None:
-        if self._engine is not None and not self._closing:
-            if self._engine_timer is not None and self._engine_deadline is not None and self._engine_deadline <= self.now() + 1e-9:
-                # A deadline due at this same instant was set before this observation: it fires first.
-                self._engine_timer.cancel()
-                self._on_engine_timer()
-            self._engine_apply(getattr(self._engine, event.kind)(self.now(), **event.data))
-        if last is not None and not last.done():
-            last.set_result(None)
+        try:
+            if self._engine is not None and not self._closing:
+                if self._engine_timer is not None and self._engine_deadline is not None and self._engine_deadline <= self.now() + 1e-9:
+                    # A deadline due at this same instant was set before this observation: it fires first.
+                    self._engine_timer.cancel()
+                    self._on_engine_timer()
+                self._engine_apply(getattr(self._engine, event.kind)(self.now(), **event.data))
+        except Exception as exc:
+            self._engine_failed(exc)
+        finally:
+            if last is not None and not last.done():
+                last.set_result(None)
+
+    def _engine_failed(self, exc: Exception) -> None:
+        """A decision raised (a turn detector's bug, say): the conversation cannot go on, so it ends.
+
+        Timer callbacks have no caller to raise to; left to asyncio the error would only be logged
+        and the run would wait forever for a decision that never comes.
+        """
+        if self._closing:
+            return
+        self._report_error(exc, source="turn_detection")
+        self._track(self._close(reason="error", error=exc))
 
     def _rearm_engine_timer(self) -> None:
         deadline = self._engine.next_deadline() if self._engine is not None and not self._closing else None
@@ -908,7 +924,10 @@ class AgentSession:
         self._engine_timer = None
         self._engine_deadline = None
         if self._engine is not None and not self._closing:
-            self._engine_apply(self._engine.on_timer(self.now()))
+            try:
+                self._engine_apply(self._engine.on_timer(self.now()))
+            except Exception as exc:
+                self._engine_failed(exc)
 
     def _notify_engine(self) -> None:
         if self._engine is None or self._closing:
@@ -1278,6 +1297,19 @@ class _UserTurn:
 
 #: True inside a tool call (``generate_reply`` then defaults to ``tool_choice="none"``).
 _in_tool: contextvars.ContextVar[bool] = contextvars.ContextVar("agentlab_in_tool", default=False)
+
+
+def _check_components(*, llm: Any, tts: Any, vad: Any, tools: Any) -> None:
+    """Refuse what would fail only later, inside a reply (and quietly: a run with no replies)."""
+    for name, value, method in (("llm", llm, "chat"), ("tts", tts, "stream")):
+        if is_given(value) and value is not None and not callable(getattr(value, method, None)):
+            raise TypeError(f"AgentSession: {name} = {value!r} is not an agentlab {name.upper()} (no {method}() method)")
+    if isinstance(vad, dict):
+        raise TypeError(f"AgentSession: vad = {vad!r} is a dict; pass agentlab.audio.VADOptions(**{vad!r})")
+    if is_given(vad) and vad is not None and not all(hasattr(vad, a) for a in ("min_speech_duration", "min_silence_duration")):
+        raise TypeError(f"AgentSession: vad = {vad!r} has no min_speech_duration/min_silence_duration; pass agentlab.audio.VADOptions(...)")
+    if tools is not None and (not isinstance(tools, (list, tuple)) or not all(isinstance(t, FunctionTool) for t in tools)):
+        raise TypeError(f"AgentSession: tools = {tools!r} must be a list of @function_tool functions")
 
 
 def _chain_when_done(futures: list[asyncio.Future[Any]], target: asyncio.Future[None]) -> None:

@@ -41,23 +41,26 @@ import json
 import math
 import os
 import re
+import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
+from .._secrets import scrub
 from .._utils import atomic_write
 from ..audio import VADOptions
 from ..datasets import Dataset, load
 from ..datasets.model import Conversation
-from ..session.options import SessionOptions, build_options
+from ..session.options import DEPRECATED_KWARGS, SessionOptions, build_options
 from .replay import conversation_events, engine_config, replay_conversation
 from .result import CELL_COLUMNS, SweepResult
 from .score import DEFAULT_LLM_TTFT, DEFAULT_TIMEOUT, DEFAULT_TTS_TTFB, ROW_COLUMNS, span_outcomes
 from .tasks import check_factory, run_task, task_outcomes
 
-__all__ = ["Setting", "expand_grid", "setting_options", "sweep"]
+__all__ = ["Setting", "base_session_options", "expand_grid", "setting_options", "sweep"]
 
 _VAD_FIELDS = {f.name for f in dataclasses.fields(VADOptions)}
 _FORMAT = 1  # of sweep.json and the cell files; bump when either changes meaning
@@ -102,7 +105,8 @@ def expand_grid(grid: Mapping[str, Sequence[Any]]) -> list[Setting]:
     names = list(grid)
     out, seen = [], set()
     for combo in itertools.product(*(list(grid[n]) for n in names)):
-        values = dict(zip(names, combo, strict=True))
+        # numpy scalars (np.arange, np.linspace) as Python values: the options' integer checks refuse np.int64
+        values = dict(zip(names, (v.item() if isinstance(v, np.generic) else v for v in combo), strict=True))
         sid = _setting_id(values)
         if sid in seen:
             raise ValueError(f"sweep: grid has a repeated setting {values!r}")
@@ -139,6 +143,43 @@ def setting_options(base: SessionOptions, base_vad: VADOptions, values: Mapping[
     return opts, dataclasses.replace(base_vad, **vad) if vad else base_vad
 
 
+def base_session_options(base_options: SessionOptions | Mapping[str, Any] | None) -> SessionOptions:
+    """The options a sweep starts from: ``SessionOptions``, a dict of AgentSession option arguments, or ``None``.
+
+    Raises ``TypeError``/``ValueError`` naming the bad argument (models such as ``llm`` are not
+    session options: give them to the agent).
+
+    Example::
+
+        base_session_options({"turn_handling": {"endpointing": {"min_delay": 0.3}}, "max_tool_steps": 2})
+    """
+    if isinstance(base_options, SessionOptions):
+        return base_options
+    if base_options is None:
+        return build_options()
+    if not isinstance(base_options, Mapping):
+        raise TypeError(
+            "sweep: base_options must be SessionOptions, a dict of AgentSession option arguments or None, "
+            f"got {type(base_options).__name__} {base_options!r}"
+        )
+    groups = set(SessionOptions().to_turn_handling()) - {"turn_detection"}  # nested: they go under turn_handling
+    allowed = ({"turn_handling", *(f.name for f in dataclasses.fields(SessionOptions))} - groups) | set(DEPRECATED_KWARGS)
+    unknown = sorted(map(str, set(base_options) - allowed))
+    if unknown:
+        nested = sorted(groups & set(unknown))
+        hint = f"; put {', '.join(nested)} under turn_handling={{...}}" if nested else ""
+        raise ValueError(f"sweep: base_options has unknown session option(s) {unknown}{hint}; expected some of {sorted(allowed)}")
+    return build_options(**dict(base_options))
+
+
+def _seconds(name: str, value: Any, *, positive: bool) -> float:
+    # bools are ints in Python; timeout=True must not pass as 1 second
+    number = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    if not (number and (value > 0 if positive else value >= 0)):
+        raise ValueError(f"sweep: {name} must be a {'positive number of seconds' if positive else 'number of seconds >= 0'}, got {value!r}")
+    return float(value)
+
+
 def _dataset(dataset: Dataset | str | os.PathLike[str]) -> Dataset:
     if isinstance(dataset, Dataset):
         return dataset
@@ -155,6 +196,25 @@ def _jsonable(o: Any) -> Any:
 
 def _cell_file(cells: Path, sid: str, conv_id: str) -> Path:
     return cells / f"{sid}--{re.sub(r'[^A-Za-z0-9_.-]', '_', conv_id)}.json"
+
+
+_CELL_KEYS = {"setting", "conversation", "status", "error", "rows"}
+
+
+def _read_cell(path: Path) -> dict[str, Any] | None:
+    """A finished cell's record, or ``None`` when the cell is still to compute."""
+    if not path.is_file():
+        return None
+    try:
+        rec = json.loads(path.read_text())
+    except (OSError, ValueError):  # ValueError: invalid JSON or not UTF-8
+        rec = None
+    if isinstance(rec, dict) and _CELL_KEYS <= set(rec) and isinstance(rec["rows"], list):
+        return rec
+    # Cells are written atomically, so this one was damaged from outside; computing it again
+    # rewrites the record it held, where failing would leave the user to find and delete it.
+    warnings.warn(f"sweep: {path} is not a readable cell record; computing that cell again", stacklevel=3)
+    return None
 
 
 def _run_cell(conv: Conversation, options: SessionOptions, events: list[Any], scoring: dict[str, float]) -> list[dict[str, Any]]:
@@ -217,15 +277,16 @@ def sweep(
     """
     _check_executor(executor)
     check_factory(agent_or_factory)
-    if not (isinstance(timeout, (int, float)) and timeout > 0 and math.isfinite(timeout)):
-        raise ValueError(f"sweep: timeout must be a positive number of seconds, got {timeout!r}")
-    for name, value in (("llm_ttft", llm_ttft), ("tts_ttfb", tts_ttfb)):
-        if not (isinstance(value, (int, float)) and value >= 0 and math.isfinite(value)):
-            raise ValueError(f"sweep: {name} must be a number of seconds >= 0, got {value!r}")
-    scoring = {"timeout": float(timeout), "llm_ttft": float(llm_ttft), "tts_ttfb": float(tts_ttfb)}
+    scoring = {
+        "timeout": _seconds("timeout", timeout, positive=True),
+        "llm_ttft": _seconds("llm_ttft", llm_ttft, positive=False),
+        "tts_ttfb": _seconds("tts_ttfb", tts_ttfb, positive=False),
+    }
+    if base_vad is not None and not isinstance(base_vad, VADOptions):
+        raise TypeError(f"sweep: base_vad must be a VADOptions (from agentlab.audio) or None, got {type(base_vad).__name__} {base_vad!r}")
     data = _dataset(dataset)
     settings = expand_grid(grid)
-    base = base_options if isinstance(base_options, SessionOptions) else build_options(**dict(base_options or {}))
+    base = base_session_options(base_options)
     vad0 = base_vad if base_vad is not None else VADOptions()
     resolved = {s.id: setting_options(base, vad0, s.values) for s in settings}  # fail fast on a bad name or value
     params = list(grid)
@@ -249,9 +310,9 @@ def sweep(
     todo: list[tuple[Conversation, Setting]] = []
     for conv in data:
         for s in settings:
-            f = _cell_file(cells_dir, s.id, conv.id) if cells_dir is not None else None
-            if f is not None and f.is_file():
-                records[s.id, conv.id] = json.loads(f.read_text())
+            rec = _read_cell(_cell_file(cells_dir, s.id, conv.id)) if cells_dir is not None else None
+            if rec is not None:
+                records[s.id, conv.id] = rec
             else:
                 todo.append((conv, s))
 
@@ -319,27 +380,42 @@ def _run_tasks(
     """The records of each task, as tasks finish (any order); pending tasks are cancelled on exit."""
     if not tasks:
         return
+    # A future is forgotten as soon as its result is taken: a dask future keeps its result in a worker's
+    # memory (a concurrent.futures one in ours) for as long as anything refers to it, so holding them all
+    # until the end would keep every result of the sweep twice.
+    pending: dict[int, Any] = {}
     if _is_client(executor):
-        futures = [executor.submit(_run_conversation, conv, items, scoring, agent, pure=False) for conv, items in tasks]
+        for conv, items in tasks:
+            fut = executor.submit(_run_conversation, conv, items, scoring, agent, pure=False)
+            pending[id(fut)] = fut
         try:
             try:
                 from distributed import as_completed as dask_completed
             except ImportError:  # a Client-like object without dask installed: in submission order
-                dask_completed = iter
-            for fut in dask_completed(futures):
-                yield fut.result()
+                dask_completed = None
+            order = dask_completed(list(pending.values())) if dask_completed else (pending[k] for k in list(pending))
+            for fut in order:
+                del pending[id(fut)]
+                recs = fut.result()
+                del fut
+                yield recs
         finally:
-            for fut in futures:
+            for fut in pending.values():
                 fut.cancel()
         return
     own = not isinstance(executor, concurrent.futures.Executor)
     pool = concurrent.futures.ProcessPoolExecutor(2 if executor == "processes" else executor) if own else executor
-    futures = [pool.submit(_run_conversation, conv, items, scoring, agent) for conv, items in tasks]
+    for conv, items in tasks:
+        fut = pool.submit(_run_conversation, conv, items, scoring, agent)
+        pending[id(fut)] = fut
     try:
-        for fut in concurrent.futures.as_completed(futures):
-            yield fut.result()
+        for fut in concurrent.futures.as_completed(list(pending.values())):  # (it drops the futures it yields)
+            del pending[id(fut)]
+            recs = fut.result()
+            del fut
+            yield recs
     finally:
-        for fut in futures:
+        for fut in pending.values():
             fut.cancel()
         if own:
             pool.shutdown(wait=True, cancel_futures=True)
@@ -361,7 +437,7 @@ def _cell(
             rows = task_outcomes(conv, run_task(conv, agent, opts), max_tool_steps=opts.max_tool_steps)
             rec["rows"] = rows.to_dict("records")
         except Exception as e:  # a broken agent or tool must not stop the sweep
-            rec.update(status="failed", error=f"{type(e).__name__}: {e}", rows=[])
+            rec.update(status="failed", error=scrub(f"{type(e).__name__}: {e}"), rows=[])
         return rec
     try:
         stt_eos = engine_config(opts).mode == "stt"
@@ -376,7 +452,7 @@ def _cell(
             raise events
         rec["rows"] = _run_cell(conv, opts, events, scoring)
     except Exception as e:  # a broken conversation or option must not stop the sweep
-        rec.update(status="failed", error=f"{type(e).__name__}: {e}", rows=[])
+        rec.update(status="failed", error=scrub(f"{type(e).__name__}: {e}"), rows=[])
     return rec
 
 
@@ -390,10 +466,18 @@ def _agent_name(agent: Any) -> str:
 def _prepare_out(folder: Path, spec: dict[str, Any]) -> Path:
     """Create ``folder`` with ``sweep.json``, or check that the existing one describes the same sweep."""
     meta = folder / "sweep.json"
+    if folder.exists() and not folder.is_dir():
+        raise ValueError(f"sweep: out={str(folder)!r} exists and is not a folder; give a new or empty folder")
     # round-trip through JSON so tuples/lists and floats compare as they will be read back
     spec = json.loads(json.dumps(spec, default=repr, allow_nan=True))
     if meta.is_file():
-        old = json.loads(meta.read_text())
+        try:
+            old = json.loads(meta.read_text())
+            if not isinstance(old, dict):
+                raise ValueError(f"expected a JSON object, got {type(old).__name__}")
+        except (OSError, ValueError) as e:
+            # never overwritten here: it describes cells that may hold hours of work
+            raise ValueError(f"sweep: {str(meta)!r} cannot be read ({e}); fix or delete it, or use another out folder") from None
         if old != spec:
             diff = sorted(k for k in set(old) | set(spec) if old.get(k) != spec.get(k))
             raise ValueError(
