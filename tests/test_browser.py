@@ -128,6 +128,12 @@ _ALL_RUN = """() => {
 }"""
 
 
+_CLEARED = """() => {
+    const prompts = [...document.querySelectorAll('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-CodeCell .jp-InputPrompt')];
+    return prompts.length > 0 && prompts.every(p => !/\\[\\d+\\]/.test(p.textContent));
+}"""
+
+
 _STARTED = """() => {
     const first = document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-CodeCell .jp-InputPrompt');
     return first !== null && /\\[(\\d+|\\*)\\]/.test(first.textContent);
@@ -147,6 +153,12 @@ def _open_and_run_all(context, lab: str, notebook: str):
     # message throttle waiting forever (see docs/notebooks.md).
     for attempt in range(3):
         _menu(page, "Edit", "editmenu:clear-all")  # the saved prompts are numbered: clear them first
+        try:
+            # Under load the first kernel can be replaced while the page opens, and a clear sent then is
+            # lost; saved prompts would then pass for a finished run.
+            page.wait_for_function(_CLEARED, timeout=10_000)
+        except Exception:
+            continue
         _menu(page, "Run", "runmenu:run-all")
         try:
             page.wait_for_function(_STARTED, timeout=30_000)
