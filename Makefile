@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo lab test bench fuzz lint clean browser
+.PHONY: demo lab test bench load fuzz lint clean browser
 
 $(VENV)/.core: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,10 @@ bench: $(VENV)/.test           ## speed figures (simulated seconds per wall seco
 	$(BIN)/python benchmarks/bench_voice_session.py
 	$(BIN)/python benchmarks/bench_vad.py
 	$(BIN)/python benchmarks/bench_sweep.py
+
+load: $(VENV)/.test            ## load and memory figures (~12 min): 1,000 sessions, 8 hours, a 10,000-conversation Dask sweep, the cache, long audio
+	$(BIN)/python benchmarks/bench_load.py
+	$(BIN)/python benchmarks/bench_long_audio.py
 
 fuzz: $(VENV)/.test            ## 10,000 random step sequences against the session and turn engine; prints what they covered
 	AGENTLAB_FUZZ_EXAMPLES=$${AGENTLAB_FUZZ_EXAMPLES:-10000} AGENTLAB_FUZZ_RANDOM=1 $(BIN)/pytest -q -s -p no:cacheprovider tests/test_fuzz.py -k random_steps

@@ -248,9 +248,16 @@ def _within(spans: list[list[float | None]], t: float) -> bool:
     return any(s <= t and (e is None or t < e) for s, e in spans)  # type: ignore[operator]
 
 
+#: Spans that ended longer ago than this are dropped: no transcript arrives 5 minutes after its
+#: words, and an 8-hour conversation must not keep (and scan) every span it ever had.
+SPAN_HORIZON = 300.0
+
+
 def _track(spans: list[list[float | None]], on: bool, t: float) -> None:
     open_ = bool(spans) and spans[-1][1] is None
     if on and not open_:
+        while spans and spans[0][1] is not None and spans[0][1] < t - SPAN_HORIZON:  # type: ignore[operator]
+            spans.pop(0)
         spans.append([t, None])
     elif not on and open_:
         spans[-1][1] = t

@@ -24,6 +24,7 @@ Example::
 from __future__ import annotations
 
 import asyncio
+import collections
 import json
 import re
 import string
@@ -145,8 +146,10 @@ _TOKEN = re.compile(r"\s*\S+")
 class ScriptedLLM(LLM):
     """A deterministic LLM: scripted responses, rules and a default, with modelled timing.
 
-    ``requests`` records every :class:`~agentlab.models.llm.LLMRequest` received, so tests can
-    check what the session sent (tools, ``tool_choice``).
+    ``requests`` records the last ``keep_requests`` :class:`~agentlab.models.llm.LLMRequest`
+    objects received (oldest first), so tests can check what the session sent (tools, ``tool_choice``).
+    Each request holds its copy of the conversation, so an unbounded log would grow with the
+    square of a long conversation's length.
 
     Example::
 
@@ -164,6 +167,7 @@ class ScriptedLLM(LLM):
         default: str | None = "I'm sorry, I didn't catch that.",
         ttft: float = 0.3,
         tokens_per_second: float = 50.0,
+        keep_requests: int = 100,
     ) -> None:
         if ttft < 0:
             raise ValueError(f"ScriptedLLM: ttft = {ttft!r} must be >= 0 seconds")
@@ -175,7 +179,7 @@ class ScriptedLLM(LLM):
         self.default = default
         self.ttft = ttft
         self.tokens_per_second = tokens_per_second
-        self.requests: list[LLMRequest] = []
+        self.requests: collections.deque[LLMRequest] = collections.deque(maxlen=keep_requests)
         self._char_counts: dict[str, int] = {}
 
     def _pick(self, request: LLMRequest) -> tuple[ScriptedResponse, RuleMatch]:
