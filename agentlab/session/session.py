@@ -51,6 +51,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from .._secrets import scrub
 from .._utils import NOT_GIVEN, IdFactory, current_ids, is_given
 from ..chat import AgentHandoff, ChatContext, ChatItem, ChatMessage, FunctionCall, FunctionCallOutput, arguments_dict
 from ..clock import Clock, clock_for
@@ -670,7 +671,7 @@ class AgentSession:
         retries, a tool that failed) change nothing else; an unrecoverable one ended an LLM or TTS
         request, and more than ``max_unrecoverable_errors`` of those in a row from one source
         (counters reset when the agent speaks) close the session with reason ``error``."""
-        self._emit(ev.ErrorEvent, error=error, source=source, recoverable=recoverable, message=_redact(str(error)))
+        self._emit(ev.ErrorEvent, error=error, source=source, recoverable=recoverable, message=scrub(str(error)))
         if recoverable or self._closing:
             return
         self._error_streaks[source] = streak = self._error_streaks.get(source, 0) + 1
@@ -1329,14 +1330,7 @@ def _log_task_error(task: asyncio.Task[Any]) -> None:
 
 def _log_failure(what: str, exc: BaseException) -> None:
     """Log ``exc`` with its traceback, as text scrubbed of secrets (an exception may quote a key)."""
-    logger.error("%s\n%s", what, _redact("".join(traceback.format_exception(exc))).rstrip())
-
-
-def _redact(text: str) -> str:
-    """``text`` without API keys or other secrets of this process (see :mod:`agentlab._secrets`)."""
-    from .._secrets import scrub
-
-    return scrub(text)
+    logger.error("%s\n%s", what, scrub("".join(traceback.format_exception(exc))).rstrip())
 
 
 @dataclass
