@@ -24,7 +24,6 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import httpx
 import openai
 
 from .._utils import shortuuid
@@ -122,13 +121,13 @@ class _OpenAIClient:
     # session can report the ones that failed (``retry_observer``). Both run in the requesting task,
     # so the failure remembered by one is the one the next attempt of the same request retries.
 
-    async def _on_response(self, response: httpx.Response) -> None:
+    async def _on_response(self, response: Any) -> None:  # the client's httpx Response
         if response.status_code >= 400 and retry_observer.get() is not None:
             ms, after = response.headers.get("retry-after-ms"), response.headers.get("retry-after")
             wait = f", retry-after {ms} ms" if ms else f", retry-after {after} s" if after else ""
             _last_failure.set(f"HTTP {response.status_code}{wait}")
 
-    async def _on_request(self, request: httpx.Request) -> None:
+    async def _on_request(self, request: Any) -> None:  # the client's httpx Request
         observer = retry_observer.get()
         attempt = int(request.headers.get("x-stainless-retry-count", "0") or 0)
         failure, _ = _last_failure.get(), _last_failure.set(None)
