@@ -95,6 +95,8 @@ def test_tool_timeout_turns_a_hung_tool_into_an_error_output_and_the_reply_goes_
     assert result.final_output == "Sorry, that took too long."
     errors = [(e.source, e.recoverable, type(e.error).__name__) for e in session.events if e.type == "error"]
     assert sorted(errors) == [("tool", True, "TimeoutError"), ("tool", True, "_ToolTimeout")]
+    timed_out = next(e for e in session.events if e.type == "error" and type(e.error).__name__ == "_ToolTimeout")
+    assert timed_out.message == "tool hang did not finish within 2.5s (tool_timeout) and was cancelled"
     assert session.events[-1].type == "close" and session.events[-1].reason == "user_initiated"
 
 

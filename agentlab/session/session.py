@@ -2045,9 +2045,9 @@ async def _within(coro: Any, seconds: float | None, name: str) -> Any:
     task = asyncio.ensure_future(coro)
     # The tool now runs in this inner task: it must still know its speech and call (wait_for_playout, aclose, AgentTask).
     outer = asyncio.current_task()
-    for name in ("_agentlab_speech", "_agentlab_call"):
-        if hasattr(outer, name):
-            setattr(task, name, getattr(outer, name))
+    for attr in ("_agentlab_speech", "_agentlab_call"):
+        if hasattr(outer, attr):
+            setattr(task, attr, getattr(outer, attr))
     try:
         done, _ = await asyncio.wait({task}, timeout=seconds)
     except asyncio.CancelledError:
