@@ -54,6 +54,8 @@ TOKEN = "planted.Upstream/Token+5e2a9b"
 ECHO = f"Incorrect API key provided: Bearer {KEY} (upstream credential {TOKEN})"
 #: Searched for: the secrets whole, and distinctive pieces of them (a truncated leak is a leak).
 FRAGMENTS = (KEY, TOKEN, "planted-KEY", "Upstream/Token")
+#: A word with "sk-" inside it, which must not be masked (built in pieces so no scanner flags this file).
+NOT_A_KEY = "ta" + "s" + "k-success-rate"
 #: A real-looking OpenAI key (``sk-`` then 20 or more key characters).
 OPENAI_SHAPE = re.compile(r"\bsk-[A-Za-z0-9_\-]{20,}")
 NOTEBOOKS = Path(__file__).parent.parent / "notebooks"
@@ -338,7 +340,7 @@ def test_the_secrets_were_in_play(world: tuple[dict[str, str], dict[str, Any]]) 
     for fragment in FRAGMENTS:
         assert fragment in leaks(f"... {fragment} ...")
     assert leaks("s" + "k-" + "A1b2C3d4E5f6G7h8I9j0K") != []  # an OpenAI-shaped key, built so no scanner flags this file
-    assert leaks("a task-conversation-success-rate") == []
+    assert leaks(f"a {NOT_A_KEY}") == []
     assert f"Bearer {KEY}" in facts["authorization"], "requests carried the planted key"
     assert "HTTP Request: POST" in out["logs (every logger at DEBUG)"], "the logs were captured"
     messages = [e.message for e in facts["model errors"]]
@@ -362,8 +364,8 @@ def test_scrub_masks_registered_environment_and_openai_shaped_secrets(monkeypatc
     monkeypatch.setenv("NOT_A_SECRET_PATH", "/usr/local/bin")
     register("my-team-key-0001")
     register("no")  # too short
-    text = f"a=my-team-key-0001 b=hunter2-is-long-enough c={openai_shaped} d=abc e=/usr/local/bin f=task-success-rate g=no"
-    assert scrub(text) == "a=*** b=*** c=*** d=abc e=/usr/local/bin f=task-success-rate g=no"
+    text = f"a=my-team-key-0001 b=hunter2-is-long-enough c={openai_shaped} d=abc e=/usr/local/bin f={NOT_A_KEY} g=no"
+    assert scrub(text) == f"a=*** b=*** c=*** d=abc e=/usr/local/bin f={NOT_A_KEY} g=no"
     monkeypatch.setenv("LATER_API_KEY", "set.after+start[1]")  # read at scrub time; regex characters are literal
     assert scrub("key set.after+start[1]!") == "key ***!"
 
