@@ -181,7 +181,8 @@ class AgentSession:
         #: Where the agent's words go as they are spoken (LiveKit's ``session.output``).
         self.output = SessionOutput()
         self._input_events: list[InputEvent] = []
-        self._input_done: asyncio.Future[None] | None = None
+        self._input_pending = 0  # observations attached and not yet played
+        self._input_played: asyncio.Event | None = None  # set while none is pending
         self._user_speech: list[UserSpeech] = []
         self._switch_lock: asyncio.Lock | None = None
 
@@ -820,20 +821,19 @@ class AgentSession:
             self._final_arrived = asyncio.Event()
             self._user_silent = asyncio.Event()
             self._user_silent.set()
+            self._input_played = asyncio.Event()
+            self._input_played.set()
             self._notify_engine()
         self._input_events.extend(events)
-        # One future per call, and ``_input_done`` is the latest: every call's input has played once it is.
-        done = loop.create_future()
-        previous, self._input_done = self._input_done, done
-        pending = [previous] if previous is not None and not previous.done() else []
-        if not events:
-            _chain_when_done(pending, done)
-            return done
-        # Each observation is a timer callback (cheaper than a coroutine waking per event).
         mine = loop.create_future()
+        if not events:
+            mine.set_result(None)
+            return mine
+        self._input_pending += len(events)
+        self._input_played.clear()
+        # Each observation is a timer callback (cheaper than a coroutine waking per event).
         for i, event in enumerate(events):
             loop.call_at(self._t0 + event.t, self._on_input_event, event, mine if i == len(events) - 1 else None)
-        _chain_when_done([*pending, mine], done)
         return mine
 
     async def _commit_voice_turn(self, fut: asyncio.Future[str], transcript_timeout: float, skip_reply: bool) -> None:
@@ -860,8 +860,8 @@ class AgentSession:
         """Wait until the attached input has played and every decision and reply it caused is done."""
         if self._engine is None:
             return
-        while self._input_done is not None and not self._input_done.done():
-            await asyncio.shield(self._input_done)  # input attached meanwhile replaces the future
+        assert self._input_played is not None
+        await self._input_played.wait()
         while True:
             deadline = self._engine.next_deadline()
             if deadline is not None:
@@ -898,6 +898,9 @@ class AgentSession:
         finally:
             if last is not None and not last.done():
                 last.set_result(None)
+            self._input_pending -= 1
+            if self._input_pending == 0:
+                self._input_played.set()  # type: ignore[union-attr]
 
     def _engine_failed(self, exc: Exception) -> None:
         """A decision raised (a turn detector's bug, say): the conversation cannot go on, so it ends.
@@ -1311,16 +1314,6 @@ def _check_components(*, llm: Any, tts: Any, vad: Any, tools: Any) -> None:
         raise TypeError(f"AgentSession: vad = {vad!r} has no min_speech_duration/min_silence_duration; pass agentlab.audio.VADOptions(...)")
     if tools is not None and (not isinstance(tools, (list, tuple)) or not all(isinstance(t, FunctionTool) for t in tools)):
         raise TypeError(f"AgentSession: tools = {tools!r} must be a list of @function_tool functions")
-
-
-def _chain_when_done(futures: list[asyncio.Future[Any]], target: asyncio.Future[None]) -> None:
-    """Resolve ``target`` once every one of ``futures`` is done (at once when there are none)."""
-    remaining = [f for f in futures if not f.done()]
-    if not remaining:
-        _resolve(target, None)
-        return
-    gathered = asyncio.gather(*remaining, return_exceptions=True)
-    gathered.add_done_callback(lambda _: _resolve(target, None))
 
 
 def _log_task_error(task: asyncio.Task[Any]) -> None:
