@@ -33,6 +33,7 @@ Example::
 
 from __future__ import annotations
 
+import collections
 import concurrent.futures
 import dataclasses
 import hashlib
@@ -383,33 +384,29 @@ def _run_tasks(
     # A future is forgotten as soon as its result is taken: a dask future keeps its result in a worker's
     # memory (a concurrent.futures one in ours) for as long as anything refers to it, so holding them all
     # until the end would keep every result of the sweep twice.
-    pending: dict[int, Any] = {}
+    own_pool: concurrent.futures.ProcessPoolExecutor | None = None  # made here, so shut down here
     if _is_client(executor):
-        for conv, items in tasks:
-            fut = executor.submit(_run_conversation, conv, items, scoring, agent, pure=False)
-            pending[id(fut)] = fut
+        futures = [executor.submit(_run_conversation, conv, items, scoring, agent, pure=False) for conv, items in tasks]
         try:
-            try:
-                from distributed import as_completed as dask_completed
-            except ImportError:  # a Client-like object without dask installed: in submission order
-                dask_completed = None
-            order = dask_completed(list(pending.values())) if dask_completed else (pending[k] for k in list(pending))
-            for fut in order:
-                del pending[id(fut)]
-                recs = fut.result()
-                del fut
-                yield recs
-        finally:
-            for fut in pending.values():
-                fut.cancel()
-        return
-    own = not isinstance(executor, concurrent.futures.Executor)
-    pool = concurrent.futures.ProcessPoolExecutor(2 if executor == "processes" else executor) if own else executor
-    for conv, items in tasks:
-        fut = pool.submit(_run_conversation, conv, items, scoring, agent)
-        pending[id(fut)] = fut
+            from distributed import as_completed
+        except ImportError:
+
+            def as_completed(fs: list[Any]) -> Iterator[Any]:  # a Client-like object without dask: submission order
+                queue = collections.deque(fs)
+                while queue:
+                    yield queue.popleft()
+
+    else:
+        if not isinstance(executor, concurrent.futures.Executor):
+            own_pool = concurrent.futures.ProcessPoolExecutor(2 if executor == "processes" else executor)
+        pool = own_pool or executor
+        futures = [pool.submit(_run_conversation, conv, items, scoring, agent) for conv, items in tasks]
+        as_completed = concurrent.futures.as_completed  # (it drops the futures it yields)
+    pending = {id(fut): fut for fut in futures}
+    order = as_completed(futures)
+    del futures
     try:
-        for fut in concurrent.futures.as_completed(list(pending.values())):  # (it drops the futures it yields)
+        for fut in order:
             del pending[id(fut)]
             recs = fut.result()
             del fut
@@ -417,8 +414,8 @@ def _run_tasks(
     finally:
         for fut in pending.values():
             fut.cancel()
-        if own:
-            pool.shutdown(wait=True, cancel_futures=True)
+        if own_pool is not None:
+            own_pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _cell(
