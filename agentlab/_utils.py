@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import contextvars
 import itertools
+import math
 import os
 import tempfile
 import threading
@@ -39,6 +40,15 @@ NOT_GIVEN: Any = _NotGiven()
 def is_given(value: object) -> bool:
     """True when ``value`` is not the ``NOT_GIVEN`` sentinel."""
     return value is not NOT_GIVEN
+
+
+def is_finite_number(value: object) -> bool:
+    """An ``int`` or ``float`` that is finite; a bool is not a number here (``True`` is not 1 second).
+
+    NaN slips through comparisons like ``< 0``, and an infinite delay never arrives (it hangs a
+    run), so every number read from a user is checked with this.
+    """
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 class IdFactory:

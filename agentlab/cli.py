@@ -207,6 +207,7 @@ def _sweep_config(path: Path) -> dict[str, object]:
 
     import yaml
 
+    from ._utils import is_finite_number
     from .audio import VADOptions
     from .datasets import load
     from .scenario import _no_duplicate_keys, load_yaml
@@ -245,12 +246,12 @@ def _sweep_config(path: Path) -> dict[str, object]:
         raise bad("dataset", ds, f"{type(e).__name__}: {e}") from None
 
     timeout = cfg.get("timeout")
-    if timeout is not None and not (isinstance(timeout, (int, float)) and not isinstance(timeout, bool) and 0 < timeout < float("inf")):
+    if timeout is not None and not (is_finite_number(timeout) and timeout > 0):
         raise bad("timeout", timeout, "must be a positive number of seconds")
     timing = {}
     for field in ("llm_ttft", "tts_ttfb"):
         value = cfg.get(field)
-        if value is not None and not (isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value < float("inf")):
+        if value is not None and not (is_finite_number(value) and value >= 0):
             raise bad(field, value, "must be a number of seconds >= 0")
         if value is not None:
             timing[field] = float(value)

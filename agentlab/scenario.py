@@ -42,7 +42,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 import os
 import string
 from collections.abc import Mapping
@@ -50,7 +49,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ._utils import atomic_write
+from ._utils import atomic_write, is_finite_number
 from .engine.inputs import UserSpeech
 from .models.scripted import Rule, ScriptedLLM, ScriptedToolCall
 from .models.tts import ScriptedTTS
@@ -111,15 +110,15 @@ class Scenario:
         else:
             for key in sorted(set(tts) - {"ttfb", "words_per_minute", "durations"}, key=str):
                 bad(f"tts.{key}", "unknown field (expected ttfb, words_per_minute, durations)")
-            if "ttfb" in tts and not (_number(tts["ttfb"]) and tts["ttfb"] >= 0):
+            if "ttfb" in tts and not (is_finite_number(tts["ttfb"]) and tts["ttfb"] >= 0):
                 bad("tts.ttfb", f"must be a finite number of seconds >= 0, got {tts['ttfb']!r}")
-            if "words_per_minute" in tts and not (_number(tts["words_per_minute"]) and tts["words_per_minute"] > 0):
+            if "words_per_minute" in tts and not (is_finite_number(tts["words_per_minute"]) and tts["words_per_minute"] > 0):
                 bad("tts.words_per_minute", f"must be a finite number > 0, got {tts['words_per_minute']!r}")
             durations = tts.get("durations") or {}
             if not isinstance(durations, Mapping):
                 bad("tts.durations", f"must map a reply's text to its seconds, got {durations!r}")
             for text, seconds in durations.items() if isinstance(durations, Mapping) else ():
-                if not (isinstance(text, str) and _number(seconds) and seconds >= 0):
+                if not (isinstance(text, str) and is_finite_number(seconds) and seconds >= 0):
                     bad(f"tts.durations[{text!r}]", f"must be a finite number of seconds >= 0 for a text, got {seconds!r}")
         session = _parse_session(data.get("session", {}) or {}, bad)
         agent = data.get("agent", {}) or {}
@@ -261,11 +260,6 @@ def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 # --- parsing -----------------------------------------------------------------------------------
 
 
-def _number(v: Any) -> bool:
-    # finite: an infinite start, delay or time to first byte never arrives, and the run would hang
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
-
-
 def _parse_session(raw: Any, bad: Any) -> dict[str, Any]:
     """AgentSession keyword arguments, validated by the session itself; ``vad`` is built from its fields."""
     from .audio.vad import VADOptions
@@ -318,24 +312,24 @@ def _parse_user(raw: Any, bad: Any) -> list[UserSpeech]:
             bad(f"{where}.{key}", "unknown field")
         start, end, text = turn.get("start"), turn.get("end"), turn.get("transcript", "")
         ok = True
-        if not (_number(start) and start >= 0):
+        if not (is_finite_number(start) and start >= 0):
             bad(f"{where}.start", f"must be a finite number >= 0, got {start!r}")
             ok = False
-        if not (_number(end) and (not _number(start) or end > start)):
+        if not (is_finite_number(end) and (not is_finite_number(start) or end > start)):
             bad(f"{where}.end", f"must be a finite number greater than start ({start!r}), got {end!r}")
             ok = False
         if not isinstance(text, str):
             bad(f"{where}.transcript", f"must be a string, got {text!r}")
             ok = False
         stt = turn.get("stt_delay", 0.2)
-        if not (_number(stt) and stt >= 0):
+        if not (is_finite_number(stt) and stt >= 0):
             bad(f"{where}.stt_delay", f"must be a finite number >= 0, got {stt!r}")
             ok = False
         if not isinstance(turn.get("interim", True), bool):
             bad(f"{where}.interim", f"must be true or false, got {turn['interim']!r}")
             ok = False
         confidence = turn.get("confidence")
-        if confidence is not None and not (_number(confidence) and 0 <= confidence <= 1):
+        if confidence is not None and not (is_finite_number(confidence) and 0 <= confidence <= 1):
             bad(f"{where}.confidence", f"must be a number from 0 to 1 or null, got {confidence!r}")
             ok = False
         if not isinstance(turn.get("language"), (str, type(None))):
@@ -373,7 +367,7 @@ def _parse_llm(raw: Any, bad: Any) -> list[Rule]:
         for key in sorted(set(r) - {"match", "after_tool", "reply", "tool_calls", "ttft", "duration"}):
             bad(f"{where}.{key}", "unknown field")
         for key in ("ttft", "duration"):
-            if key in r and not (_number(r[key]) and r[key] >= 0):
+            if key in r and not (is_finite_number(r[key]) and r[key] >= 0):
                 bad(f"{where}.{key}", f"must be a finite number >= 0 (seconds), got {r[key]!r}")
         for key in ("reply", "after_tool"):
             if r.get(key) is not None and not isinstance(r[key], str):

@@ -21,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import html
-import math
 import os
 import time
 from collections.abc import Callable, Sequence
@@ -30,7 +29,7 @@ from typing import Any, Union
 
 import pandas as pd
 
-from ._utils import IdFactory, current_ids
+from ._utils import IdFactory, current_ids, is_finite_number
 from .clock import VirtualClock
 from .engine.inputs import UserSpeech
 from .models.tts import ScriptedTTS
@@ -61,8 +60,8 @@ class UserTurn:
 
 
 def _seconds(value: Any) -> bool:
-    """A finite, non-negative number of seconds (bools are not numbers here)."""
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value >= 0
+    """A finite, non-negative number of seconds."""
+    return is_finite_number(value) and value >= 0
 
 
 ScriptItem = Union[str, UserTurn, UserSpeech]

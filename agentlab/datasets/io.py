@@ -27,7 +27,6 @@ import contextlib
 import html
 import itertools
 import json
-import math
 import os
 import re
 import shutil
@@ -37,7 +36,7 @@ from typing import Any, NamedTuple
 
 import pandas as pd
 
-from .._utils import atomic_write
+from .._utils import atomic_write, is_finite_number
 from .model import (
     SPAN_KINDS,
     AgentSpeech,
@@ -86,9 +85,9 @@ _OVERLAP_KINDS = ("barge_in", "backchannel", "noise")
 # metadata: the documented keys are type-checked; anything else is allowed.
 _METADATA_TYPES: dict[str, tuple[str, Callable[[Any], bool]]] = {
     "voice": ("a string or null", lambda v: v is None or isinstance(v, str)),
-    "speaking_rate": ("a number (words per minute) or null", lambda v: v is None or _is_number(v)),
+    "speaking_rate": ("a number (words per minute) or null", lambda v: v is None or is_finite_number(v)),
     "noise": ("a string (the noise kind) or null", lambda v: v is None or isinstance(v, str)),
-    "snr_db": ("a number or null", lambda v: v is None or _is_number(v)),
+    "snr_db": ("a number or null", lambda v: v is None or is_finite_number(v)),
     "language": ("a BCP-47 string", lambda v: v is None or isinstance(v, str)),
     "source": ("a string", lambda v: v is None or isinstance(v, str)),
     "license": ("a string (SPDX id)", lambda v: v is None or isinstance(v, str)),
@@ -143,10 +142,6 @@ class DatasetError(ValueError):
 def _short(value: Any, limit: int = 80) -> str:
     text = repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-def _is_number(v: Any) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
 
 def _tool_dict(c: ExpectedToolCall) -> dict[str, Any]:
@@ -297,13 +292,13 @@ class _ConvChecker:
     def interval(self, field: str, index: int | None, start: Any, end: Any, duration: float | None) -> bool:
         """``0 <= start < end <= duration``; reports each broken part."""
         good = True
-        if not _is_number(start):
+        if not is_finite_number(start):
             self.bad(field, index, start, "start must be a number")
             good = False
         elif start < 0:
             self.bad(field, index, start, "start must be >= 0")
             good = False
-        if not _is_number(end):
+        if not is_finite_number(end):
             self.bad(field, index, end, "end must be a number")
             good = False
         elif duration is not None and end > duration + 1e-9:
@@ -326,7 +321,7 @@ class _ConvChecker:
         if "id" in data and data["id"] != cid:
             self.bad("id", None, data["id"], f"must equal the file name without .json ({cid!r})")
         duration = data.get("duration")
-        if "duration" in data and not (_is_number(duration) and duration > 0):
+        if "duration" in data and not (is_finite_number(duration) and duration > 0):
             self.bad("duration", None, duration, "must be a number > 0 (seconds)")
             duration = None
         dur = float(duration) if duration is not None else None
@@ -422,7 +417,8 @@ class _ConvChecker:
         words: list[Word] = []
         good = True
         for j, w in enumerate(raw):
-            if not (isinstance(w, (list, tuple)) and len(w) == 3 and isinstance(w[0], str) and _is_number(w[1]) and _is_number(w[2])):
+            triple = isinstance(w, (list, tuple)) and len(w) == 3
+            if not (triple and isinstance(w[0], str) and is_finite_number(w[1]) and is_finite_number(w[2])):
                 self.bad(field, j, w, "must be [word, start, end] (a string and two numbers)")
                 good = False
                 continue

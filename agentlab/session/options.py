@@ -15,13 +15,12 @@ Example::
 from __future__ import annotations
 
 import dataclasses
-import math
 import numbers
 import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
-from .._utils import NOT_GIVEN, is_given
+from .._utils import NOT_GIVEN, is_finite_number, is_given
 from ..engine.turns import EngineConfig
 
 __all__ = [
@@ -294,7 +293,7 @@ def _check(
     if value is None and optional:
         return
     # None (where allowed) means "off"; infinity would be a timer that never fires, and hangs a run.
-    ok = isinstance(value, (int, float, numbers.Integral)) and not isinstance(value, bool) and math.isfinite(value)
+    ok = is_finite_number(value) or (isinstance(value, numbers.Integral) and not isinstance(value, bool))  # numpy ints too
     if ok and integer and not isinstance(value, numbers.Integral):
         ok = False
     if ok and low is not None:

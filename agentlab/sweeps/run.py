@@ -39,7 +39,6 @@ import dataclasses
 import hashlib
 import itertools
 import json
-import math
 import os
 import re
 import warnings
@@ -51,7 +50,7 @@ import numpy as np
 import pandas as pd
 
 from .._secrets import scrub
-from .._utils import atomic_write
+from .._utils import atomic_write, is_finite_number
 from ..audio import VADOptions
 from ..datasets import Dataset, load
 from ..datasets.model import Conversation
@@ -174,9 +173,7 @@ def base_session_options(base_options: SessionOptions | Mapping[str, Any] | None
 
 
 def _seconds(name: str, value: Any, *, positive: bool) -> float:
-    # bools are ints in Python; timeout=True must not pass as 1 second
-    number = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-    if not (number and (value > 0 if positive else value >= 0)):
+    if not (is_finite_number(value) and (value > 0 if positive else value >= 0)):
         raise ValueError(f"sweep: {name} must be a {'positive number of seconds' if positive else 'number of seconds >= 0'}, got {value!r}")
     return float(value)
 
