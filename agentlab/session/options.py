@@ -262,17 +262,11 @@ def build_options(turn_handling: Any = NOT_GIVEN, **kwargs: Any) -> SessionOptio
         bad = set(raw) - names
         if bad:
             raise ValueError(f"AgentSession: unknown key(s) {sorted(bad)} in turn_handling[{group!r}]; expected {sorted(names)}")
-        if "backchannel_boundary" in raw:
-            pair = raw["backchannel_boundary"]
-            if not isinstance(pair, (list, tuple)) or len(pair) != 2:
-                raise ValueError(f"AgentSession: interruption.backchannel_boundary = {pair!r} must be a pair of seconds")
-            raw = {**raw, "backchannel_boundary": tuple(pair)}
+        if isinstance(raw.get("backchannel_boundary"), list):  # from JSON/YAML; _validate checks the pair
+            raw = {**raw, "backchannel_boundary": tuple(raw["backchannel_boundary"])}
         groups[group] = klass(**raw)
-    if "tts_text_transforms" in kwargs and kwargs["tts_text_transforms"] is not None and is_given(kwargs["tts_text_transforms"]):
-        transforms = kwargs["tts_text_transforms"]
-        if not isinstance(transforms, (list, tuple)):  # a bare string would be taken letter by letter
-            raise ValueError(f"AgentSession: tts_text_transforms = {transforms!r} must be a list of transforms or None")
-        kwargs["tts_text_transforms"] = tuple(transforms)
+    if isinstance(kwargs.get("tts_text_transforms"), list):  # _validate checks what it holds
+        kwargs["tts_text_transforms"] = tuple(kwargs["tts_text_transforms"])
     kwargs = {k: v for k, v in kwargs.items() if is_given(v)}
     opts = SessionOptions(turn_detection=th.get("turn_detection"), **groups, **kwargs)
     _validate(opts)
@@ -339,7 +333,7 @@ def _validate(o: SessionOptions) -> None:
     _check("interruption.min_duration", i.min_duration, low=0, high=60)
     _check("interruption.min_words", i.min_words, low=0, integer=True)
     _check("interruption.false_interruption_timeout", i.false_interruption_timeout, low=0, high=60, optional=True)
-    if len(i.backchannel_boundary) != 2:
+    if not isinstance(i.backchannel_boundary, tuple) or len(i.backchannel_boundary) != 2:
         raise ValueError(f"AgentSession: interruption.backchannel_boundary = {i.backchannel_boundary!r} must be a pair of seconds")
     for b in i.backchannel_boundary:
         _check("interruption.backchannel_boundary", b, low=0)
@@ -366,6 +360,8 @@ def _validate(o: SessionOptions) -> None:
             f"expected one of {list(TURN_DETECTION_MODES)}, None or a turn-detector object (with {', '.join(detector_api)})"
         )
     if o.tts_text_transforms is not None:
+        if not isinstance(o.tts_text_transforms, tuple):  # a bare string would be taken letter by letter
+            raise ValueError(f"AgentSession: tts_text_transforms = {o.tts_text_transforms!r} must be a list of transforms or None")
         for t in o.tts_text_transforms:
             if t not in ("filter_markdown", "filter_emoji") and not callable(t):
                 raise ValueError(
