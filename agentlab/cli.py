@@ -203,14 +203,13 @@ _SWEEP_FIELDS = ("dataset", "grid", "agent", "base_options", "vad", "timeout", "
 def _sweep_config(path: Path) -> dict[str, object]:
     """Read and check a sweep config; raises :class:`ConfigError`."""
     import dataclasses
-    import json
 
     import yaml
 
+    from ._files import MODE_NAME_ONLY, load_json, load_yaml, non_mode_turn_detection, not_utf8
     from ._utils import is_finite_number
     from .audio import VADOptions
     from .datasets import load
-    from .scenario import _no_duplicate_keys, load_yaml
     from .sweeps.run import _check_executor, base_session_options, expand_grid, setting_options
 
     def bad(field: str, value: object, why: str) -> ConfigError:
@@ -221,10 +220,10 @@ def _sweep_config(path: Path) -> dict[str, object]:
     except OSError as e:
         raise ConfigError(f"{path}: cannot read the config: {e}") from None
     except UnicodeDecodeError as e:
-        raise ConfigError(f"{path}: the config is not UTF-8 text (byte {e.object[e.start]:#04x} at offset {e.start})") from None
+        raise ConfigError(f"{path}: the config {not_utf8(e)}") from None
     try:
         # duplicate keys are errors: a second `grid:` would otherwise replace the first without a word
-        cfg = json.loads(text, object_pairs_hook=_no_duplicate_keys) if path.suffix.lower() == ".json" else load_yaml(text)
+        cfg = load_json(text) if path.suffix.lower() == ".json" else load_yaml(text)
     except (ValueError, yaml.YAMLError) as e:
         raise ConfigError(f"{path}: not valid {'JSON' if path.suffix.lower() == '.json' else 'YAML'}: {e}") from None
     if not isinstance(cfg, dict):
@@ -269,12 +268,9 @@ def _sweep_config(path: Path) -> dict[str, object]:
     base_options = cfg.get("base_options") or {}
     if not isinstance(base_options, dict):
         raise bad("base_options", base_options, "must be a mapping of AgentSession keyword arguments")
-    handling = base_options.get("turn_handling")
-    for field, holder in (("base_options.turn_detection", base_options), ("base_options.turn_handling.turn_detection", handling)):
-        value = holder.get("turn_detection") if isinstance(holder, dict) else None
-        if value is not None and not isinstance(value, str):
-            # a config file can only name a mode; anything else would be taken for a turn-detector object
-            raise bad(field, value, "must be a mode name ('vad', 'stt', 'manual', 'realtime_llm') or null")
+    problem = non_mode_turn_detection(base_options)
+    if problem is not None:
+        raise bad(f"base_options.{problem[0]}", problem[1], MODE_NAME_ONLY)
     try:
         base = base_session_options(base_options)
     except Exception as e:
@@ -295,7 +291,7 @@ def _sweep_config(path: Path) -> dict[str, object]:
     for name, values in grid.items():
         field = f"grid.{name}"
         if name == "turn_detection" and isinstance(values, list) and any(v is not None and not isinstance(v, str) for v in values):
-            raise bad(field, values, "each value must be a mode name ('vad', 'stt', 'manual', 'realtime_llm') or null")
+            raise bad(field, values, f"each value {MODE_NAME_ONLY}")
         try:
             expand_grid({name: values})
             for v in values:

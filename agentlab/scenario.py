@@ -49,6 +49,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ._files import MODE_NAME_ONLY, DuplicateKey, load_json, load_yaml, non_mode_turn_detection, not_utf8
 from ._utils import atomic_write, is_finite_number
 from .engine.inputs import UserSpeech
 from .models.scripted import Rule, ScriptedLLM, ScriptedToolCall
@@ -191,7 +192,7 @@ def load_scenario(path: str | os.PathLike[str]) -> Scenario:
     except OSError as exc:
         raise ScenarioError(str(p), [("<file>", f"cannot be read ({exc.strerror or exc})")]) from None
     except UnicodeDecodeError as exc:
-        raise ScenarioError(str(p), [("<file>", f"is not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset {exc.start})")]) from None
+        raise ScenarioError(str(p), [("<file>", not_utf8(exc))]) from None
     if p.suffix.lower() in (".yaml", ".yml"):
         try:
             import yaml
@@ -205,56 +206,14 @@ def load_scenario(path: str | os.PathLike[str]) -> Scenario:
             raise ScenarioError(str(p), [(where, f"invalid YAML: {getattr(exc, 'problem', exc)}")]) from None
     elif p.suffix.lower() == ".json":
         try:
-            data = json.loads(text, object_pairs_hook=_no_duplicate_keys)
+            data = load_json(text)
         except json.JSONDecodeError as exc:
             raise ScenarioError(str(p), [(f"line {exc.lineno}, column {exc.colno}", f"invalid JSON: {exc.msg}")]) from None
-        except _DuplicateKey as exc:
+        except DuplicateKey as exc:
             raise ScenarioError(str(p), [("<file>", f"invalid JSON: {exc}")]) from None
     else:
         raise ScenarioError(str(p), [("<file>", f"unsupported extension {p.suffix or '(none)'!r}; use .json, .yaml or .yml")])
     return Scenario.from_dict(data, source=str(p))
-
-
-def load_yaml(text: str) -> Any:
-    """``yaml.safe_load``, but a key given twice in one mapping is a ``yaml.YAMLError`` (with its line).
-
-    PyYAML keeps the last value silently, so a second ``llm:`` or ``grid:`` would replace the first
-    one unnoticed.
-    """
-    import yaml
-
-    class _StrictLoader(yaml.SafeLoader):
-        def construct_mapping(self, node: Any, deep: bool = False) -> Any:
-            seen: set[Any] = set()
-            for key_node, _ in node.value:
-                if key_node.tag == "tag:yaml.org,2002:merge":
-                    continue  # `<<: *defaults` may be overridden by the keys next to it
-                key = self.construct_object(key_node, deep=deep)
-                try:
-                    repeated = key in seen
-                except TypeError:
-                    continue  # unhashable: the base class reports it
-                if repeated:
-                    raise yaml.constructor.ConstructorError(
-                        "while constructing a mapping", node.start_mark, f"found duplicate key {key!r}", key_node.start_mark
-                    )
-                seen.add(key)
-            return super().construct_mapping(node, deep)
-
-    return yaml.load(text, Loader=_StrictLoader)  # a SafeLoader subclass: no arbitrary objects
-
-
-class _DuplicateKey(ValueError):
-    pass
-
-
-def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in out:
-            raise _DuplicateKey(f"duplicate key {key!r}")
-        out[key] = value
-    return out
 
 
 # --- parsing -----------------------------------------------------------------------------------
@@ -283,13 +242,10 @@ def _parse_session(raw: Any, bad: Any) -> dict[str, Any]:
                 session["vad"] = VADOptions(**vad)
             except ValueError as exc:
                 bad("session.vad", str(exc))
-    handling = session.get("turn_handling")
-    for where, holder in (("session.turn_detection", session), ("session.turn_handling.turn_detection", handling)):
-        value = holder.get("turn_detection") if isinstance(holder, Mapping) else None
-        if value is not None and not isinstance(value, str):
-            # only a mode name can come from a file; anything else would be taken for a turn-detector object
-            bad(where, f"must be a mode name ('vad', 'stt', 'manual', 'realtime_llm') or null, got {value!r}")
-            return session
+    problem = non_mode_turn_detection(session)
+    if problem is not None:
+        bad(f"session.{problem[0]}", f"{MODE_NAME_ONLY}, got {problem[1]!r}")
+        return session
     try:
         AgentSession(**session)  # validates names, ranges and types with the session's own messages
     except (TypeError, ValueError) as exc:
