@@ -375,7 +375,8 @@ def test_external_client_key_is_registered(server: OpenAIServer, no_openai_env: 
 
     client = openai.AsyncOpenAI(api_key="agentlab-planted-client-0002", base_url=server.base_url)
     llm = OpenAILLM(client=client)
-    assert llm._scrub("echo agentlab-planted-client-0002") == "echo ***"
+    assert llm.client is client
+    assert scrub("echo agentlab-planted-client-0002") == "echo ***"
 
 
 # --- notebooks ----------------------------------------------------------------------------------------

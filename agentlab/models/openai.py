@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import openai
 
+from .._secrets import register, scrub
 from .._utils import shortuuid
 from .llm import (
     LLM,
@@ -72,15 +73,13 @@ class _OpenAIClient:
 
     def _init_client(self, api_key: str | None, base_url: str | None, client: Any, *, owner: str) -> None:
         """Take the key and URL from the arguments or ``OPENAI_API_KEY`` / ``OPENAI_BASE_URL``; ``owner`` names the class in the error."""
-        from .._secrets import register  # the key in use is masked in every message of ours (see _scrub)
-
         self._external_client = client
         self._client: openai.AsyncOpenAI | None = None
         self._client_loop: asyncio.AbstractEventLoop | None = None
         if client is not None:
             self.base_url = base_url or str(client.base_url)
             self._api_key = ""
-            register(getattr(client, "api_key", None))
+            register(getattr(client, "api_key", None))  # so every message of ours masks it
             return
         api_key = api_key or os.environ.get("OPENAI_API_KEY") or None
         register(api_key)
@@ -130,13 +129,17 @@ class _OpenAIClient:
     async def _on_request(self, request: Any) -> None:  # the client's httpx Request
         observer = retry_observer.get()
         attempt = int(request.headers.get("x-stainless-retry-count", "0") or 0)
-        failure, _ = _last_failure.get(), _last_failure.set(None)
+        failure = _last_failure.get()
+        _last_failure.set(None)  # each attempt starts clean
         if observer is None or attempt == 0:
             return
-        where = f"{self.model} at {self.base_url or 'api.openai.com'}"
         cause = failure or "no answer in time or the connection failed"
-        message = f"{where}: attempt {attempt} failed ({cause}); retry {attempt} of {self.max_retries}"
-        observer(APIError(self._scrub(message), retryable=True))
+        message = f"{self._where()}: attempt {attempt} failed ({cause}); retry {attempt} of {self.max_retries}"
+        observer(APIError(scrub(message), retryable=True))
+
+    def _where(self) -> str:
+        """The model and server, to begin our error messages with."""
+        return f"{self.model} at {self.base_url or 'api.openai.com'}"
 
     async def _close_loop_client(self) -> None:
         client, self._client = self._client, None
@@ -159,36 +162,25 @@ class _OpenAIClient:
         the openai exception (and a server's error body) may echo the key; our message keeps the
         status and detail, scrubbed, and nothing else travels with it.
         """
-        where = f"{self.model} at {self.base_url or 'api.openai.com'}"
+        where = self._where()
         if what is not None:
             where = f"{where}: {what}"
         broke_off = f"stream broke off after {received} chunks" if received else None
         if isinstance(exc, openai.APITimeoutError):
-            return APITimeoutError(self._scrub(f"{where}: no answer within {self.timeout:g}s"))
+            return APITimeoutError(scrub(f"{where}: no answer within {self.timeout:g}s"))
         if isinstance(exc, openai.APIConnectionError):
             cause = exc.__cause__ or exc
-            return APIConnectionError(self._scrub(f"{where}: {broke_off or 'connection failed'} ({type(cause).__name__}: {cause})"))
+            return APIConnectionError(scrub(f"{where}: {broke_off or 'connection failed'} ({type(cause).__name__}: {cause})"))
         if isinstance(exc, openai.APIStatusError):
             return APIStatusError(
-                self._scrub(f"{where}: HTTP {exc.status_code}: {_error_detail(exc)}"),
+                scrub(f"{where}: HTTP {exc.status_code}: {_error_detail(exc)}"),
                 status_code=exc.status_code,
-                body=self._scrub_body(exc.body),
+                body=_scrub_body(exc.body),
             )
         if isinstance(exc, openai.APIError):
             # E.g. an ``{"error": ...}`` event inside a 200 stream: the server gave up mid-answer.
-            return APIError(self._scrub(f"{where}: {_error_detail(exc)}"), retryable=True, body=self._scrub_body(exc.body))
-        return APIConnectionError(self._scrub(f"{where}: {broke_off or 'request failed'} ({type(exc).__name__}: {exc})"))
-
-    def _scrub_body(self, body: Any) -> Any:
-        if body is None:
-            return None
-        return json.loads(self._scrub(json.dumps(body, default=str)))
-
-    def _scrub(self, message: str) -> str:
-        # Server error bodies can echo request headers back; the key must not reach logs or notebooks.
-        from .._secrets import scrub  # our key (registered in _init_client), secret env values, sk-... keys
-
-        return scrub(message)
+            return APIError(scrub(f"{where}: {_error_detail(exc)}"), retryable=True, body=_scrub_body(exc.body))
+        return APIConnectionError(scrub(f"{where}: {broke_off or 'request failed'} ({type(exc).__name__}: {exc})"))
 
 
 class OpenAILLM(_OpenAIClient, LLM):
@@ -347,6 +339,13 @@ class OpenAILLM(_OpenAIClient, LLM):
         # Raised outside ``except``: the openai exception (which may echo the key, and holds the
         # request) must not travel along as ``__context__`` either.
         raise error from None
+
+
+def _scrub_body(body: Any) -> Any:
+    """A server's error body (parsed JSON) without secrets (see :mod:`agentlab._secrets`)."""
+    if body is None:
+        return None
+    return json.loads(scrub(json.dumps(body, default=str)))
 
 
 def to_openai_messages(chat_ctx: ChatContext) -> list[dict[str, Any]]:
