@@ -37,7 +37,7 @@ from .session.agent import Agent
 from .session.options import SessionOptions
 from .session.session import AgentSession
 
-__all__ = ["Run", "UserTurn", "simulate"]
+__all__ = ["Run", "UserTurn", "play", "simulate"]
 
 
 @dataclass(frozen=True)
@@ -276,6 +276,35 @@ def simulate(
     (:class:`~agentlab.ScriptedTTS` unless the options give one). ``pausable_output`` enables
     false-interruption resume, as with a LiveKit room's audio output.
     """
+    clock = clock or VirtualClock()
+
+    async def main() -> Run:
+        wall0 = time.perf_counter()
+        session, user_audio = await play(
+            agent, session_options, script, end_delay=end_delay, pausable_output=pausable_output, vad_backend=vad_backend
+        )
+        return Run(session, wall_seconds=time.perf_counter() - wall0, user_audio=user_audio)
+
+    return clock.run(main)
+
+
+async def play(
+    agent: Agent | Callable[[], Agent],
+    session_options: dict[str, Any] | SessionOptions | None = None,
+    script: Sequence[ScriptItem] | Any = (),
+    *,
+    end_delay: float = 1.0,
+    pausable_output: bool = True,
+    vad_backend: str = "silero",
+) -> tuple[AgentSession, Any]:
+    """What :func:`simulate` does inside its loop, as a coroutine: the closed session and the
+    recording it was fed (``None`` for scripts). Many can share one virtual-clock loop, each
+    counting its own ids (they are counted per task).
+
+    Example::
+
+        sessions = VirtualClock().run(lambda: asyncio.gather(*(play(make_agent, opts, s) for s in scripts)))
+    """
     from .audio.io import Audio
 
     _check_script(script)
@@ -289,39 +318,33 @@ def simulate(
             raise TypeError(f"simulate: script[{i}] must be a string or UserTurn (or every item a UserSpeech), got {type(t).__name__}")
     if voice and isinstance(session_options, dict) and session_options.get("tts") is None:
         session_options = {**session_options, "tts": ScriptedTTS()}
-    clock = clock or VirtualClock()
-
-    async def main() -> Run:
-        current_ids.set(IdFactory())
-        wall0 = time.perf_counter()
-        session = _session_from(session_options)
-        user_audio = None
-        await session.start(_agent_from(agent))
-        try:
-            if recording:
-                user_audio, events = await _analyse_recording(script, session, vad_backend)
-                session.attach_user_input(events, pausable_output=pausable_output)
-                await session.wait_for_input()
-            elif voice:
-                session.attach_user_input(list(script), pausable_output=pausable_output)
-                await session.wait_for_input()
-            for turn in turns:
-                if turn.at is not None:
-                    wait = turn.at - session.now()
-                    if wait > 0:
-                        await asyncio.sleep(wait)
-                else:
-                    await session.wait_for_idle()
-                    await asyncio.sleep(turn.delay)
-                if session._closing:
-                    break
-                if turn.interrupt and session.current_speech is not None:
-                    session.interrupt(force=True)
-                session.generate_reply(user_input=turn.text)
-            await session.wait_for_idle()
-            await asyncio.sleep(end_delay)
-        finally:
-            await session.aclose()
-        return Run(session, wall_seconds=time.perf_counter() - wall0, user_audio=user_audio)
-
-    return clock.run(main)
+    current_ids.set(IdFactory())
+    session = _session_from(session_options)
+    user_audio = None
+    await session.start(_agent_from(agent))
+    try:
+        if recording:
+            user_audio, events = await _analyse_recording(script, session, vad_backend)
+            session.attach_user_input(events, pausable_output=pausable_output)
+            await session.wait_for_input()
+        elif voice:
+            session.attach_user_input(list(script), pausable_output=pausable_output)
+            await session.wait_for_input()
+        for turn in turns:
+            if turn.at is not None:
+                wait = turn.at - session.now()
+                if wait > 0:
+                    await asyncio.sleep(wait)
+            else:
+                await session.wait_for_idle()
+                await asyncio.sleep(turn.delay)
+            if session._closing:
+                break
+            if turn.interrupt and session.current_speech is not None:
+                session.interrupt(force=True)
+            session.generate_reply(user_input=turn.text)
+        await session.wait_for_idle()
+        await asyncio.sleep(end_delay)
+    finally:
+        await session.aclose()
+    return session, user_audio

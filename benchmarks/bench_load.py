@@ -49,6 +49,7 @@ import agentlab as al
 from agentlab._utils import IdFactory, current_ids
 from agentlab.engine import UserSpeech
 from agentlab.examples.restaurant import QUICKSTART_SCRIPT, Host, scripted_llm
+from agentlab.sim import play as sim_play
 
 PARTS = ("sessions", "long", "sweep", "cache")
 REPLY = "Sure, here is a short answer to that question."
@@ -137,25 +138,9 @@ def job(i: int) -> tuple[Any, dict[str, Any], list[Any]]:
 
 
 async def play(agent: Any, options: dict[str, Any], script: list[Any]) -> tuple[al.AgentSession, float]:
-    """What :func:`agentlab.simulate` does inside its loop, as a coroutine (many can share one loop):
+    """:func:`agentlab.sim.play` (what ``simulate`` does inside its loop; many can share one loop):
     the closed session and its simulated duration."""
-    current_ids.set(IdFactory())  # this task's context only: each session counts its own ids
-    session = al.AgentSession(**options)
-    await session.start(agent() if callable(agent) and not isinstance(agent, al.Agent) else agent)
-    try:
-        if script and all(isinstance(t, UserSpeech) for t in script):
-            session.attach_user_input(script)
-            await session.wait_for_input()
-        else:
-            for turn in script:
-                turn = al.UserTurn(turn) if isinstance(turn, str) else turn
-                await session.wait_for_idle()
-                await asyncio.sleep(turn.delay)
-                session.generate_reply(user_input=turn.text)
-        await session.wait_for_idle()
-        await asyncio.sleep(1.0)
-    finally:
-        await session.aclose()
+    session, _ = await sim_play(agent, options, script)
     return session, session.now()  # now(): the loop's clock is shared, so read it when this session ends
 
 
