@@ -197,7 +197,20 @@ class ConfigError(Exception):
     """A bad sweep config: the message names the file, the field and the value."""
 
 
-_SWEEP_FIELDS = ("dataset", "grid", "agent", "base_options", "vad", "timeout", "llm_ttft", "tts_ttfb", "executor", "out")
+_SWEEP_FIELDS = (
+    "dataset",
+    "grid",
+    "agent",
+    "base_options",
+    "vad",
+    "vad_backend",
+    "stt",
+    "timeout",
+    "llm_ttft",
+    "tts_ttfb",
+    "executor",
+    "out",
+)
 
 
 def _sweep_config(path: Path) -> dict[str, object]:
@@ -210,7 +223,16 @@ def _sweep_config(path: Path) -> dict[str, object]:
     from ._utils import is_finite_number
     from .audio import VADOptions
     from .datasets import load
-    from .sweeps.run import _check_executor, base_session_options, expand_grid, setting_options
+    from .models.stt import STTOptions
+    from .sweeps.run import (
+        _VAD_BACKENDS,
+        Listening,
+        _check_executor,
+        _with_dataset_options,
+        base_session_options,
+        expand_grid,
+        setting_options,
+    )
 
     def bad(field: str, value: object, why: str) -> ConfigError:
         return ConfigError(f"{path}: field {field!r} = {value!r}: {why}")
@@ -272,7 +294,7 @@ def _sweep_config(path: Path) -> dict[str, object]:
     if problem is not None:
         raise bad(f"base_options.{problem[0]}", problem[1], MODE_NAME_ONLY)
     try:
-        base = base_session_options(base_options)
+        base = base_session_options(_with_dataset_options(data, base_options))
     except Exception as e:
         raise bad("base_options", base_options, f"{type(e).__name__}: {e}") from None
     vad_fields = cfg.get("vad") or {}
@@ -281,9 +303,20 @@ def _sweep_config(path: Path) -> dict[str, object]:
     try:
         vad = VADOptions(**vad_fields)
     except Exception as e:
+        raise bad("vad", vad_fields, f"{type(e).__name__}: {e}; fields: {', '.join(VADOptions().to_dict())}") from None
+    backend = cfg.get("vad_backend", "silero")
+    if backend not in _VAD_BACKENDS:
+        raise bad("vad_backend", backend, f"must be one of {', '.join(_VAD_BACKENDS)}")
+    stt_fields = cfg.get("stt") or {}
+    if not isinstance(stt_fields, dict):
+        raise bad("stt", stt_fields, "must be a mapping of STTOptions fields")
+    try:
+        stt = STTOptions(**stt_fields)
+    except Exception as e:
         raise bad(
-            "vad", vad_fields, f"{type(e).__name__}: {e}; fields: {', '.join(f.name for f in dataclasses.fields(VADOptions))}"
+            "stt", stt_fields, f"{type(e).__name__}: {e}; fields: {', '.join(f.name for f in dataclasses.fields(STTOptions))}"
         ) from None
+    hear = Listening(backend, vad, stt)
 
     grid = cfg["grid"]
     if not isinstance(grid, dict):
@@ -295,7 +328,7 @@ def _sweep_config(path: Path) -> dict[str, object]:
         try:
             expand_grid({name: values})
             for v in values:
-                setting_options(base, vad, {name: v})
+                setting_options(base, hear, {name: v})
         except Exception as e:
             raise bad(field, values, str(e).removeprefix("sweep: ")) from None
 
@@ -305,8 +338,10 @@ def _sweep_config(path: Path) -> dict[str, object]:
     return {
         "dataset": data,
         "grid": grid,
-        "base_options": base,
+        "base_options": base_options,
         "base_vad": vad,
+        "base_stt": stt,
+        "vad_backend": backend,
         "timeout": timeout,
         "timing": timing,
         "agent": agent,
@@ -354,6 +389,8 @@ def _sweep(args: argparse.Namespace) -> int:
             cfg["grid"],  # type: ignore[arg-type]
             base_options=cfg["base_options"],  # type: ignore[arg-type]
             base_vad=cfg["base_vad"],  # type: ignore[arg-type]
+            base_stt=cfg["base_stt"],  # type: ignore[arg-type]
+            vad_backend=cfg["vad_backend"],  # type: ignore[arg-type]
             executor=cfg["executor"],
             out=out,
             progress=not args.no_progress,

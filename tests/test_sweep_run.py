@@ -44,13 +44,13 @@ def result(small):
 
 def _counting(monkeypatch):
     calls = []
-    real = run_mod._run_cell
+    real = run_mod.replay_conversation
 
-    def counted(conv, options, events, scoring):
+    def counted(conv, options, events):
         calls.append(conv.id)
-        return real(conv, options, events, scoring)
+        return real(conv, options, events)
 
-    monkeypatch.setattr(run_mod, "_run_cell", counted)
+    monkeypatch.setattr(run_mod, "replay_conversation", counted)
     return calls
 
 
@@ -150,11 +150,11 @@ def test_real_kill_then_resume(tmp_path):
         MAKE_DATA
         + f"""
 import time, agentlab.sweeps.run as m
-real = m._run_cell
+real = m.replay_conversation
 def slow(*a):
     time.sleep(0.4)
     return real(*a)
-m._run_cell = slow
+m.replay_conversation = slow
 m.sweep(None, make_data(2), {GRID!r}, out={str(out)!r}, progress=False)
 """
     )

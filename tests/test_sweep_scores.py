@@ -13,6 +13,7 @@ from agentlab.sweeps import (
     AgentPlayback,
     Commit,
     Decisions,
+    Discarded,
     Interruption,
     Preemptive,
     Resume,
@@ -61,11 +62,13 @@ def test_worked_example_rows():
     assert got == [
         ("hold", "cutoff", 0.3),
         ("hold", "held", None),
+        ("turn", "cutoff", None),
+        ("turn", "intact", None),
         ("eot", "detected", 0.4),
         ("eot", "missed", None),
         ("backchannel", "false_interruption", 0.5),
         ("barge_in", "interrupted", 0.6),
-        ("noise", "ignored", None),
+        ("noise", "agent_silent", None),  # the agent was stopped at 10.7: nothing to interrupt, not scored
         ("commit", "cutoff", 0.3),
         ("commit", "eot", 0.4),
         ("preemptive", "used", 0.1),
@@ -75,16 +78,19 @@ def test_worked_example_rows():
     assert rows.loc[rows.kind == "backchannel", "resumed"].item() is True
     assert rows.loc[rows.kind == "commit", "turn"].tolist() == [0, 0]
     assert rows.loc[rows.kind == "eot", "time"].iloc[0] == 3.4
+    assert rows.loc[rows.kind == "turn", "time"].iloc[0] == 1.3
 
 
 def test_worked_example_summary():
     s = summarize(span_outcomes(worked_conversation(), worked_decisions()))
-    assert (s["holds"], s["cutoffs"], s["false_cutoff_rate"]) == (2, 1, 0.5)
-    assert (s["eots"], s["detected"], s["missed_turn_rate"]) == (2, 1, 0.5)
+    assert (s["holds"], s["hold_cutoffs"], s["hold_cutoff_rate"]) == (2, 1, 0.5)
+    assert (s["turns"], s["turn_cutoffs"], s["turn_cutoff_rate"], s["false_cutoff_rate"]) == (2, 1, 0.5, 0.5)
+    assert (s["eots"], s["detected"], s["late"], s["missed_turn_rate"]) == (2, 1, 0, 0.5)
     assert s["eot_latency_p50"] == pytest.approx(0.4) and s["eot_latency_mean"] == pytest.approx(0.4)
-    assert (s["barge_ins"], s["barge_in_recall"]) == (1, 1.0)
+    assert (s["barge_ins_labelled"], s["barge_ins_scored"], s["barge_in_recall"]) == (1, 1, 1.0)
     assert s["stop_delay_mean"] == pytest.approx(0.6)
-    assert (s["backchannels_noise"], s["false_interruptions"], s["false_interruption_rate"], s["resume_rate"]) == (2, 1, 0.5, 1.0)
+    assert (s["backchannels_noise"], s["backchannels_noise_scored"], s["false_interruptions"]) == (2, 1, 1)
+    assert (s["false_interruption_rate"], s["resume_rate"]) == (1.0, 1.0)
     assert (s["commits"], s["preemptive_starts"], s["preemptive_wasted"]) == (2, 3, 1)
     assert s["preemptive_per_turn"] == pytest.approx(1.5)
     assert s["preemptive_wasted_rate"] == pytest.approx(1 / 3)
@@ -95,21 +101,94 @@ def test_worked_example_summary():
 def test_windows_grace_timeout_and_silent_agent():
     conv = worked_conversation()
     # A commit 50 ms after the second hold ends: the VAD could not have heard the user resume yet.
-    d = Decisions("worked", commits=(Commit(2.45, "one two", 0.0, 2.0, 0.45, 0.2), Commit(8.5, "four", 5.0, 6.0, 2.5, 0.2)))
+    d = Decisions("worked", commits=(Commit(2.45, "one two", 0.0, 2.0, 0.45, 0.2), Commit(7.9, "four", 5.0, 6.0, 1.9, 0.2)))
     rows = span_outcomes(conv, d)
     assert rows[rows.kind == "hold"].outcome.tolist() == ["held", "cutoff"]
-    # The second eot's commit comes 2.5 s after it: detected with the default 3 s timeout, missed with 2 s.
+    # The second eot's commit comes 1.9 s after it, before the agent speaks at 8.0: detected; with a 1.5 s timeout, missed.
     assert rows[rows.kind == "eot"].outcome.tolist() == ["missed", "detected"]
-    assert span_outcomes(conv, d, timeout=2.0).query("kind == 'eot'").outcome.tolist() == ["missed", "missed"]
+    assert span_outcomes(conv, d, timeout=1.5).query("kind == 'eot'").outcome.tolist() == ["missed", "missed"]
     assert span_outcomes(conv, d, grace=0.0).query("kind == 'hold'").outcome.tolist() == ["held", "held"]
+    # ... but with grace 0 the commit at 2.45 is still before the turn's end (3.0): a cut-off between words
+    tight = span_outcomes(conv, d, grace=0.0)
+    assert tight.query("kind == 'turn'").outcome.tolist() == ["cutoff", "intact"]
+    assert tight.query("kind == 'commit'").outcome.tolist() == ["cutoff_mid_speech", "eot"]
     # Paused by the backchannel and never resumed: the barge-in finds the agent silent and is not scored.
     d = Decisions("worked", interruptions=(Interruption(9.0, "pause"),), agent=(AgentPlayback(0, 8.0, 12.0, stopped=False),))
     rows = span_outcomes(conv, d)
     assert rows[rows.kind.isin(["backchannel", "barge_in"])].outcome.tolist() == ["false_interruption", "agent_silent"]
     s = summarize(rows)
-    assert s["barge_ins"] == 0 and math.isnan(s["barge_in_recall"]) and s["resume_rate"] == 0.0
+    assert (s["barge_ins_labelled"], s["barge_ins_scored"]) == (1, 0) and math.isnan(s["barge_in_recall"]) and s["resume_rate"] == 0.0
     with pytest.raises(ValueError):
         span_outcomes(conv, d, timeout=0)
+
+
+def _dictation() -> Conversation:
+    # "call me at | five five five | one two" with a labelled hold (0.6 s) and a 60 ms gap between
+    # "five" and "one" that is too short to be a hold; then the recorded agent answers at 5.3.
+    words = (
+        Word("call", 0.0, 0.3), Word("me", 0.3, 0.5), Word("at", 0.5, 0.8),
+        Word("five", 1.4, 1.7), Word("five", 1.7, 2.0), Word("five", 2.0, 2.4),
+        Word("one", 2.46, 2.8), Word("two", 2.8, 3.2),
+    )  # fmt: skip
+    return Conversation(
+        id="dict",
+        duration=9.0,
+        turns=(Turn(0.0, 3.2, "call me at five five five one two", words),),
+        spans=(Span("hold", 0.8, 1.4, 0), Span("eot", 3.2, 5.3, 0)),
+        agent=(AgentSpeech(5.3, 7.0, "thanks"),),
+    )
+
+
+def test_a_commit_in_a_hold_is_a_cutoff_per_hold_and_per_turn():
+    d = Decisions(
+        "dict", commits=(Commit(1.3, "call me at", 0.0, 0.8, 0.5, 0.2), Commit(3.7, "five five five one two", 1.4, 3.2, 0.5, 0.2))
+    )
+    rows = span_outcomes(_dictation(), d)
+    assert rows.query("kind == 'hold'").outcome.tolist() == ["cutoff"]
+    assert rows.query("kind == 'turn'").outcome.tolist() == ["cutoff"]
+    assert rows.query("kind == 'commit'").outcome.tolist() == ["cutoff", "eot"]
+    s = summarize(rows)
+    assert (s["hold_cutoff_rate"], s["turn_cutoff_rate"], s["false_cutoff_rate"], s["cutoffs_mid_speech"]) == (1.0, 1.0, 1.0, 0)
+
+
+def test_a_commit_between_words_outside_any_hold_is_still_a_cutoff():
+    # The VAD ended its segment in the 60 ms gap (say a breathy "five") and the agent committed at 2.43:
+    # no hold was cut, yet the user was cut off with "one two" still to say. It must not be scored "other".
+    d = Decisions(
+        "dict", commits=(Commit(2.43, "call me at five five five", 0.0, 2.4, 0.03, 0.02), Commit(3.7, "one two", 2.46, 3.2, 0.5, 0.2))
+    )
+    rows = span_outcomes(_dictation(), d)
+    assert rows.query("kind == 'hold'").outcome.tolist() == ["held"]
+    assert rows.query("kind == 'turn'").outcome.tolist() == ["cutoff"]
+    assert rows.query("kind == 'commit'").outcome.tolist() == ["cutoff_mid_speech", "eot"]
+    s = summarize(rows)
+    assert (s["hold_cutoff_rate"], s["turn_cutoff_rate"], s["cutoffs_mid_speech"]) == (0.0, 1.0, 1)
+    assert s["false_cutoff_rate"] == 1.0  # the worse of the two: the per-hold figure alone would say 0
+
+
+def test_a_commit_after_the_next_speech_is_late_not_detected():
+    # The recorded agent answered 2.1 s after the user stopped; a commit at 6.2 (3.0 s) came after that.
+    d = Decisions("dict", commits=(Commit(5.9, "call me at five five five one two", 0.0, 3.2, 2.7, 0.2),))
+    rows = span_outcomes(_dictation(), d)
+    eot = rows.query("kind == 'eot'").iloc[0]
+    assert (eot.outcome, round(eot.latency, 6)) == ("late", 2.7)
+    assert rows.query("kind == 'commit'").outcome.tolist() == ["late"]
+    s = summarize(rows)
+    assert (s["detected"], s["late"], s["missed"], s["late_rate"]) == (0, 1, 0, 1.0)
+    assert s["eot_latency_p50"] == pytest.approx(2.7)  # late commits count in the latency: slowness is not hidden
+    early = summarize(span_outcomes(_dictation(), Decisions("dict", commits=(Commit(3.7, "x", 0.0, 3.2, 0.5, 0.2),))))
+    assert (early["detected"], early["late"]) == (1, 0)
+    # After the 3 s timeout nothing counts: missed.
+    gone = span_outcomes(_dictation(), Decisions("dict", commits=(Commit(6.3, "x", 0.0, 3.2, 3.1, 0.2),)))
+    assert gone.query("kind == 'eot'").outcome.tolist() == ["missed"]
+
+
+def test_turns_lost_to_the_aec_warmup_are_their_own_outcome():
+    lost = Discarded(3.4, "call me at five five five one two", "aec_warmup", 3.2)
+    rows = span_outcomes(_dictation(), Decisions("dict", discarded=(lost,)))
+    assert rows.query("kind == 'eot'").outcome.tolist() == ["aec_warmup"]
+    s = summarize(rows)
+    assert (s["aec_warmup_losses"], s["aec_warmup_loss_rate"], s["missed"], s["missed_turn_rate"]) == (1, 1.0, 0, 0.0)
 
 
 def test_summary_of_nothing_is_nan():

@@ -360,6 +360,42 @@ def test_transcripts_during_aec_warmup_are_not_heard():
     assert not any(e.type == "user_input_transcribed" and e.transcript == "wait" for e in s.events)
 
 
+def test_aec_warmup_drops_only_the_words_said_while_the_agent_spoke():
+    # LiveKit (AgentActivity.push_audio) feeds the STT silence while the agent is *speaking* and the
+    # warm-up timer (3 s from its first speech) runs; the words after it stopped are heard.
+    from agentlab.engine import Transcribed, TranscriptDiscarded
+
+    engine = TurnEngine(EngineConfig(min_delay=0.5, aec_warmup_duration=3.0))
+    engine.on_agent(1.0, active=True, audible=True, interruptible=True)
+    engine.on_agent(2.5, active=False, audible=False, interruptible=True)
+    words = (("wait", 2.0, 2.3), ("a", 2.35, 2.45), ("minute", 2.6, 3.0))
+    actions = engine.on_transcript(3.2, "wait a minute", is_final=True, word_end=3.0, words=words)
+    assert actions[0] == TranscriptDiscarded("wait a", "aec_warmup", 2.45)
+    assert [a.transcript for a in actions if isinstance(a, Transcribed)] == ["minute"]
+    assert engine.turn.finals == ["minute"] and engine.turn.last_speaking == 3.0  # no VAD speech here: the heard word anchors
+    # A transcript whose words all fell in the discard window is dropped whole, and says so.
+    engine2 = TurnEngine(EngineConfig(aec_warmup_duration=3.0))
+    engine2.on_agent(1.0, active=True, audible=True, interruptible=True)
+    assert engine2.on_transcript(2.2, "hello", is_final=True, word_end=2.0) == [TranscriptDiscarded("hello", "aec_warmup", 2.0)]
+
+
+def test_aec_warmup_blocks_interruptions_even_after_the_agent_stops_speaking():
+    # LiveKit's _interrupt_by_audio_activity returns early while the warm-up timer runs, whatever the
+    # agent state: a reply still thinking (a tool step after its first sentence) is not interrupted.
+    config = EngineConfig(min_delay=0.5, aec_warmup_duration=3.0, pausable=False)
+    engine = TurnEngine(config)
+    engine.on_agent(1.0, active=True, audible=True, interruptible=True)
+    engine.on_agent(2.0, active=True, audible=False, interruptible=True)  # thinking: a follow-up is coming
+    events = speech_events([UserSpeech(2.5, 3.5, "hold on please", stt_delay=0.2)], min_silence_duration=0.5)
+    kinds = [(t, type(a).__name__) for t, a in replay(engine, events)]
+    assert not any(k == "InterruptAgent" and t < 4.0 for t, k in kinds)  # neither the VAD (3.0) nor the final (3.7)
+    after = TurnEngine(config)  # the same speech once the warm-up is over interrupts at min_duration
+    after.on_agent(1.0, active=True, audible=True, interruptible=True)
+    after.on_agent(2.0, active=True, audible=False, interruptible=True)
+    late = speech_events([UserSpeech(4.5, 5.5, "hold on please", stt_delay=0.2)], min_silence_duration=0.5)
+    assert (5.0, "InterruptAgent") in [(round(t, 6), type(a).__name__) for t, a in replay(after, late)]
+
+
 def test_manual_turn_detection_commits_only_on_request():
     async def commit_later(s):
         await asyncio.sleep(4.0)

@@ -119,7 +119,9 @@ TEXTS = ["Hi, do you have a table for four at 7pm tonight?", "Great, it's under 
 
 
 def test_simulate_a_recording_with_whisper(tmp_path, monkeypatch):
-    samples, _ = conversation(TEXTS, gaps=[4.5, 6.0], tail=6.0)
+    # The user waits for the greeting (0.55-3.55 s): words said over the agent's first 3 s of speech
+    # would reach the STT as silence (LiveKit's echo-cancellation warm-up), as tests/test_voice_conformance.py checks.
+    samples, _ = conversation(TEXTS, gaps=[4.5, 6.0], lead=4.0, tail=6.0)
     path = tmp_path / "call.wav"
     sf.write(path, samples, 16000)
     options = {"llm": scripted_llm(), "stt": WhisperSTT(), "tts": al.ScriptedTTS(audio=True, words_per_minute=170)}

@@ -147,7 +147,7 @@ def test_sweep_widget_grid_run_and_pick(overlaps):
     assert "Recommended" in sw.best.value or "No setting" in sw.best.value
     assert "false_cutoff_rate" in sw.summary.value
     assert len(sw.picker.options) == 6
-    worst = max(res.settings, key=lambda sid: res.summary.set_index("setting").loc[sid, "cutoffs"])
+    worst = max(res.settings, key=lambda sid: res.summary.set_index("setting").loc[sid, "turn_cutoffs"])
     sw.picker.value = worst
     assert any(isinstance(c, ConversationWidget) for c in sw.details.children)
 

@@ -194,6 +194,7 @@ def load_audio(
     sample_rate: int = DEFAULT_SAMPLE_RATE,
     input_rate: int | None = None,
     allow_silent: bool = False,
+    channel: int | None = None,
 ) -> Audio:
     """Load a file, array or :class:`Audio` as mono float32 at ``sample_rate``.
 
@@ -203,7 +204,9 @@ def load_audio(
       scaled by its type's full range (int16 / 32768); float is taken as is;
     * an ``Audio``: resampled if its rate differs, otherwise returned unchanged.
 
-    Channels are averaged. ``allow_silent=True`` accepts audio whose peak is below :data:`SILENCE_PEAK`.
+    Channels are averaged, unless ``channel`` picks one (0 is the first, the left of a stereo
+    file): a two-channel call keeps the user on one side and the agent on the other, and averaging
+    would put the agent's voice into the user's. ``allow_silent=True`` accepts audio whose peak is below :data:`SILENCE_PEAK`.
     A file is held in memory once, at ``sample_rate`` (see the module docstring); for bounded memory
     whatever the length, use :func:`iter_audio_blocks`.
     Raises :class:`AudioError` (a ``ValueError``) naming source, field and value for any invalid input,
@@ -223,11 +226,15 @@ def load_audio(
         if src.sample_rate == sample_rate:
             return src
         return Audio(resample(src.samples, src.sample_rate, sample_rate), sample_rate, src.source)
+    if channel is not None and not isinstance(src, (str, os.PathLike, np.ndarray)):
+        raise AudioError(
+            _name(src) if isinstance(src, Audio) else "load_audio", "channel", "applies to files and arrays (an Audio is mono)", channel
+        )
     if isinstance(src, np.ndarray):
         if input_rate is None:
             raise AudioError("array", "input_rate", "required when loading a numpy array (got None)", None)
         _check_rate("array", "input_rate", input_rate)
-        mono = _to_mono(_as_float(src, "array"), "array")
+        mono = _to_mono(_as_float(src, "array"), "array", channel)
         _check_samples(mono, input_rate, "array", allow_silent)
         return Audio(resample(mono, input_rate, sample_rate), sample_rate, None)
     if isinstance(src, (str, os.PathLike)):
@@ -236,6 +243,7 @@ def load_audio(
         name = str(src)
         with _open(src) as f:
             rate, channels = f.samplerate, f.channels
+            _check_channel(name, channel, channels)
             if rate == sample_rate and channels == 1:
                 # Already what we want: the decoded buffer is ours, so keep it instead of copying it
                 # (a 2-hour 16 kHz file then costs 460 MB at peak, not 920 MB).
@@ -249,8 +257,8 @@ def load_audio(
         # Another rate or several channels: decoding whole would hold the file's rate x channels in
         # float32 (1.3 GB per hour of 44.1 kHz stereo) next to the result; in blocks, only the result
         # is held whole. Same samples, bit for bit.
-        blocks = iter_audio_blocks(src, block_seconds=10.0, sample_rate=sample_rate, allow_silent=allow_silent)
-        return Audio(np.concatenate(list(blocks)), sample_rate, name)
+        blocks = iter_audio_blocks(src, block_seconds=10.0, sample_rate=sample_rate, allow_silent=allow_silent, channel=channel)
+        return Audio(np.concatenate(list(blocks)), sample_rate, name if channel is None else f"{name}[channel {channel}]")
     raise TypeError(f"load_audio: expected a path, a numpy array or an Audio, got {type(src).__name__}")
 
 
@@ -260,8 +268,11 @@ def iter_audio_blocks(
     block_seconds: float = 60.0,
     sample_rate: int = DEFAULT_SAMPLE_RATE,
     allow_silent: bool = False,
+    channel: int | None = None,
 ) -> Iterator[np.ndarray]:
     """Decode a file block by block: yields float32 mono arrays at ``sample_rate``, in bounded memory.
+
+    ``channel`` picks one channel (as in :func:`load_audio`); by default the channels are averaged.
 
     Each block is about ``block_seconds`` long (the resampler holds back a few samples at block edges
     and releases them with the next block). Concatenated, the blocks equal
@@ -278,6 +289,7 @@ def iter_audio_blocks(
     name = str(path)
     with _open(path) as f:
         rate = f.samplerate
+        _check_channel(name, channel, f.channels)
         if f.frames == 0:
             raise AudioError(name, "samples", "audio is empty (0 samples)", 0)
         resampler = _StreamResampler(rate, sample_rate)
@@ -290,7 +302,7 @@ def iter_audio_blocks(
                 raise AudioError(name, "contents", f"cannot decode audio (corrupt or truncated file?): {e}", str(e)) from None
             if len(data) == 0:
                 break
-            mono = _downmix(data)
+            mono = _downmix(data) if channel is None else np.ascontiguousarray(data[:, channel])
             _check_finite(mono, rate, name, offset)
             if len(mono):
                 peak = max(peak, float(mono.max()), -float(mono.min()))
@@ -325,6 +337,13 @@ def _open(path: str | os.PathLike) -> sf.SoundFile:
         raise AudioError(name, "contents", f"cannot decode audio (corrupt or truncated file?): {e}", str(e)) from None
 
 
+def _check_channel(source: str, channel: int | None, channels: int) -> None:
+    if channel is None:
+        return
+    if isinstance(channel, bool) or not isinstance(channel, (int, np.integer)) or not 0 <= channel < channels:
+        raise AudioError(source, "channel", f"must be a channel index 0..{channels - 1} (the audio has {channels} channel(s))", channel)
+
+
 def _name(audio: Audio) -> str:
     return audio.source or "Audio"
 
@@ -347,9 +366,10 @@ def _as_float(arr: np.ndarray, source: str) -> np.ndarray:
     raise AudioError(source, "dtype", f"expected numeric samples (float or integer PCM), got dtype {arr.dtype}", str(arr.dtype))
 
 
-def _to_mono(arr: np.ndarray, source: str) -> np.ndarray:
-    """1-D, (frames, channels) or (channels, frames) -> 1-D float32."""
+def _to_mono(arr: np.ndarray, source: str, channel: int | None = None) -> np.ndarray:
+    """1-D, (frames, channels) or (channels, frames) -> 1-D float32 (``channel``: that one, else the mean)."""
     if arr.ndim == 1:
+        _check_channel(source, channel, 1)
         return np.ascontiguousarray(arr, dtype=np.float32)
     if arr.ndim != 2:
         raise AudioError(source, "shape", f"expected 1-D (samples) or 2-D (frames, channels) audio, got shape {arr.shape}", arr.shape)
@@ -366,7 +386,8 @@ def _to_mono(arr: np.ndarray, source: str) -> np.ndarray:
                 arr.shape,
             )
         arr = arr.T  # (channels, frames), as librosa and torchaudio lay it out
-    return _downmix(arr)
+    _check_channel(source, channel, arr.shape[1])
+    return _downmix(arr) if channel is None else np.ascontiguousarray(arr[:, channel], dtype=np.float32)
 
 
 def _downmix(frames: np.ndarray) -> np.ndarray:

@@ -120,11 +120,14 @@ class VADOptions:
     min_speech_duration: float = 0.05
     min_silence_duration: float = 0.25
     prefix_padding_duration: float = 0.5
+    # whether deactivation_threshold was given, not derived (replace() re-derives a derived one)
+    _deactivation_given: bool = field(default=True, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         act = self.activation_threshold
         if self.deactivation_threshold is None and _is_number(act) and 0.0 <= act <= 1.0:
             object.__setattr__(self, "deactivation_threshold", round(max(act - 0.15, 0.01), 10))
+            object.__setattr__(self, "_deactivation_given", False)
         for name in ("activation_threshold", "deactivation_threshold"):
             v = getattr(self, name)
             if not _is_number(v) or not 0.0 <= v <= 1.0:
@@ -141,7 +144,35 @@ class VADOptions:
 
     def settings(self) -> str:
         """A stable string of all fields (part of cache keys)."""
-        return json.dumps({k: float(v) for k, v in asdict(self).items()}, sort_keys=True)
+        return json.dumps({k: float(v) for k, v in self.to_dict().items()}, sort_keys=True)
+
+    def to_dict(self) -> dict[str, float]:
+        """The five settings as a plain dict.
+
+        Example::
+
+            VADOptions(activation_threshold=0.6).to_dict()["deactivation_threshold"]    # 0.45
+        """
+        return {k: v for k, v in asdict(self).items() if not k.startswith("_")}
+
+    def replace(self, **changes: Any) -> VADOptions:
+        """A copy with ``changes``; a derived ``deactivation_threshold`` follows a new activation threshold.
+
+        ``dataclasses.replace`` would carry the old derived value over (0.35 with an activation of
+        0.3 is refused; with 0.7 it silently stays 0.35), where LiveKit derives it again unless set.
+
+        Example::
+
+            VADOptions().replace(activation_threshold=0.7).deactivation_threshold               # 0.55
+            VADOptions(deactivation_threshold=0.2).replace(activation_threshold=0.7).deactivation_threshold   # 0.2
+        """
+        unknown = sorted(set(changes) - set(self.to_dict()))
+        if unknown:
+            raise ValueError(f"VADOptions has no field(s) {unknown}; fields are {sorted(self.to_dict())}")
+        fields = self.to_dict()
+        if not self._deactivation_given:
+            fields["deactivation_threshold"] = None  # still derived, from whatever activation threshold results
+        return VADOptions(**{**fields, **changes})
 
 
 @dataclass(frozen=True)

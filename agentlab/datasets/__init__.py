@@ -17,7 +17,7 @@ Example::
 """
 
 from .convert import aligned_stt, simulate_conversation, user_speech, utterances
-from .importers import import_csv, import_rttm
+from .importers import LabelRules, import_csv, import_rttm
 from .io import FRAME_COLUMNS, Dataset, DatasetError, Problem, datasets_root, load
 from .io import list_datasets as list
 from .model import (
@@ -41,6 +41,7 @@ __all__ = [
     "Dataset",
     "DatasetError",
     "ExpectedToolCall",
+    "LabelRules",
     "Overlap",
     "Problem",
     "Span",

@@ -1,23 +1,28 @@
-"""Bring your own data: two-party calls as RTTM (+ STM) or CSV segments, turned into a labelled dataset.
+"""Bring your own data: calls as RTTM (+ STM) or CSV segments, turned into a labelled dataset.
 
 Both importers read *speaker segments* (who spoke from when to when, and optionally what) and
 derive the labels of ``datasets/README.md`` from them. You name the speaker who is the **user**;
 every other speaker is the **agent**.
 
-The rules (constants below):
+The labelling rules, each a field of :class:`LabelRules` (defaults in brackets):
 
 * **Agent speech**: the other speakers' segments, time-ordered; segments that overlap or touch are
   merged into one (their texts joined).
-* **Overlaps**: a user segment that *starts inside* agent speech is user sound during agent speech.
-  It is a ``barge_in`` if it lasts at least ``BARGE_IN_MIN_SECONDS`` (1.0 s) or has at least
-  ``BARGE_IN_MIN_WORDS`` (3) words, else a ``backchannel`` if it has words, else ``noise`` (a
+* **Overlaps**: a user segment that *starts inside* agent speech, with at least ``min_overlap``
+  [0.5 s] of that agent speech still to come, is user sound during agent speech. It is a
+  ``barge_in`` if it lasts at least ``barge_in_min_seconds`` [1.0 s] or has at least
+  ``barge_in_min_words`` [3] words, else a ``backchannel`` if it has words, else ``noise`` (a
   segment with an empty transcript). Without transcripts (RTTM alone) the decision is by duration
-  only: ``barge_in`` from 1.0 s, ``backchannel`` below; there is then no ``noise``. A barge-in is
-  also the start of a user turn (the user takes the floor); backchannels and noise are not turns.
-* **Turns**: the remaining user segments (and barge-ins). Consecutive user segments separated by
-  less than ``TURN_MERGE_GAP`` (1.5 s) of user silence, with no agent speech in between, are ONE
-  turn; the silences between them of at least ``HOLD_MIN_SILENCE`` (0.1 s) are its **holds**.
-  Overlapping segments of the user are merged first.
+  only, and there is no ``noise``. A barge-in is also the start of a user turn (the user takes the
+  floor); backchannels and noise are not turns. A segment that starts with less than
+  ``min_overlap`` of agent speech left is ordinary user speech: the agent was finishing, and no
+  interruption setting could have stopped it in time (LiveKit's default ``min_duration`` is 0.5 s),
+  so scoring it as a barge-in would only cap the recall.
+* **Turns**: the remaining user segments (and barge-ins). Consecutive user segments with nobody
+  else speaking in between are ONE turn, however long the silence: the turn ends when someone
+  else takes the floor. ``merge_gap`` (seconds) also ends a turn at a silence at least that long
+  [None: never]. The silences inside a turn of at least ``HOLD_MIN_SILENCE`` (0.1 s) are its
+  **holds**. Overlapping segments of the user are merged first.
 * **eot**: after each turn's last word, until the next user turn starts, the next agent speech
   starts or the conversation ends, whichever comes first (omitted when that is no time at all,
   e.g. the agent starts exactly as the user stops).
@@ -27,13 +32,28 @@ The rules (constants below):
   match the turn's edges); it always gets the joined transcript.
 * **Duration**: the audio file's length when ``audio`` is given, else the end of the last segment.
 
+**Audio.** ``audio`` is the call's recording. A multi-channel file needs ``user_channel`` (0 is
+the left): averaging the channels would put the agent's voice into the user's. A mono file that the
+labels say holds several speakers (a mono mix) should be masked: ``mask_others=True`` silences the
+other speakers' segments (where the user is not also speaking) before the VAD and STT hear it;
+leaving ``mask_others`` unset on such a file gives a warning, because the VAD would take every voice
+for the user's. ``agent_channel`` names the agent's channel of a multi-channel file: when the labels
+have no segments of any other speaker, the agent's speech is found by the VAD on that channel.
+
+**Speakers.** RTTM and STM files often name speakers differently (ids in one, names in the
+other). ``speakers={"spk_a": "Ann"}`` renames RTTM speakers; ``speakers="auto"`` (the default)
+matches each STM speaker to the RTTM speaker it overlaps most in time when the names disagree, and
+says so in a warning (the mapping is kept in the conversation's ``metadata["speakers"]``).
+
 Times are rounded to the microsecond. Every parse error names the file, the line and the value,
 and all of them are reported at once in one :class:`~agentlab.datasets.DatasetError`. The result
 is validated like a loaded dataset; ``.save(folder)`` writes it out.
 
 Example::
 
-    ds = import_rttm("call.rttm", "call.stm", user="caller", audio="call.wav")
+    ds = import_rttm("call.rttm", "call.stm", user="caller", audio="call.wav", mask_others=True)
+    ds = import_rttm("call.rttm", user="A", audio="stereo.wav", user_channel=0)
+    ds = import_csv("calls.csv", user="customer", rules=LabelRules(merge_gap=3.0))
     ds.frame().kind.value_counts()
     ds.save("datasets/my_calls")
 """
@@ -42,34 +62,54 @@ from __future__ import annotations
 
 import csv
 import itertools
+import math
 import os
 import re
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from .io import Dataset, DatasetError, Problem
 from .model import HOLD_MIN_SILENCE, AgentSpeech, Conversation, Overlap, Span, Turn, Word
 
 __all__ = [
-    "BARGE_IN_MIN_SECONDS",
-    "BARGE_IN_MIN_WORDS",
-    "TURN_MERGE_GAP",
+    "LabelRules",
     "Segment",
     "conversation_from_segments",
     "import_csv",
     "import_rttm",
 ]
 
-#: User segments closer than this (seconds of user silence, nobody else speaking) form one turn.
-TURN_MERGE_GAP = 1.5
-#: A user segment during agent speech lasting at least this long (seconds) is a barge-in.
-BARGE_IN_MIN_SECONDS = 1.0
-#: ... or having at least this many words.
-BARGE_IN_MIN_WORDS = 3
-
 AudioArg = str | os.PathLike[str] | Mapping[str, str | os.PathLike[str]] | None
+SpeakersArg = Mapping[str, str] | Literal["auto"] | None
+
+
+@dataclass(frozen=True)
+class LabelRules:
+    """How speaker segments become labels (see the module docstring for what each rule does).
+
+    Example::
+
+        LabelRules(merge_gap=3.0)                    # a silence of 3 s ends a turn even if nobody else speaks
+        LabelRules(min_overlap=0.3, barge_in_min_seconds=0.8)
+    """
+
+    merge_gap: float | None = None
+    min_overlap: float = 0.5
+    barge_in_min_seconds: float = 1.0
+    barge_in_min_words: int = 3
+
+    def __post_init__(self) -> None:
+        if self.merge_gap is not None and not (isinstance(self.merge_gap, (int, float)) and self.merge_gap > 0):
+            raise ValueError(f"LabelRules.merge_gap = {self.merge_gap!r} must be None or a number of seconds > 0")
+        for name in ("min_overlap", "barge_in_min_seconds"):
+            v = getattr(self, name)
+            if not (isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v >= 0):
+                raise ValueError(f"LabelRules.{name} = {v!r} must be a number of seconds >= 0")
+        if isinstance(self.barge_in_min_words, bool) or not isinstance(self.barge_in_min_words, int) or self.barge_in_min_words < 1:
+            raise ValueError(f"LabelRules.barge_in_min_words = {self.barge_in_min_words!r} must be an integer >= 1")
 
 
 @dataclass(frozen=True)
@@ -99,11 +139,21 @@ def conversation_from_segments(
     audio: str | os.PathLike[str] | None = None,
     sample_rate: int = 16000,
     metadata: Mapping[str, Any] | None = None,
+    rules: LabelRules | None = None,
+    channel: int | None = None,
+    mask_others: bool = False,
 ) -> Conversation:
-    """Label one two-party conversation from its speaker segments (rules in the module docstring).
+    """Label one conversation from its speaker segments (rules in the module docstring).
 
-    ``duration`` defaults to the end of the last segment. Not validated here (see ``Dataset.validate``).
+    ``duration`` defaults to the end of the last segment; ``channel`` is the user's channel of
+    ``audio``; ``mask_others`` silences the other speakers (where the user is silent) for analysis.
+    Not validated here (see ``Dataset.validate``).
+
+    Example::
+
+        conv = conversation_from_segments("c1", [Segment("u", 0.0, 1.2, "hello there"), Segment("a", 1.5, 3.0, "hi")], user="u")
     """
+    rules = rules or LabelRules()
     has_text = any(s.text is not None for s in segments)
     user_segs = _merge_user([s for s in segments if s.speaker == user])
     agent = _merge_agent([s for s in segments if s.speaker != user])
@@ -113,10 +163,10 @@ def conversation_from_segments(
     turn_groups: list[list[Segment]] = []
     overlaps: list[Overlap] = []
     for seg in user_segs:
-        ai = next((i for i, a in enumerate(agent) if a.start <= seg.start < a.end), None)
+        ai = next((i for i, a in enumerate(agent) if a.start <= seg.start < a.end - rules.min_overlap + 1e-9), None)
         if ai is not None:
             n_words = len(seg.text.split()) if seg.text else 0
-            if seg.end - seg.start >= BARGE_IN_MIN_SECONDS - 1e-9 or n_words >= BARGE_IN_MIN_WORDS:
+            if seg.end - seg.start >= rules.barge_in_min_seconds - 1e-9 or n_words >= rules.barge_in_min_words:
                 kind = "barge_in"
             elif n_words > 0 or not has_text:
                 kind = "backchannel"
@@ -129,8 +179,9 @@ def conversation_from_segments(
             continue
         if turn_groups:
             last = turn_groups[-1][-1]
-            agent_between = any(a.start < seg.start and a.end > last.end for a in agent)
-            if seg.start - last.end < TURN_MERGE_GAP and not agent_between:
+            someone_between = any(a.start < seg.start and a.end > last.end for a in agent)
+            too_long = rules.merge_gap is not None and seg.start - last.end >= rules.merge_gap - 1e-9
+            if not someone_between and not too_long:
                 turn_groups[-1].append(seg)
                 continue
         turn_groups.append([seg])
@@ -156,6 +207,7 @@ def conversation_from_segments(
         if end - turn.end > 1e-6:
             spans.append(Span("eot", turn.end, end, ti))
     spans.sort(key=lambda s: s.start)
+    mask = _subtract([(a.start, a.end) for a in agent], [(s.start, s.end) for s in user_segs]) if mask_others else []
     return Conversation(
         id=cid,
         duration=_r(duration),
@@ -166,7 +218,20 @@ def conversation_from_segments(
         audio=Path(audio) if audio is not None else None,
         sample_rate=sample_rate,
         metadata=dict(metadata or {}),
+        channel=channel,
+        mask=tuple((_r(a), _r(b)) for a, b in mask),
     )
+
+
+def _subtract(spans: list[tuple[float, float]], holes: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    """The parts of ``spans`` (sorted, disjoint) outside every hole."""
+    out: list[tuple[float, float]] = []
+    for a, b in spans:
+        pieces = [(a, b)]
+        for h0, h1 in holes:
+            pieces = [p for lo, hi in pieces for p in ((lo, min(hi, h0)), (max(lo, h1), hi)) if p[1] - p[0] > 1e-6]
+        out += pieces
+    return out
 
 
 def _spread(words: list[str], start: float, end: float) -> list[Word]:
@@ -310,7 +375,8 @@ def _audio_for(audio: AudioArg, key: str, keys: list[str], source: str, problems
     return Path(audio)
 
 
-def _audio_duration(path: Path, source: str, problems: list[Problem]) -> float | None:
+def _audio_info(path: Path, source: str, problems: list[Problem]) -> tuple[float, int] | None:
+    """(duration in seconds, channels) of an audio file, or ``None`` after reporting why not."""
     import soundfile as sf
 
     if path.is_dir():
@@ -324,7 +390,23 @@ def _audio_duration(path: Path, source: str, problems: list[Problem]) -> float |
     except (sf.SoundFileError, RuntimeError, TypeError, ValueError) as exc:
         problems.append(Problem(source, "audio", None, str(path), f"not readable audio: {exc}"))
         return None
-    return info.frames / info.samplerate
+    return info.frames / info.samplerate, info.channels
+
+
+def _channel_ok(name: str, value: int | None, channels: int, source: str, problems: list[Problem]) -> bool:
+    if value is None or (isinstance(value, int) and not isinstance(value, bool) and 0 <= value < channels):
+        return True
+    problems.append(Problem(source, name, None, value, f"must be a channel index 0..{channels - 1} (the audio has {channels} channel(s))"))
+    return False
+
+
+def _agent_from_channel(path: Path, channel: int) -> list[Segment]:
+    """The agent's speech as the VAD hears it on its own channel (labels without agent segments)."""
+    from ..audio import analyze_vad
+    from ..audio.io import load_audio
+
+    track = analyze_vad(load_audio(path, channel=channel, allow_silent=True))
+    return [Segment("<agent channel>", s.start, s.end, None) for s in track.segments]
 
 
 def _build(
@@ -340,7 +422,15 @@ def _build(
     license: str,
     description: str | None,
     problems: list[Problem],
+    rules: LabelRules | None,
+    user_channel: int | None,
+    agent_channel: int | None,
+    mask_others: bool | None,
+    metadata: Mapping[str, dict[str, Any]] | None = None,
 ) -> Dataset:
+    rules = rules or LabelRules()
+    if mask_others is not None and not isinstance(mask_others, bool):
+        problems.append(Problem(source, "mask_others", None, mask_others, "must be True, False or None"))
     convs = []
     keys = list(groups)
     for key in keys:
@@ -352,14 +442,44 @@ def _build(
             )
             continue
         path = _audio_for(audio, key, keys, source, problems)
-        duration = _audio_duration(path, source, problems) if path is not None else None
-        if path is not None and duration is None:
+        info = _audio_info(path, source, problems) if path is not None else None
+        if path is not None and info is None:
             continue
+        duration, channels = info if info is not None else (None, 1)
+        if not (
+            _channel_ok("user_channel", user_channel, channels, source, problems)
+            and _channel_ok("agent_channel", agent_channel, channels, source, problems)
+        ):
+            continue
+        if path is not None and channels > 1 and user_channel is None:
+            problems.append(
+                Problem(
+                    source, "user_channel", None, None,
+                    f"{path.name} has {channels} channels: say which is the user's (user_channel=0 is the left); "
+                    "averaging them would put the agent's voice into the user's",
+                )
+            )  # fmt: skip
+            continue
+        others = [sp for sp in speakers if sp != user]
+        if path is not None and agent_channel is not None and not others:
+            segs = segs + _agent_from_channel(path, agent_channel)
+        if path is not None and channels == 1 and others and mask_others is None:
+            warnings.warn(
+                f"{source}: {path.name} is one mono track and the labels name {len(others) + 1} speakers ({', '.join(speakers)}); "
+                f"the VAD will hear every voice as the user {user!r}. Pass mask_others=True to silence the others' segments "
+                "(or mask_others=False if the file holds only the user's voice)",
+                UserWarning,
+                stacklevel=3,
+            )
+        meta = {"source": f"{kind} {source}", **(metadata or {}).get(key, {})}
+        if agent_channel is not None:
+            meta["agent_channel"] = agent_channel
         convs.append(
             conversation_from_segments(
-                ids[key], segs, user=user, duration=duration, audio=path, sample_rate=sample_rate, metadata={"source": f"{kind} {source}"}
+                ids[key], segs, user=user, duration=duration, audio=path, sample_rate=sample_rate, metadata=meta,
+                rules=rules, channel=user_channel if channels > 1 else None, mask_others=bool(mask_others) and bool(others),
             )
-        )
+        )  # fmt: skip
     if problems:
         raise DatasetError(source, problems)
     manifest = {
@@ -374,12 +494,42 @@ def _build(
     return Dataset(manifest["name"], manifest, convs).validate()
 
 
+def _match_speakers(
+    rttm: list[tuple[Segment, str]], stm: list[tuple[Segment, str]], speakers: SpeakersArg, source: str, problems: list[Problem]
+) -> dict[str, str]:
+    """RTTM speaker -> STM speaker for one file: ``speakers`` as given, or matched by time overlap ("auto")."""
+    rttm_names = {s.speaker for s, _ in rttm}
+    stm_names = {s.speaker for s, _ in stm}
+    if isinstance(speakers, Mapping):
+        return {r: str(speakers.get(r, r)) for r in rttm_names}
+    if speakers is None or stm_names <= rttm_names:
+        return {r: r for r in rttm_names}
+    overlap: dict[tuple[str, str], float] = {}
+    for a, _ in stm:
+        for b, _ in rttm:
+            o = min(a.end, b.end) - max(a.start, b.start)
+            if o > 0:
+                overlap[b.speaker, a.speaker] = overlap.get((b.speaker, a.speaker), 0.0) + o
+    mapping: dict[str, str] = {}
+    for (r, t), _ in sorted(overlap.items(), key=lambda kv: -kv[1]):  # greedy, one to one, largest overlap first
+        if r not in mapping and t not in mapping.values():
+            mapping[r] = t
+    for t in sorted(stm_names - set(mapping.values())):
+        problems.append(Problem(source, "speakers", None, t, f"STM speaker {t!r} overlaps no RTTM speaker in time; pass speakers={{...}}"))
+    return {r: mapping.get(r, r) for r in rttm_names}
+
+
 def import_rttm(
     rttm_path: str | os.PathLike[str],
     stm_path: str | os.PathLike[str] | None = None,
     *,
     user: str,
     audio: AudioArg = None,
+    user_channel: int | None = None,
+    agent_channel: int | None = None,
+    mask_others: bool | None = None,
+    speakers: SpeakersArg = "auto",
+    rules: LabelRules | None = None,
     name: str | None = None,
     conversation_id: str | None = None,
     sample_rate: int = 16000,
@@ -392,14 +542,17 @@ def import_rttm(
     conversation per ``<file>`` (its id, made filename-safe; ``conversation_id`` renames a single
     one). STM lines ``<file> <channel> <speaker> <start> <end> [<label>] <transcript>`` give the
     transcripts: each STM line goes to the RTTM segment of the same file and speaker it overlaps
-    most (lines overlapping none are errors). ``user`` is the speaker who is the user; ``audio`` is
-    the user channel's recording (a path, or ``{file id: path}`` for several conversations).
-    ``sample_rate`` is the dataset's rate (``save`` resamples audio to it). Labelling rules: see the
-    module docstring.
+    most (lines overlapping none are errors). ``speakers`` maps RTTM speakers to STM names (a dict,
+    or ``"auto"``: by time overlap when the names disagree; ``None``: names must agree). ``user``
+    is the speaker who is the user (by either name). ``audio`` is the recording (a path, or
+    ``{file id: path}`` for several conversations); ``user_channel``, ``agent_channel`` and
+    ``mask_others`` say where the user's voice is in it, and ``rules`` how segments become labels
+    (module docstring). ``sample_rate`` is the dataset's rate (``save`` resamples audio to it).
 
     Example::
 
         ds = import_rttm("call.rttm", "call.stm", user="A", audio="call_user.wav", name="my-calls")
+        ds = import_rttm("meeting.rttm", "meeting.stm", user="Ann", audio="mix.wav", mask_others=True)
         ds.save("datasets/my-calls")
     """
     rttm = Path(rttm_path)
@@ -407,9 +560,33 @@ def import_rttm(
     parsed = _parse_rttm(rttm, problems)
     if not parsed and not problems:
         problems.append(Problem(rttm.name, "<file>", None, str(rttm), "has no SPEAKER lines"))
+    if speakers is not None and speakers != "auto" and not isinstance(speakers, Mapping):
+        problems.append(Problem(rttm.name, "speakers", None, speakers, "must be a dict {RTTM speaker: STM speaker}, 'auto' or None"))
+        speakers = None
+    metadata: dict[str, dict[str, Any]] = {}
     if stm_path is not None:
         stm = Path(stm_path)
         lines = _parse_stm(stm, problems)
+        by_file: dict[str, list[tuple[Segment, str]]] = {}
+        for file_id, seg, where in lines:
+            by_file.setdefault(file_id, []).append((seg, where))
+        for file_id, segs in parsed.items():
+            mapping = _match_speakers(segs, by_file.get(file_id, []), speakers, f"{stm.name}", problems)
+            if any(k != v for k, v in mapping.items()):
+                metadata[file_id] = {"speakers": dict(sorted(mapping.items()))}
+                if speakers == "auto":
+                    pairs = ", ".join(f"{k} -> {v}" for k, v in sorted(mapping.items()))
+                    warnings.warn(
+                        f"{stm.name}: its speaker names differ from {rttm.name}'s; matched by time overlap: {pairs}. "
+                        "Pass speakers={...} to set them yourself",
+                        UserWarning,
+                        stacklevel=2,
+                    )
+            segs[:] = [(Segment(mapping[s.speaker], s.start, s.end, s.text), w) for s, w in segs]
+        if isinstance(speakers, Mapping):
+            user = str(speakers.get(user, user))
+        elif any(user in m.get("speakers", {}) for m in metadata.values()):
+            user = next(m["speakers"][user] for m in metadata.values() if user in m.get("speakers", {}))
         texts: dict[tuple[str, int], list[tuple[float, str]]] = {}
         for file_id, seg, where in lines:
             cands = [
@@ -435,6 +612,10 @@ def import_rttm(
                 (Segment(s.speaker, s.start, s.end, " ".join(t for _, t in sorted(texts.get((file_id, i), [])) if t)), w)
                 for i, (s, w) in enumerate(segs)
             ]
+    elif isinstance(speakers, Mapping):
+        for segs in parsed.values():
+            segs[:] = [(Segment(str(speakers.get(s.speaker, s.speaker)), s.start, s.end, s.text), w) for s, w in segs]
+        user = str(speakers.get(user, user))
     if conversation_id is not None and len(parsed) > 1:
         problems.append(
             Problem(rttm.name, "conversation_id", None, conversation_id, f"only for a single conversation; the RTTM has {len(parsed)}")
@@ -444,7 +625,8 @@ def import_rttm(
     kind = "RTTM+STM" if stm_path is not None else "RTTM"
     return _build(
         rttm.name, kind, groups, user=user, audio=audio, name=name, ids=ids, sample_rate=sample_rate,
-        license=license, description=description, problems=problems,
+        license=license, description=description, problems=problems, rules=rules, user_channel=user_channel,
+        agent_channel=agent_channel, mask_others=mask_others, metadata=metadata,
     )  # fmt: skip
 
 
@@ -453,6 +635,10 @@ def import_csv(
     *,
     user: str,
     audio: AudioArg = None,
+    user_channel: int | None = None,
+    agent_channel: int | None = None,
+    mask_others: bool | None = None,
+    rules: LabelRules | None = None,
     name: str | None = None,
     sample_rate: int = 16000,
     license: str = "NOASSERTION",
@@ -462,8 +648,9 @@ def import_csv(
 
     One conversation per distinct ``conversation`` value (in order of first appearance); ``start``
     and ``end`` are seconds; ``text`` is the segment's transcript (empty for noise). ``user``,
-    ``audio`` (a path, or ``{conversation: path}``), ``sample_rate``: as for :func:`import_rttm`;
-    the same labelling rules apply.
+    ``audio`` (a path, or ``{conversation: path}``), ``user_channel``, ``agent_channel``,
+    ``mask_others``, ``rules`` and ``sample_rate``: as for :func:`import_rttm`; the same labelling
+    rules apply (a long silence is a hold unless ``rules.merge_gap`` says otherwise).
 
     Example::
 
@@ -510,5 +697,6 @@ def import_csv(
     ids = {k: _safe_id(k) for k in groups}
     return _build(
         p.name, "CSV", groups, user=user, audio=audio, name=name, ids=ids, sample_rate=sample_rate,
-        license=license, description=description, problems=problems,
+        license=license, description=description, problems=problems, rules=rules, user_channel=user_channel,
+        agent_channel=agent_channel, mask_others=mask_others,
     )  # fmt: skip

@@ -24,12 +24,14 @@ Example::
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import html
 import itertools
 import json
 import os
 import re
 import shutil
+import warnings
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -64,16 +66,30 @@ __all__ = [
 FRAME_COLUMNS = ["conversation", "kind", "start", "end", "duration", "turn", "agent", "transcript"]
 #: Tolerance (seconds) for "matches": a turn's first/last word, an eot's start, words inside their turn.
 TIME_TOLERANCE = 0.01
-#: Tolerance (seconds) between an audio file's length and the conversation's ``duration``.
+#: Tolerance (seconds) between an audio file's length and the conversation's ``duration``; label
+#: times may also end up to this much past ``duration`` (annotation tools round to frames).
 AUDIO_DURATION_TOLERANCE = 0.05
 MANIFEST = "manifest.json"
 ENV_VAR = "AGENTLAB_DATASETS"
 
 _NAME_RE = re.compile(r"^[a-z0-9_-]+$")
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-_MANIFEST_KEYS = {"name", "version", "description", "license", "source", "sample_rate", "conversations", "generator"}
+_MANIFEST_KEYS = {"name", "version", "description", "license", "source", "sample_rate", "conversations", "generator", "session_options"}
 _MANIFEST_REQUIRED = ("name", "version", "description", "license", "source", "sample_rate", "conversations")
-_CONV_KEYS = ("id", "audio", "duration", "turns", "spans", "agent", "overlaps", "expected_tools", "text_turns", "metadata")
+_CONV_KEYS = (
+    "id",
+    "audio",
+    "channel",
+    "mask",
+    "duration",
+    "turns",
+    "spans",
+    "agent",
+    "overlaps",
+    "expected_tools",
+    "text_turns",
+    "metadata",
+)
 _CONV_REQUIRED = ("id", "duration")
 _TURN_KEYS = {"start", "end", "transcript", "words"}
 _SPAN_KEYS = {"kind", "start", "end", "turn"}
@@ -247,6 +263,8 @@ def _check_manifest(data: Any, problems: list[Problem], *, folder_name: str | No
         problems.append(Problem(file, "sample_rate", None, data["sample_rate"], "must be a positive integer (Hz)"))
     if "generator" in data and not isinstance(data["generator"], Mapping):
         problems.append(Problem(file, "generator", None, data["generator"], "must be an object {script, seed, version}"))
+    if "session_options" in data:
+        problems += _session_option_problems(file, data["session_options"])
     ids: list[str] = []
     convs = data.get("conversations", [])
     if not isinstance(convs, list):
@@ -262,6 +280,19 @@ def _check_manifest(data: Any, problems: list[Problem], *, folder_name: str | No
             seen.add(cid)
             ids.append(cid)
     return ids
+
+
+def _session_option_problems(file: str, value: Any) -> list[Problem]:
+    """A manifest's ``session_options``: AgentSession keyword arguments its recordings call for."""
+    if not isinstance(value, Mapping):
+        return [Problem(file, "session_options", None, value, "must be an object of AgentSession option arguments")]
+    from ..sweeps.run import base_session_options
+
+    try:
+        base_session_options(dict(value))
+    except (TypeError, ValueError) as e:
+        return [Problem(file, "session_options", None, value, str(e).removeprefix("sweep: base_options "))]
+    return []
 
 
 class _ConvChecker:
@@ -301,8 +332,8 @@ class _ConvChecker:
         if not is_finite_number(end):
             self.bad(field, index, end, "end must be a number")
             good = False
-        elif duration is not None and end > duration + 1e-9:
-            self.bad(field, index, end, f"end must be <= duration ({duration})")
+        elif duration is not None and end > duration + AUDIO_DURATION_TOLERANCE:
+            self.bad(field, index, end, f"end must be <= duration ({duration}), within {AUDIO_DURATION_TOLERANCE * 1000:g} ms")
             good = False
         if good and end <= start:
             self.bad(field, index, end, f"end must be greater than start ({start}); negative or empty interval")
@@ -346,6 +377,18 @@ class _ConvChecker:
                 self.bad(f"metadata.{key}", None, metadata[key], f"must be {what}")
 
         audio = data.get("audio")
+        channel = data.get("channel")
+        if channel is not None and not (_is_index(channel) and channel >= 0):
+            self.bad("channel", None, channel, "must be the user's channel index (0 = first/left) or null")
+            channel = None
+        mask = []
+        for i, m in enumerate(self.list_field(data, "mask")):
+            if not (isinstance(m, list) and len(m) == 2):
+                self.bad("mask", i, m, "must be a [start, end] pair (seconds)")
+            elif self.interval("mask", i, m[0], m[1], dur):
+                mask.append((float(m[0]), float(m[1])))
+        if mask and audio is None:
+            self.bad("mask", None, data.get("mask"), "a mask silences stretches of the audio; this conversation has none")
         resolved: Path | None = None
         if audio is not None:
             if not isinstance(audio, str) or not audio:
@@ -354,7 +397,9 @@ class _ConvChecker:
                 self.bad("audio", None, audio, "must be relative to the dataset folder")
             else:
                 resolved = audio_path
-                self.audio(audio, resolved, dur, sample_rate, check_rate)
+                self.audio(audio, resolved, dur, sample_rate, check_rate, channel)
+        elif channel is not None:
+            self.bad("channel", None, channel, "picks a channel of the audio; this conversation has none")
         if not self.ok or dur is None:
             return None
         return Conversation(
@@ -369,6 +414,8 @@ class _ConvChecker:
             audio=resolved,
             sample_rate=sample_rate or 16000,
             metadata=dict(metadata),
+            channel=channel,
+            mask=tuple(sorted(mask)),
         )
 
     def list_field(self, data: Mapping[str, Any], key: str) -> list[Any]:
@@ -546,7 +593,7 @@ class _ConvChecker:
                 out.append(ExpectedToolCall(c["name"], dict(c["arguments"]), turn))
         return out
 
-    def audio(self, rel: str, path: Path, dur: float | None, sample_rate: int | None, check_rate: bool) -> None:
+    def audio(self, rel: str, path: Path, dur: float | None, sample_rate: int | None, check_rate: bool, channel: int | None = None) -> None:
         import soundfile as sf
 
         if path.is_dir():
@@ -570,6 +617,15 @@ class _ConvChecker:
                 info.samplerate,
                 f"audio file {path.name} has sample rate {info.samplerate} Hz; the manifest says {sample_rate} Hz",
             )
+        if channel is not None and channel >= info.channels:
+            self.bad("channel", None, channel, f"audio file {path.name} has {info.channels} channel(s) (indices 0..{info.channels - 1})")
+        elif channel is None and info.channels > 1:
+            warnings.warn(
+                f"{self.file}: audio file {path.name} has {info.channels} channels and no 'channel' says which is the user's; "
+                "they are averaged, so a voice on another channel (the agent's) reaches the VAD and STT as the user's",
+                UserWarning,
+                stacklevel=2,
+            )
         length = info.frames / info.samplerate
         if dur is not None and abs(length - dur) > AUDIO_DURATION_TOLERANCE:
             self.bad("duration", None, dur, f"audio file {path.name} lasts {length:.3f} s; duration must match it within 50 ms")
@@ -580,10 +636,19 @@ class _ConvChecker:
 
 
 def conversation_to_dict(conv: Conversation, *, audio: str | None = None) -> dict[str, Any]:
-    """The ``<id>.json`` data of ``conv``; ``audio`` is the relative file name to record (default ``<id>.flac``)."""
+    """The ``<id>.json`` data of ``conv``; ``audio`` is the relative file name to record (default ``<id>.flac``).
+
+    ``channel`` and ``mask`` are written only when set.
+    """
+    optional: dict[str, Any] = {}
+    if conv.channel is not None:
+        optional["channel"] = conv.channel
+    if conv.mask:
+        optional["mask"] = [[a, b] for a, b in conv.mask]
     return {
         "id": conv.id,
         "audio": (audio or f"{conv.id}.flac") if conv.audio is not None else None,
+        **optional,
         "duration": conv.duration,
         "turns": [
             {"start": t.start, "end": t.end, "transcript": t.transcript, "words": [[w.text, w.start, w.end] for w in t.words]}
@@ -869,8 +934,8 @@ class Dataset:
             rel = None
             if conv.audio is not None:
                 rel = f"{conv.id}.flac"
-                _write_audio(Path(conv.audio), target / rel, rate)
-            data = conversation_to_dict(conv, audio=rel)
+                _write_audio(Path(conv.audio), target / rel, rate, conv.channel)
+            data = conversation_to_dict(dataclasses.replace(conv, channel=None), audio=rel)  # the file written is the user's channel
             _atomic_write_text(target / f"{conv.id}.json", json.dumps(data, indent=1, ensure_ascii=False) + "\n")
         manifest = {**self.manifest, "conversations": [c.id for c in self.conversations]}
         if not (target / "README.md").exists():
@@ -915,17 +980,17 @@ def _check_audio_decodes(conversations: Any) -> None:
                 pass
 
 
-def _write_audio(src: Path, dst: Path, rate: int) -> None:
+def _write_audio(src: Path, dst: Path, rate: int, channel: int | None = None) -> None:
     import soundfile as sf
 
     from ..audio.io import load_audio
 
     with contextlib.suppress(OSError):
-        if src.resolve() == dst.resolve():
+        if src.resolve() == dst.resolve() and channel is None:
             return
     info = sf.info(str(src))
     if info.format == "FLAC" and info.samplerate == rate and info.channels == 1:
         _atomic(dst, lambda tmp: shutil.copyfile(src, tmp))
         return
-    audio = load_audio(src, sample_rate=rate, allow_silent=True)
+    audio = load_audio(src, sample_rate=rate, allow_silent=True, channel=channel)
     _atomic(dst, lambda tmp: sf.write(tmp, audio.samples, rate, format="FLAC", subtype="PCM_16"))

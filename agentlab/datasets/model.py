@@ -114,6 +114,9 @@ class Conversation:
 
     ``audio`` is the path of the user channel's recording, or ``None`` for a scripted (text-only
     or speech-script) conversation; ``text_turns`` are the user's messages for text-only tasks.
+    ``channel`` is the user's channel of a multi-channel ``audio`` (``None``: the file is mono);
+    ``mask`` lists ``(start, end)`` stretches of the audio to silence before it is analysed: the
+    other speakers of a mono mix, so that only the user's voice reaches the VAD and STT.
     """
 
     id: str
@@ -127,6 +130,8 @@ class Conversation:
     audio: Path | None = None
     sample_rate: int = 16000
     metadata: dict[str, Any] = field(default_factory=dict)
+    channel: int | None = None
+    mask: tuple[tuple[float, float], ...] = ()
 
     def __repr__(self) -> str:
         kinds: dict[str, int] = {}
@@ -140,15 +145,30 @@ class Conversation:
     # --- helpers (defined in io.py / convert.py; imported lazily to keep this module dependency-free) ---
 
     def load_audio(self) -> Any:
-        """Decode the user channel's recording: an :class:`~agentlab.audio.Audio` at ``sample_rate``.
+        """Decode the user's voice: an :class:`~agentlab.audio.Audio` at ``sample_rate``.
 
-        Raises ``ValueError`` for a scripted conversation (no audio).
+        That is ``channel`` of the recording (all of it when mono), with the ``mask`` stretches
+        silenced. Raises ``ValueError`` for a scripted conversation (no audio).
         """
         if self.audio is None:
             raise ValueError(f"conversation {self.id!r} is scripted: it has no audio")
-        from ..audio.io import load_audio
+        from ..audio.io import Audio, load_audio
 
-        return load_audio(self.audio, sample_rate=self.sample_rate, allow_silent=True)
+        audio = load_audio(self.audio, sample_rate=self.sample_rate, allow_silent=True, channel=self.channel)
+        if not self.mask:
+            return audio
+        samples = audio.samples.copy()
+        rate = audio.sample_rate
+        for start, end in self.mask:
+            samples[max(0, round(start * rate)) : max(0, round(end * rate))] = 0.0
+        return Audio(samples, rate, f"{audio.source} (masked: {len(self.mask)} stretches of other speakers)")
+
+    def analysis_audio(self) -> Any:
+        """What the VAD and STT analyse: the file's path when it is the user's voice as is (streamed,
+        cached by content), else :meth:`load_audio` (a channel picked, other speakers masked)."""
+        if self.audio is None:
+            raise ValueError(f"conversation {self.id!r} is scripted: it has no audio")
+        return self.audio if self.channel is None and not self.mask else self.load_audio()
 
     def to_dict(self) -> dict[str, Any]:
         """The ``<id>.json`` data of this conversation (see ``datasets/README.md``)."""

@@ -66,6 +66,7 @@ __all__ = [
     "ResumeAgent",
     "StartPreemptive",
     "Transcribed",
+    "TranscriptDiscarded",
     "TurnDetectorModel",
     "TurnEngine",
     "UserStateChange",
@@ -109,6 +110,21 @@ class Transcribed:
     transcript: str
     is_final: bool
     language: str | None = None
+
+
+@dataclass(frozen=True)
+class TranscriptDiscarded:
+    """Words the STT never heard: it was fed silence while they were spoken (LiveKit's echo guard).
+
+    ``reason`` is ``"aec_warmup"`` (the agent was speaking during its echo-cancellation warm-up) or
+    ``"uninterruptible"`` (uninterruptible agent speech with ``discard_audio_if_uninterruptible``);
+    ``spoken_at`` is when the (last) discarded word was spoken. The session has no transcript to
+    emit for them; sweeps report them (a turn lost this way is not a missed end of turn).
+    """
+
+    transcript: str
+    reason: Literal["aec_warmup", "uninterruptible"]
+    spoken_at: float
 
 
 @dataclass(frozen=True)
@@ -162,7 +178,9 @@ class ReplyHold:
     hold: bool
 
 
-Action = Union[UserStateChange, Transcribed, CommitTurn, InterruptAgent, PauseAgent, ResumeAgent, StartPreemptive, ReplyHold]
+Action = Union[
+    UserStateChange, Transcribed, TranscriptDiscarded, CommitTurn, InterruptAgent, PauseAgent, ResumeAgent, StartPreemptive, ReplyHold
+]
 
 
 class TurnDetectorModel(Protocol):
@@ -400,15 +418,39 @@ class TurnEngine:
         confidence: float | None = None,
         word_end: float | None = None,
         language: str | None = None,
+        words: tuple[tuple[str, float, float], ...] | None = None,
     ) -> list[Action]:
-        """An interim or final transcript arrived at ``t``."""
+        """An interim or final transcript arrived at ``t``.
+
+        ``words`` (``(word, start, end)``, optional) lets the echo guard drop just the words spoken
+        while the STT was fed silence; without them the whole transcript is judged at ``word_end``.
+        """
         c = self.config
-        spoken = min(word_end, t) if word_end is not None else t
-        if self._unheard(spoken):
-            return []  # the STT heard silence then: uninterruptible speech, or echo-cancellation warm-up
+        actions: list[Action] = []
+        if words:
+            heard, dropped, reason = [], [], None
+            for w in words:
+                why = self._unheard((w[1] + w[2]) / 2)
+                if why is None:
+                    heard.append(w)
+                else:
+                    dropped.append(w)
+                    reason = reason or why
+            if dropped:
+                if is_final:
+                    assert reason is not None
+                    actions.append(TranscriptDiscarded(" ".join(w[0] for w in dropped), reason, dropped[-1][2]))
+                if not heard:
+                    return actions
+                text, word_end = " ".join(w[0] for w in heard), heard[-1][2]
+        else:
+            spoken = min(word_end, t) if word_end is not None else t
+            reason = self._unheard(spoken)
+            if reason is not None:  # the STT heard silence then: uninterruptible speech, or echo-cancellation warm-up
+                return [TranscriptDiscarded(text, reason, spoken)] if is_final and text.strip() else []
         if is_final and not text.strip():
-            return []  # an empty final (noise, a cough) is no transcript at all
-        actions: list[Action] = [Transcribed(text, is_final, language)]
+            return actions  # an empty final (noise, a cough) is no transcript at all
+        actions.append(Transcribed(text, is_final, language))
         if not is_final:
             self.turn.interim = text
             if not c.has_vad and text.strip():
@@ -503,29 +545,36 @@ class TurnEngine:
         c = self.config
         return c.pausable and c.resume_false_interruption and c.false_interruption_timeout is not None
 
-    def _unheard(self, t: float) -> bool:
-        """Did the STT get silence at ``t`` (while uninterruptible speech played, or during AEC warm-up)?"""
+    def _unheard(self, t: float) -> Literal["aec_warmup", "uninterruptible"] | None:
+        """Why the STT got silence at ``t``, or ``None`` if it heard the user.
+
+        LiveKit (``AgentActivity.push_audio``) feeds the STT silence while uninterruptible speech
+        plays (with ``discard_audio_if_uninterruptible``) and while the agent is *speaking* during
+        its echo-cancellation warm-up: the one-shot timer of ``aec_warmup_duration`` started by its
+        first ``speaking`` state.
+        """
         c, a = self.config, self.agent
-        if c.discard_audio_if_uninterruptible and _within(a.uninterruptible_spans, t):
-            return True
-        if c.aec_warmup_duration is not None and a.first_speaking_at is not None:
-            return a.first_speaking_at <= t < a.first_speaking_at + c.aec_warmup_duration and _within(a.audible_spans, t)
-        return False
+        if c.discard_audio_if_uninterruptible and a.uninterruptible_spans and _within(a.uninterruptible_spans, t):
+            return "uninterruptible"
+        if self._aec_warming(t) and _within(a.audible_spans, t):
+            return "aec_warmup"
+        return None
 
     def _aec_warming(self, t: float) -> bool:
+        """Is the warm-up timer running at ``t``? LiveKit then ignores audio-activity interruptions,
+        whether or not the agent is still speaking (``_interrupt_by_audio_activity``)."""
         c, a = self.config, self.agent
         return (
             c.aec_warmup_duration is not None
             and a.first_speaking_at is not None
-            and a.audible
-            and t < a.first_speaking_at + c.aec_warmup_duration
+            and a.first_speaking_at <= t < a.first_speaking_at + c.aec_warmup_duration
         )
 
     def _interrupt_gate(self, t: float, via: Literal["vad", "transcript"]) -> list[Action]:
         c, a = self.config, self.agent
         if c.mode == "manual" or not c.interruptions:
             return []
-        if via == "vad" and self._aec_warming(t):
+        if self._aec_warming(t):
             return []
         if not a.active or not a.interruptible or a.paused:
             return []

@@ -12,7 +12,7 @@ from .llm import (
     FunctionToolCall,
 )
 from .scripted import Rule, RuleMatch, ScriptedLLM, ScriptedResponse, ScriptedToolCall
-from .stt import STT, AlignedSTT, Utterance
+from .stt import STT, AlignedSTT, ModelledSTT, STTOptions, Utterance
 from .tts import TTS, AudioFrame, ScriptedTTS
 
 __all__ = [
@@ -29,8 +29,10 @@ __all__ = [
     "ChoiceDelta",
     "CompletionUsage",
     "FunctionToolCall",
+    "ModelledSTT",
     "Rule",
     "RuleMatch",
+    "STTOptions",
     "ScriptedLLM",
     "ScriptedResponse",
     "ScriptedTTS",

@@ -22,6 +22,7 @@ from .replay import (
     AgentPlayback,
     Commit,
     Decisions,
+    Discarded,
     Interruption,
     Preemptive,
     Resume,
@@ -30,7 +31,7 @@ from .replay import (
     replay_conversation,
 )
 from .result import SweepResult
-from .run import Setting, expand_grid, setting_options, sweep
+from .run import Listening, Setting, expand_grid, setting_options, sweep
 from .score import (
     DEFAULT_GRACE,
     DEFAULT_LLM_TTFT,
@@ -38,6 +39,7 @@ from .score import (
     DEFAULT_TIMEOUT,
     DEFAULT_TTS_TTFB,
     ROW_COLUMNS,
+    expected_hold_cutoffs,
     operating_points,
     pareto,
     span_outcomes,
@@ -55,7 +57,9 @@ __all__ = [
     "AgentPlayback",
     "Commit",
     "Decisions",
+    "Discarded",
     "Interruption",
+    "Listening",
     "Preemptive",
     "Resume",
     "Setting",
@@ -64,6 +68,7 @@ __all__ = [
     "conversation_events",
     "engine_config",
     "expand_grid",
+    "expected_hold_cutoffs",
     "make_agent",
     "operating_points",
     "pareto",

@@ -6,13 +6,14 @@ depends only on the :class:`~agentlab.engine.TurnEngine` and what it observes, s
 feeds the engine directly:
 
 * :func:`conversation_events` builds the observations once per conversation: the user side from
-  the recording (VAD segments from :func:`~agentlab.audio.analyze_vad`, cached, plus the labels'
-  transcripts through an :class:`~agentlab.models.stt.AlignedSTT`, exactly as
-  :func:`agentlab.simulate` plays a recording) or, for a scripted conversation, from
-  :meth:`~agentlab.datasets.Conversation.user_speech` (as ``simulate`` plays a spoken script);
-  plus the agent side from the labelled agent speech (``conv.agent``): the agent starts speaking
-  (``on_agent(active=True, audible=True, interruptible=True)``) at each labelled start and stops
-  at its end.
+  the recording (VAD segments from :func:`~agentlab.audio.analyze_vad`, cached, over the user's
+  voice: :meth:`~agentlab.datasets.Conversation.analysis_audio` picks the channel and masks other
+  speakers) and the transcripts of the chosen STT (:class:`~agentlab.models.stt.STTOptions`: the
+  labels, a modelled STT or Whisper), exactly as :func:`agentlab.simulate` plays a recording; or,
+  for a scripted conversation, the VAD of :meth:`~agentlab.datasets.Conversation.user_speech` (as
+  ``simulate`` plays a spoken script); plus the agent side from the labelled agent speech
+  (``conv.agent``): the agent starts speaking (``on_agent(active=True, audible=True,
+  interruptible=True)``) at each labelled start and stops at its end.
 * :func:`replay_conversation` drives a fresh engine through them with
   :func:`agentlab.engine.replay`'s semantics (a deadline due at the same instant as an event fires
   first) and closes the agent-side feedback loop: when the engine interrupts the agent
@@ -22,13 +23,24 @@ feeds the engine directly:
   a paused playout); a resume changes nothing. The labelled timeline is not shifted: a pause does
   not delay the end of the agent's speech.
 * It returns a frozen :class:`Decisions`: commits, interruptions (hard or pause), resumes,
-  preemptive starts and the agent's actual playback, all with times.
+  preemptive starts, transcripts the echo guard discarded and the agent's actual playback, all
+  with times.
 
-Deviations from the full session (documented, by design): there are no replies (the LLM and TTS
-are not run), so agent speech is the recorded scenario's, not the simulated agent's; a commit is
-the only "reply start" signal. Commit times agree with :func:`agentlab.simulate` whenever the
-agent's own speech does not change what the engine hears (e.g. no AEC warm-up or uninterruptible
-speech over the user's words).
+What is held fixed and what is simulated (a counterfactual replay):
+
+* **Held fixed: the user.** Their audio, and so their words and pauses, are the recording's. A real
+  user might have reacted to the simulated agent (stopped talking when it cut in, repeated
+  themselves when it was slow); the replay cannot know, so it plays them as recorded.
+* **Simulated: the agent's turn-taking.** Commits, interruptions, pauses, resumes and preemptive
+  starts are the engine's, under the setting being scored. The agent's *speech* follows the
+  recording's agent labels (it starts where the recorded agent started), except that the engine's
+  decisions cut it short. So scoring never credits a decision the simulated agent could not have
+  taken: barge-ins, backchannels and noise are scored only where the simulated agent is speaking,
+  and a commit after the recorded agent already answered is *late*, not detected
+  (:mod:`agentlab.sweeps.score`).
+* **Not simulated: replies.** No LLM or TTS runs; a commit is the reply start (response latency is
+  modelled from ``llm_ttft`` and ``tts_ttfb``). Commit times agree with :func:`agentlab.simulate`
+  whenever the agent's own speech does not change what the engine hears.
 
 Example::
 
@@ -41,6 +53,8 @@ Example::
 
 from __future__ import annotations
 
+import itertools
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -48,14 +62,24 @@ from typing import Any, Literal
 from ..audio import VADOptions, analyze_vad
 from ..datasets.model import Conversation
 from ..engine.inputs import InputEvent, speech_events
-from ..engine.turns import CommitTurn, EngineConfig, InterruptAgent, PauseAgent, ResumeAgent, StartPreemptive, TurnEngine
-from ..models.stt import AlignedSTT, recording_events
+from ..engine.turns import (
+    CommitTurn,
+    EngineConfig,
+    InterruptAgent,
+    PauseAgent,
+    ResumeAgent,
+    StartPreemptive,
+    TranscriptDiscarded,
+    TurnEngine,
+)
+from ..models.stt import STTOptions, recording_events
 from ..session.options import SessionOptions, build_options
 
 __all__ = [
     "AgentPlayback",
     "Commit",
     "Decisions",
+    "Discarded",
     "Interruption",
     "Preemptive",
     "Resume",
@@ -106,6 +130,16 @@ class Preemptive:
 
 
 @dataclass(frozen=True)
+class Discarded:
+    """Words the STT never heard (fed silence by the echo guard): ``reason`` is ``"aec_warmup"`` or ``"uninterruptible"``."""
+
+    time: float
+    transcript: str
+    reason: str
+    spoken_at: float
+
+
+@dataclass(frozen=True)
 class AgentPlayback:
     """Labelled agent speech ``index`` as it actually played: ``[start, end)``; ``stopped`` if the engine cut it short."""
 
@@ -130,6 +164,7 @@ class Decisions:
     preemptive: tuple[Preemptive, ...] = ()
     agent: tuple[AgentPlayback, ...] = ()
     replies: tuple[float, ...] = ()
+    discarded: tuple[Discarded, ...] = ()
 
     def frame(self) -> Any:
         """One row per decision, in time order: ``conversation, time, decision, detail``."""
@@ -146,6 +181,8 @@ class Decisions:
             rows.append({"time": p.time, "decision": "preemptive", "detail": p.transcript})
         for t in self.replies:
             rows.append({"time": t, "decision": "reply", "detail": ""})
+        for x in self.discarded:
+            rows.append({"time": x.time, "decision": "discarded", "detail": f"{x.reason}: {x.transcript}"})
         df = pd.DataFrame(rows, columns=["time", "decision", "detail"])
         df.insert(0, "conversation", self.conversation)
         return df.sort_values("time", kind="stable").reset_index(drop=True)
@@ -161,7 +198,7 @@ class Decisions:
 
 
 def engine_config(
-    options: SessionOptions | Mapping[str, Any] | None = None, *, pausable: bool = True, has_stt: bool = True
+    options: SessionOptions | Mapping[str, Any] | EngineConfig | None = None, *, pausable: bool = True, has_stt: bool = True
 ) -> EngineConfig:
     """The :class:`~agentlab.engine.EngineConfig` a session with ``options`` gives its engine.
 
@@ -174,6 +211,8 @@ def engine_config(
 
         engine_config({"turn_handling": {"endpointing": {"min_delay": 0.3}}}).min_delay   # 0.3
     """
+    if isinstance(options, EngineConfig):
+        return options  # already resolved (a sweep resolves each setting once)
     if options is None:
         opts = build_options()
     elif isinstance(options, SessionOptions):
@@ -190,9 +229,7 @@ def conversation_events(
     *,
     vad_backend: str = "silero",
     vad_options: VADOptions = VADOptions(),
-    stt_final_delay: float = 0.2,
-    stt_interim_delay: float | None = 0.1,
-    split_pause: float = 0.3,
+    stt: STTOptions = STTOptions(),
     stt_end_of_speech: bool = False,
     agent_speech: bool = True,
     cache: Any = None,
@@ -200,37 +237,57 @@ def conversation_events(
     """The engine's observations for ``conv``, sorted by time (ties in generation order).
 
     User side: with audio, the VAD segments of :func:`~agentlab.audio.analyze_vad` (``vad_backend``,
-    ``vad_options``, analysis ``cache`` — ``None`` is the process-wide cache) and the transcripts
-    of :meth:`~agentlab.datasets.Conversation.utterances` (``split_pause``) arriving
-    ``stt_interim_delay``/``stt_final_delay`` after each stretch (as :func:`agentlab.simulate`
-    with :meth:`~agentlab.datasets.Conversation.aligned_stt`). Without audio,
-    :meth:`~agentlab.datasets.Conversation.user_speech` through
-    :func:`~agentlab.engine.speech_events` with the VAD's ``min_speech_duration`` and
-    ``min_silence_duration`` (the interim then comes at half the final delay, as the session does).
+    ``vad_options``, analysis ``cache`` — ``None`` is the process-wide cache) over the user's voice
+    (:meth:`~agentlab.datasets.Conversation.analysis_audio`), and the transcripts of ``stt``
+    (:class:`~agentlab.models.stt.STTOptions`; the labels' :meth:`~agentlab.datasets.Conversation.utterances`
+    for the aligned and modelled STTs, Whisper on the audio for ``"whisper"``), as
+    :func:`agentlab.simulate` plays a recording. Without audio, the VAD events of
+    :meth:`~agentlab.datasets.Conversation.user_speech` through :func:`~agentlab.engine.speech_events`
+    with the VAD's ``min_speech_duration`` and ``min_silence_duration``, and the same STT.
     ``stt_end_of_speech`` adds the STT's end-of-speech events (needed for ``turn_detection="stt"``).
 
     Agent side (``agent_speech``): ``on_agent`` with ``active=audible=interruptible=True`` at each
     labelled agent speech start and ``active=audible=False`` at its end. An agent start at the same
     instant as a user event comes after it.
 
+    Raises ``ValueError`` when the aligned or modelled STT would hear nothing of a turn that has no
+    transcript (an RTTM imported without STM): use ``STTOptions(model="whisper")`` or add transcripts.
+
     Example::
 
         events = conversation_events(conv, vad_options=VADOptions(min_silence_duration=0.4))
+        events = conversation_events(conv, stt=STTOptions(model="modelled", wer=0.1))
     """
+    if stt.model != "whisper":
+        blank = [i for i, t in enumerate(conv.turns) if not t.transcript.strip()]
+        if blank:
+            raise ValueError(
+                f"conversation {conv.id!r}: turn(s) {blank[:5]} have no transcript, so the {stt.model} STT would hear nothing "
+                "and no turn would ever commit; add transcripts (an STM) or use STTOptions(model='whisper')"
+            )
+    labels = conv.utterances(split_pause=stt.split_pause) if stt.model != "whisper" else []
     if conv.audio is not None:
-        track = analyze_vad(conv.audio, backend=vad_backend, options=vad_options, cache=cache)
-        stt = AlignedSTT(conv.utterances(split_pause=split_pause), final_delay=stt_final_delay, interim_delay=stt_interim_delay)
-        user = recording_events(track, stt.utterances, stt, stt_end_of_speech=stt_end_of_speech)
+        audio = conv.analysis_audio()
+        track = analyze_vad(audio, backend=vad_backend, options=vad_options, cache=cache)
+        heard_audio = None
+        if stt.model == "whisper":  # Whisper needs the samples; the VAD streams a plain file instead
+            heard_audio = audio if not isinstance(audio, os.PathLike | str) else conv.load_audio()
+        model, heard = stt.build(labels, heard_audio, track)
+        user = recording_events(track, heard, model, stt_end_of_speech=stt_end_of_speech)
     else:
-        speech = conv.user_speech(stt_delay=stt_final_delay, split_pause=split_pause)
-        user = speech_events(
+        if stt.model == "whisper":
+            raise ValueError(f"conversation {conv.id!r} is scripted (no audio): the whisper STT needs a recording")
+        speech = conv.user_speech(stt_delay=stt.final_delay, split_pause=stt.split_pause)
+        vad = speech_events(
             speech,
             min_speech_duration=vad_options.min_speech_duration,
             min_silence_duration=vad_options.min_silence_duration,
-            has_stt=True,
-            stt_end_of_speech=stt_end_of_speech,
+            has_stt=False,
         )
-    raw: list[tuple[float, str, dict[str, Any]]] = [(e.t, e.kind, e.data) for e in user]
+        model, heard = stt.build(labels)
+        raw = [(e.t, e.kind, e.data) for e in vad] + model.transcript_events(heard, end_of_speech=stt_end_of_speech)
+        user = [InputEvent(round(t, 9), i, kind, data) for i, (t, kind, data) in enumerate(sorted(raw, key=lambda r: r[0]))]
+    raw = [(e.t, e.kind, e.data) for e in user]
     if agent_speech:
         for a in conv.agent:
             raw.append((round(a.start, 9), "on_agent", {"active": True, "audible": True, "interruptible": True}))
@@ -252,6 +309,7 @@ class _Replay:
         self.resumes: list[Resume] = []
         self.preemptive: list[Preemptive] = []
         self.playback: list[AgentPlayback] = []
+        self.discarded: list[Discarded] = []
         self._agent_index = -1
         self._playing: tuple[int, float] | None = None  # (index, start) of the agent speech now audible
 
@@ -264,22 +322,25 @@ class _Replay:
 
     def apply(self, t: float, actions: Sequence[Any]) -> None:
         for a in actions:
-            if isinstance(a, CommitTurn):
+            tp = type(a)
+            if tp is CommitTurn:
                 self.commits.append(Commit(t, a.transcript, a.speech_start, a.speech_end, a.end_of_utterance_delay, a.transcription_delay))
                 # A turn spoken over the agent ends the agent's speech (the reply to it takes over);
                 # a turn that ended before the agent began is the one that speech answers.
                 if self._playing is not None and a.speech_end is not None and a.speech_end > self._playing[1]:
                     self._stop_agent(t)
-            elif isinstance(a, InterruptAgent):
+            elif tp is InterruptAgent:
                 self.interruptions.append(Interruption(t, "hard", a.reason))
                 if self._playing is not None:
                     self._stop_agent(t)
-            elif isinstance(a, PauseAgent):
+            elif tp is PauseAgent:
                 self.interruptions.append(Interruption(t, "pause"))
-            elif isinstance(a, ResumeAgent):
+            elif tp is ResumeAgent:
                 self.resumes.append(Resume(t, a.resumed))
-            elif isinstance(a, StartPreemptive):
+            elif tp is StartPreemptive:
                 self.preemptive.append(Preemptive(t, a.transcript))
+            elif tp is TranscriptDiscarded:
+                self.discarded.append(Discarded(t, a.transcript, a.reason, a.spoken_at))
 
     def observe(self, ev: InputEvent) -> None:
         if ev.kind == "on_agent":
@@ -302,7 +363,7 @@ class _Replay:
 
 def replay_conversation(
     conv: Conversation,
-    options: SessionOptions | Mapping[str, Any] | None = None,
+    options: SessionOptions | Mapping[str, Any] | EngineConfig | None = None,
     events: Sequence[InputEvent] | None = None,
     **event_options: Any,
 ) -> Decisions:
@@ -323,9 +384,21 @@ def replay_conversation(
     elif event_options:
         raise TypeError(f"replay_conversation: event options {sorted(event_options)} are only used when events is None")
     r = _Replay(config)
-    for ev in sorted(events):
-        r.fire_until(ev.t)
-        r.observe(ev)
+    engine = r.engine
+    in_order = all(a.t < b.t or (a.t == b.t and a.seq < b.seq) for a, b in itertools.pairwise(events))
+    ordered = events if in_order else sorted(events)  # conversation_events' are; sorting them per setting costs
+    methods: dict[str, Any] = {}
+    for ev in ordered:
+        t = ev.t
+        while (d := engine.next_deadline()) is not None and d <= t:
+            r.apply(d, engine.on_timer(d))
+        if ev.kind == "on_agent":
+            r.observe(ev)
+            continue
+        method = methods.get(ev.kind)
+        if method is None:
+            method = methods[ev.kind] = getattr(engine, ev.kind)
+        r.apply(t, method(t, **ev.data))
     r.fire_until(None)
     if r._playing is not None:  # a labelled speech without its end event (hand-built events)
         index, start = r._playing
@@ -337,4 +410,5 @@ def replay_conversation(
         resumes=tuple(r.resumes),
         preemptive=tuple(r.preemptive),
         agent=tuple(r.playback),
+        discarded=tuple(r.discarded),
     )

@@ -3,8 +3,8 @@
 A :class:`SweepResult` holds two tables, both plain DataFrames:
 
 * ``cells``: one row per (setting, conversation): ``setting`` (its short id), the grid parameter
-  columns, ``conversation``, ``status`` (``"ok"`` or ``"failed"``) and ``error`` (the error
-  message of a failed cell).
+  columns, ``conversation``, ``status`` (``"ok"`` or ``"failed"``), ``error`` (the error
+  message of a failed cell), and ``vad`` / ``stt`` (which VAD and STT heard the user).
 * ``turns``: one row per span outcome of the ok cells: ``setting``, the grid parameter columns,
   then :data:`~agentlab.sweeps.score.ROW_COLUMNS` (``conversation``, ``kind``, ``outcome``,
   ``time``, ``latency``...).
@@ -41,8 +41,9 @@ from .score import pareto as _pareto
 
 __all__ = ["CELL_COLUMNS", "SweepResult"]
 
-#: Cell table columns after ``setting`` and the grid parameters.
-CELL_COLUMNS = ("conversation", "status", "error")
+#: Cell table columns after ``setting`` and the grid parameters: ``vad`` and ``stt`` say what heard the
+#: user (None for task conversations, which are typed).
+CELL_COLUMNS = ("conversation", "status", "error", "vad", "stt")
 
 # The CSV marks a cell's status row with this ``kind`` so one file carries both tables (a cell
 # without spans, or a failed one, must survive the round trip too).
@@ -81,7 +82,7 @@ class SweepResult:
     @property
     def summary(self) -> pd.DataFrame:
         """One row per setting (grid order): ``setting``, parameters, :func:`~agentlab.sweeps.score.summarize`
-        figures over its ok cells, ``n_cells``, ``n_failed``."""
+        figures over its ok cells, ``n_cells``, ``n_failed``, and ``vad`` / ``stt`` (what heard the user)."""
         if self._summary is None:
             rows = []
             by_setting = dict(tuple(self.turns.groupby("setting", sort=False))) if len(self.turns) else {}
@@ -89,6 +90,7 @@ class SweepResult:
             for sid, values in self.settings.items():
                 cells = self.cells[self.cells["setting"] == sid]
                 figures = summarize(by_setting.get(sid, empty))
+                heard = {c: "; ".join(sorted({str(v) for v in cells[c] if isinstance(v, str)})) or None for c in ("vad", "stt")}
                 rows.append(
                     {
                         "setting": sid,
@@ -96,6 +98,7 @@ class SweepResult:
                         **figures,
                         "n_cells": len(cells),
                         "n_failed": int((cells["status"] == "failed").sum()),
+                        **heard,
                     }
                 )
             self._summary = pd.DataFrame(rows)
@@ -113,10 +116,12 @@ class SweepResult:
     ) -> dict[str, Any]:
         """The summary row (a dict) with the lowest ``by`` among the settings meeting every constraint.
 
-        ``max_cutoff_rate`` bounds ``false_cutoff_rate``; ``max_p90_latency`` / ``max_p50_latency``
-        bound ``eot_latency_p90`` / ``eot_latency_p50`` (seconds). Settings whose constrained
-        figures or ``by`` are NaN never qualify; ties go to the first setting in grid order.
-        Raises ``ValueError`` naming the constraints when no setting qualifies.
+        ``max_cutoff_rate`` bounds ``false_cutoff_rate`` (the worse of the per-hold and per-turn
+        cut-off rates, so a setting must keep both under the budget); ``max_p90_latency`` /
+        ``max_p50_latency`` bound ``eot_latency_p90`` / ``eot_latency_p50`` (seconds; late commits
+        count). Settings whose constrained figures or ``by`` are NaN never qualify; ties go to the
+        first setting in grid order. Raises ``ValueError`` naming the constraints when no setting
+        qualifies.
 
         Example::
 
@@ -222,8 +227,8 @@ class SweepResult:
         s = self.summary
         cols = ["setting", *self.params]
         if len(s) and s["eots"].sum() + s["holds"].sum() > 0:  # voice conversations
-            cols += ["false_cutoff_rate", "eot_latency_p50", "eot_latency_p90", "response_latency_p50", "missed_turn_rate"]
-            cols += ["barge_in_recall", "false_interruption_rate"]
+            cols += ["false_cutoff_rate", "hold_cutoff_rate", "turn_cutoff_rate", "eot_latency_p50", "eot_latency_p90"]
+            cols += ["response_latency_p50", "missed_turn_rate", "late_rate", "barge_in_recall", "false_interruption_rate"]
         if len(s) and s["tasks"].sum() > 0:  # task conversations
             cols += ["task_success_rate", "forced_reply_rate", "tool_rounds_per_turn", "llm_requests_per_turn"]
             cols += [] if "response_latency_p50" in cols else ["response_latency_p50"]

@@ -54,16 +54,20 @@ from .._utils import atomic_write, is_finite_number
 from ..audio import VADOptions
 from ..datasets import Dataset, load
 from ..datasets.model import Conversation
+from ..engine.turns import EngineConfig
+from ..models.stt import STTOptions
 from ..session.options import DEPRECATED_KWARGS, SessionOptions, build_options
 from .replay import conversation_events, engine_config, replay_conversation
 from .result import CELL_COLUMNS, SweepResult
-from .score import DEFAULT_LLM_TTFT, DEFAULT_TIMEOUT, DEFAULT_TTS_TTFB, ROW_COLUMNS, span_outcomes
+from .score import DEFAULT_LLM_TTFT, DEFAULT_TIMEOUT, DEFAULT_TTS_TTFB, ROW_COLUMNS, _rows
 from .tasks import check_factory, run_task, task_outcomes
 
-__all__ = ["Setting", "base_session_options", "expand_grid", "setting_options", "sweep"]
+__all__ = ["Listening", "Setting", "base_session_options", "expand_grid", "setting_options", "sweep"]
 
-_VAD_FIELDS = {f.name for f in dataclasses.fields(VADOptions)}
-_FORMAT = 1  # of sweep.json and the cell files; bump when either changes meaning
+_VAD_FIELDS = set(VADOptions().to_dict())
+_STT_FIELDS = {f.name for f in dataclasses.fields(STTOptions)}
+_VAD_BACKENDS = ("silero", "webrtc", "energy")
+_FORMAT = 2  # of sweep.json and the cell files; bump when either changes meaning
 
 
 @dataclasses.dataclass(frozen=True)
@@ -115,32 +119,96 @@ def expand_grid(grid: Mapping[str, Sequence[Any]]) -> list[Setting]:
     return out
 
 
-def _split(values: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(session option changes, VADOptions fields) of a setting."""
-    session, vad = {}, {}
+@dataclasses.dataclass(frozen=True)
+class Listening:
+    """How a sweep hears the user: the VAD backend and options, and the STT (one per setting).
+
+    Settings that hear alike share one analysis of each conversation.
+    """
+
+    vad_backend: str = "silero"
+    vad: VADOptions = dataclasses.field(default_factory=VADOptions)
+    stt: STTOptions = dataclasses.field(default_factory=STTOptions)
+
+    def key(self, stt_end_of_speech: bool) -> str:
+        return _canonical([self.vad_backend, self.vad.to_dict(), dataclasses.asdict(self.stt), stt_end_of_speech])
+
+    def describe(self) -> tuple[str, str]:
+        """(the VAD, the STT) as recorded in the results."""
+        v = self.vad
+        vad = (
+            f"{self.vad_backend}: activation {v.activation_threshold:g}/{v.deactivation_threshold:g}, silence {v.min_silence_duration:g} s"
+        )
+        return vad, self.stt.describe()
+
+
+@dataclasses.dataclass(frozen=True)
+class _Resolved:
+    """One setting made ready to run: everything a cell needs, computed once per setting."""
+
+    options: SessionOptions
+    listening: Listening
+    config: EngineConfig
+    events_key: str
+    vad: str
+    stt: str
+
+    @classmethod
+    def of(cls, options: SessionOptions, listening: Listening) -> _Resolved:
+        config = engine_config(options)
+        vad, stt = listening.describe()
+        return cls(options, listening, config, listening.key(config.mode == "stt"), vad, stt)
+
+
+def _split(values: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any], str | None]:
+    """(session option changes, VADOptions fields, STTOptions fields, VAD backend) of a setting."""
+    session, vad, stt, backend = {}, {}, {}, None
     for k, v in values.items():
-        if k.startswith("vad."):
+        if k == "vad.backend":
+            if v not in _VAD_BACKENDS:
+                raise ValueError(f"sweep: vad.backend = {v!r}; expected one of {list(_VAD_BACKENDS)}")
+            backend = v
+        elif k.startswith("vad."):
             field = k[4:]
             if field not in _VAD_FIELDS:
-                raise ValueError(f"sweep: unknown VAD option {k!r}; expected one of {sorted('vad.' + f for f in _VAD_FIELDS)}")
+                raise ValueError(
+                    f"sweep: unknown VAD option {k!r}; expected one of {sorted(['vad.backend', *('vad.' + f for f in _VAD_FIELDS)])}"
+                )
             vad[field] = v
+        elif k.startswith("stt."):
+            field = k[4:]
+            if field not in _STT_FIELDS:
+                raise ValueError(f"sweep: unknown STT option {k!r}; expected one of {sorted('stt.' + f for f in _STT_FIELDS)}")
+            stt[field] = v
         else:
             session[k] = v
-    return session, vad
+    return session, vad, stt, backend
 
 
-def setting_options(base: SessionOptions, base_vad: VADOptions, values: Mapping[str, Any]) -> tuple[SessionOptions, VADOptions]:
-    """The session options and VAD options of one setting: ``base`` changed by the dotted ``values``.
+def setting_options(base: SessionOptions, listening: Listening, values: Mapping[str, Any]) -> tuple[SessionOptions, Listening]:
+    """The session options and the :class:`Listening` of one setting: the bases changed by the dotted ``values``.
 
-    Raises ``ValueError`` naming a bad option or value.
+    ``vad.<field>`` changes a :class:`~agentlab.audio.VADOptions` field (an unset deactivation
+    threshold follows a new activation threshold, as LiveKit derives it), ``vad.backend`` the VAD
+    backend, ``stt.<field>`` an :class:`~agentlab.models.stt.STTOptions` field; anything else is a
+    session option. Raises ``ValueError`` naming a bad option or value.
 
     Example::
 
-        opts, vad = setting_options(build_options(), VADOptions(), {"endpointing.min_delay": 0.3, "vad.min_silence_duration": 0.4})
+        opts, hear = setting_options(build_options(), Listening(), {"endpointing.min_delay": 0.3, "vad.activation_threshold": 0.7})
+        hear.vad.deactivation_threshold     # 0.55
     """
-    session, vad = _split(values)
+    session, vad, stt, backend = _split(values)
     opts = base.replace(**session) if session else base  # validates dotted names and values
-    return opts, dataclasses.replace(base_vad, **vad) if vad else base_vad
+    try:
+        hear = Listening(
+            backend or listening.vad_backend,
+            listening.vad.replace(**vad) if vad else listening.vad,
+            dataclasses.replace(listening.stt, **stt) if stt else listening.stt,
+        )
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"sweep: setting {dict(values)!r}: {e}") from None
+    return opts, hear
 
 
 def base_session_options(base_options: SessionOptions | Mapping[str, Any] | None) -> SessionOptions:
@@ -215,13 +283,6 @@ def _read_cell(path: Path) -> dict[str, Any] | None:
     return None
 
 
-def _run_cell(conv: Conversation, options: SessionOptions, events: list[Any], scoring: dict[str, float]) -> list[dict[str, Any]]:
-    """One cell on the fast path: the replay's span outcome rows (records, JSON-ready)."""
-    decisions = replay_conversation(conv, options, events)
-    rows = span_outcomes(conv, decisions, preemptive_tts=options.preemptive_generation.preemptive_tts, **scoring)
-    return rows.to_dict("records")
-
-
 def sweep(
     agent_or_factory: Any,
     dataset: Dataset | str | os.PathLike[str],
@@ -229,6 +290,8 @@ def sweep(
     *,
     base_options: SessionOptions | Mapping[str, Any] | None = None,
     base_vad: VADOptions | None = None,
+    base_stt: STTOptions | None = None,
+    vad_backend: str = "silero",
     executor: Any = None,
     out: str | os.PathLike[str] | None = None,
     progress: bool | Callable[[int, int], Any] = True,
@@ -244,16 +307,22 @@ def sweep(
       ``Agent`` instance is refused for that reason). Give the agent its models (``Agent(llm=...)``).
       Unused by voice conversations (the fast path).
     * ``dataset``: a :class:`~agentlab.datasets.Dataset` or a name/folder for
-      :func:`~agentlab.datasets.load`.
+      :func:`~agentlab.datasets.load`. Its manifest's ``session_options`` (if any) are the defaults
+      that ``base_options`` changes.
     * ``grid``: dotted option name → list of values. Session options are anything
       :meth:`SessionOptions.replace <agentlab.session.options.SessionOptions.replace>` accepts
       (``"endpointing.min_delay"``, ``"endpointing.mode"``, ``"interruption.min_duration"``,
       ``"interruption.min_words"``, ``"interruption.false_interruption_timeout"``,
-      ``"preemptive_generation.enabled"``, ``"turn_detection"``...); ``"vad.<field>"`` sets a
-      :class:`~agentlab.audio.VADOptions` field (``"vad.min_silence_duration"``). Every setting is
-      validated before any cell runs.
-    * ``base_options``: the options the grid changes (``SessionOptions``, a dict of
-      ``AgentSession`` keyword arguments, or ``None`` for the defaults); ``base_vad`` likewise.
+      ``"preemptive_generation.enabled"``, ``"turn_detection"``, ``"aec_warmup_duration"``...);
+      ``"vad.<field>"`` sets a :class:`~agentlab.audio.VADOptions` field
+      (``"vad.min_silence_duration"``, ``"vad.activation_threshold"``: an unset deactivation
+      threshold follows it) and ``"vad.backend"`` the VAD (``"silero"``, ``"webrtc"``,
+      ``"energy"``); ``"stt.<field>"`` an :class:`~agentlab.models.stt.STTOptions` field
+      (``"stt.model"``: ``"aligned"``, ``"modelled"``, ``"whisper"``; ``"stt.final_delay"``,
+      ``"stt.wer"``...). Every setting is validated before any cell runs.
+    * ``base_options``: the options the grid changes (``SessionOptions``, taken whole; a dict of
+      ``AgentSession`` keyword arguments, laid over the dataset's ``session_options``; or ``None``
+      for those alone); ``base_vad``, ``base_stt`` and ``vad_backend`` likewise for hearing.
     * ``executor``: where the cells run. ``None``: one after another in this process.
       ``"processes"``: a ``concurrent.futures.ProcessPoolExecutor`` of 2 workers (an ``int``: that
       many workers), shut down at the end. A ``dask.distributed.Client`` (anything with ``.submit``
@@ -268,10 +337,14 @@ def sweep(
       window of :func:`~agentlab.sweeps.score.span_outcomes`; ``llm_ttft`` and ``tts_ttfb``: the
       reply timing that models response latency on the fast path (seconds; your model's figures).
 
+    Every cell records which VAD and STT heard the user (``res.cells`` columns ``vad`` and ``stt``,
+    also in the summary).
+
     Example::
 
         res = sweep(None, "overlaps", {"interruption.min_duration": [0.3, 0.5, 0.8]}, out="runs/overlaps")
         res.summary[["interruption.min_duration", "barge_in_recall", "false_interruption_rate"]]
+        sweep(None, "real", {"stt.model": ["aligned", "modelled"], "endpointing.min_delay": [0.4, 0.8]}, base_stt=STTOptions(wer=0.1))
     """
     _check_executor(executor)
     check_factory(agent_or_factory)
@@ -282,11 +355,25 @@ def sweep(
     }
     if base_vad is not None and not isinstance(base_vad, VADOptions):
         raise TypeError(f"sweep: base_vad must be a VADOptions (from agentlab.audio) or None, got {type(base_vad).__name__} {base_vad!r}")
+    if base_stt is not None and not isinstance(base_stt, STTOptions):
+        raise TypeError(
+            f"sweep: base_stt must be an STTOptions (from agentlab.models.stt) or None, got {type(base_stt).__name__} {base_stt!r}"
+        )
+    if vad_backend not in _VAD_BACKENDS:
+        raise ValueError(f"sweep: vad_backend = {vad_backend!r}; expected one of {list(_VAD_BACKENDS)}")
     data = _dataset(dataset)
     settings = expand_grid(grid)
-    base = base_session_options(base_options)
-    vad0 = base_vad if base_vad is not None else VADOptions()
-    resolved = {s.id: setting_options(base, vad0, s.values) for s in settings}  # fail fast on a bad name or value
+    base = base_session_options(_with_dataset_options(data, base_options))
+    hear0 = Listening(vad_backend, base_vad if base_vad is not None else VADOptions(), base_stt if base_stt is not None else STTOptions())
+    resolved = {s.id: _Resolved.of(*setting_options(base, hear0, s.values)) for s in settings}  # fail fast on a bad name or value
+    if any(r.config.mode == "stt" and r.listening.stt.model == "aligned" for r in resolved.values()):
+        warnings.warn(
+            "sweep: turn_detection='stt' with the aligned STT is an oracle: the STT's end of speech is the labels' own, "
+            "so the end-of-turn latency is min_delay by construction. Sweep 'stt.model': ['modelled'] or ['whisper'] "
+            "(or pass base_stt=STTOptions(model='modelled', ...)) for figures that hold on real calls",
+            UserWarning,
+            stacklevel=2,
+        )
     params = list(grid)
 
     cells_dir: Path | None = None
@@ -298,7 +385,9 @@ def sweep(
                 "dataset": {"name": data.name, "conversations": [[c.id, c.duration, str(c.audio)] for c in data]},
                 "grid": {k: list(v) for k, v in grid.items()},
                 "base_options": base.to_dict(),
-                "base_vad": dataclasses.asdict(vad0),
+                "base_vad": hear0.vad.to_dict(),
+                "base_stt": dataclasses.asdict(hear0.stt),
+                "vad_backend": hear0.vad_backend,
                 "scoring": scoring,
                 "agent": _agent_name(agent_or_factory),
             },
@@ -326,7 +415,7 @@ def sweep(
 
     try:
         if executor is None:
-            events_cache: dict[tuple[str, str, bool], Any] = {}  # one event list per conversation and VAD setting
+            events_cache: dict[tuple[str, str], Any] = {}  # one event list per conversation and way of hearing
             for conv, s in todo:
                 done(_cell(conv, s, resolved[s.id], events_cache, scoring, agent_or_factory))
                 # a conversation's events are not needed once all its settings are done (todo is conversation-major)
@@ -334,7 +423,7 @@ def sweep(
                     for k in [k for k in events_cache if k[0] == conv.id]:
                         del events_cache[k]
         else:
-            tasks: dict[str, tuple[Conversation, list[tuple[Setting, tuple[SessionOptions, VADOptions]]]]] = {}
+            tasks: dict[str, tuple[Conversation, list[tuple[Setting, _Resolved]]]] = {}
             for conv, s in todo:
                 tasks.setdefault(conv.id, (conv, []))[1].append((s, resolved[s.id]))
             for recs in _run_tasks(executor, list(tasks.values()), scoring, agent_or_factory):
@@ -365,10 +454,10 @@ def _is_client(executor: Any) -> bool:
 
 
 def _run_conversation(
-    conv: Conversation, items: list[tuple[Setting, tuple[SessionOptions, VADOptions]]], scoring: dict[str, float], agent: Any
+    conv: Conversation, items: list[tuple[Setting, _Resolved]], scoring: dict[str, float], agent: Any
 ) -> list[dict[str, Any]]:
     """One task of a parallel sweep: the cell records of ``conv`` under each setting (in a worker)."""
-    events_cache: dict[tuple[str, str, bool], Any] = {}
+    events_cache: dict[tuple[str, str], Any] = {}
     return [_cell(conv, s, res, events_cache, scoring, agent) for s, res in items]
 
 
@@ -418,36 +507,51 @@ def _run_tasks(
 def _cell(
     conv: Conversation,
     s: Setting,
-    resolved: tuple[SessionOptions, VADOptions],
-    events_cache: dict[tuple[str, str, bool], Any],
+    resolved: _Resolved,
+    events_cache: dict[tuple[str, str], Any],
     scoring: dict[str, float],
     agent: Any,
 ) -> dict[str, Any]:
     """Run one cell; never raises (a failure becomes ``status="failed"`` with the message)."""
-    rec: dict[str, Any] = {"setting": s.id, "conversation": conv.id, "status": "ok", "error": None, "rows": []}
-    opts, vad = resolved
+    rec: dict[str, Any] = {"setting": s.id, "conversation": conv.id, "status": "ok", "error": None, "vad": None, "stt": None, "rows": []}
+    opts, hear = resolved.options, resolved.listening
     if conv.audio is None and conv.text_turns:
         try:
             rows = task_outcomes(conv, run_task(conv, agent, opts), max_tool_steps=opts.max_tool_steps)
-            rec["rows"] = rows.to_dict("records")
+            rec["rows"] = list(rows.itertuples(index=False, name=None))
         except Exception as e:  # a broken agent or tool must not stop the sweep
             rec.update(status="failed", error=scrub(f"{type(e).__name__}: {e}"), rows=[])
         return rec
+    rec["vad"], rec["stt"] = resolved.vad, resolved.stt
     try:
-        stt_eos = engine_config(opts).mode == "stt"
-        key = (conv.id, _canonical(dataclasses.asdict(vad)), stt_eos)
+        key = (conv.id, resolved.events_key)
         if key not in events_cache:
             try:
-                events_cache[key] = conversation_events(conv, vad_options=vad, stt_end_of_speech=stt_eos)
+                events_cache[key] = conversation_events(
+                    conv, vad_backend=hear.vad_backend, vad_options=hear.vad, stt=hear.stt, stt_end_of_speech=resolved.config.mode == "stt"
+                )
             except Exception as e:  # cached too: the other settings of this conversation fail the same way, fast
                 events_cache[key] = e
         events = events_cache[key]
         if isinstance(events, Exception):
             raise events
-        rec["rows"] = _run_cell(conv, opts, events, scoring)
+        decisions = replay_conversation(conv, resolved.config, events)
+        rec["rows"] = _rows(conv, decisions, preemptive_tts=opts.preemptive_generation.preemptive_tts, **scoring)
     except Exception as e:  # a broken conversation or option must not stop the sweep
         rec.update(status="failed", error=scrub(f"{type(e).__name__}: {e}"), rows=[])
     return rec
+
+
+def _with_dataset_options(data: Dataset, base_options: SessionOptions | Mapping[str, Any] | None) -> Any:
+    """``base_options`` over the dataset's own ``session_options`` (a ``SessionOptions`` is taken whole)."""
+    own = data.manifest.get("session_options") or {}
+    if not own or isinstance(base_options, SessionOptions):
+        return base_options
+    if base_options is None:
+        return dict(own)
+    if isinstance(base_options, Mapping):
+        return {**own, **base_options}
+    return base_options  # base_session_options names the bad type
 
 
 def _agent_name(agent: Any) -> str:
@@ -518,13 +622,22 @@ def _progress(progress: Any, total: int, done: int) -> Any:
 def _assemble(params: list[str], settings: list[Setting], data: Dataset, records: Mapping[tuple[str, str], dict[str, Any]]) -> SweepResult:
     """The result tables, always built from the cell records (fresh or read back), so both give equal frames."""
     cell_rows: list[dict[str, Any]] = []
-    turn_rows: list[dict[str, Any]] = []
+    rows: list[Sequence[Any]] = []
+    row_settings: list[str] = []
     for s in settings:
         for conv in data:
             rec = records[s.id, conv.id]
-            cell_rows.append({"setting": s.id, **s.values, "conversation": conv.id, "status": rec["status"], "error": rec["error"]})
-            for r in rec["rows"]:
-                turn_rows.append({"setting": s.id, **s.values, **r})
+            cell_rows.append(
+                {"setting": s.id, **s.values, "conversation": conv.id, "status": rec["status"], "error": rec["error"],
+                 "vad": rec.get("vad"), "stt": rec.get("stt")}
+            )  # fmt: skip
+            rows += rec["rows"]
+            row_settings += [s.id] * len(rec["rows"])
     cells = pd.DataFrame(cell_rows, columns=["setting", *params, *CELL_COLUMNS])
-    turns = pd.DataFrame(turn_rows, columns=["setting", *params, *ROW_COLUMNS])
+    turns = pd.DataFrame.from_records(rows, columns=list(ROW_COLUMNS)) if rows else pd.DataFrame(columns=list(ROW_COLUMNS))
+    turns = turns.astype({"index": int, "turn": int, "agent": int}) if rows else turns
+    turns.insert(0, "setting", row_settings)
+    by_id = {s.id: s.values for s in settings}
+    for i, p in enumerate(params):
+        turns.insert(1 + i, p, [by_id[sid][p] for sid in row_settings] if rows else [])
     return SweepResult(params, cells, turns)

@@ -17,12 +17,11 @@ from typing import Any
 import ipywidgets as w
 import numpy as np
 
-from ..audio import VADOptions
 from ..datasets import Dataset, load
 from ..session.options import SessionOptions, build_options
 from ..sweeps import plots
 from ..sweeps.result import SweepResult
-from ..sweeps.run import setting_options, sweep
+from ..sweeps.run import Listening, setting_options, sweep
 from ._html import FONT, MUTED, figure_png, header, table
 
 __all__ = ["DEFAULT_PARAMS", "Param", "SweepWidget"]
@@ -267,12 +266,12 @@ class SweepWidget(w.VBox):
         if sid is None or self.result is None:
             return
         turns = self.result.turns
-        cut = turns[(turns.setting == sid) & (turns.kind == "hold") & (turns.outcome == "cutoff")]
+        cut = turns[(turns.setting == sid) & turns.kind.isin(["hold", "turn"]) & (turns.outcome == "cutoff")]
         if not len(cut):
             self.details.children = (w.HTML(f"<span style='{FONT}color:{MUTED}'>This setting cut nobody off.</span>"),)
             return
         worst = cut.groupby("conversation").size().sort_values(ascending=False, kind="stable").head(2)
-        opts, _ = setting_options(self.base_options, VADOptions(), self.result.settings[sid])
+        opts, _ = setting_options(self.base_options, Listening(), self.result.settings[sid])
         data = {c.id: c for c in self._dataset()}
         widgets: list[Any] = [w.HTML(f"<div style='{FONT}margin-top:8px'><b>Worst cut-offs</b> of this setting</div>")]
         for conv_id, n in worst.items():
