@@ -35,7 +35,9 @@ RATE = 16000
 
 
 def _shift(conv: Conversation, dt: float, turn0: int, agent0: int) -> tuple[list, list, list, list]:
-    turns = [Turn(t.start + dt, t.end + dt, t.transcript, tuple(Word(w.text, w.start + dt, w.end + dt) for w in t.words)) for t in conv.turns]
+    turns = [
+        Turn(t.start + dt, t.end + dt, t.transcript, tuple(Word(w.text, w.start + dt, w.end + dt) for w in t.words)) for t in conv.turns
+    ]
     spans = [Span(s.kind, s.start + dt, s.end + dt, s.turn + turn0) for s in conv.spans]
     agent = [AgentSpeech(a.start + dt, a.end + dt, a.text) for a in conv.agent]
     overlaps = [Overlap(o.kind, o.start + dt, o.end + dt, o.agent + agent0, o.transcript) for o in conv.overlaps]

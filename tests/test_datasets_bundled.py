@@ -8,7 +8,7 @@ import agentlab as al
 from agentlab import datasets
 from agentlab.datasets.convert import simulate_conversation
 
-BUNDLED = ["conversational", "dictation", "overlaps", "tasks"]
+BUNDLED = ["conversational", "dictation", "overlaps", "real", "tasks"]
 
 
 def test_bundled_datasets_are_listed():

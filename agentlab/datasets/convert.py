@@ -29,6 +29,7 @@ Example::
 from __future__ import annotations
 
 import itertools
+from pathlib import Path
 from typing import Any, Literal
 
 from ..engine.inputs import UserSpeech
@@ -153,7 +154,8 @@ def simulate_conversation(
 ) -> Any:
     """Play ``conv`` to ``agent`` on a virtual clock; returns the :class:`~agentlab.Run`.
 
-    ``mode``: ``"audio"`` plays the recording with :func:`aligned_stt` as the session's STT (unless
+    ``mode``: ``"audio"`` plays the recording (the user's voice: :meth:`Conversation.analysis_audio`)
+    with :func:`aligned_stt` as the session's STT (unless
     ``session_options`` sets ``stt``); ``"speech"`` plays :func:`user_speech` (no audio decoding,
     far faster); ``"text"`` sends ``text_turns`` as typed turns. ``"auto"`` (default) picks audio
     when the conversation has it, else speech when it has turns, else text. ``stt_delay`` is the
@@ -172,7 +174,8 @@ def simulate_conversation(
         if conv.audio is None:
             raise ValueError(f"simulate_conversation: conversation {conv.id!r} has no audio (use mode='speech' or 'text')")
         stt = aligned_stt(conv, final_delay=stt_delay, interim_delay=interim_delay, split_pause=split_pause)
-        return simulate(agent, _with_stt(session_options, stt), str(conv.audio), **simulate_kw)
+        heard = conv.analysis_audio()  # the user's voice: their channel, the other speakers masked
+        return simulate(agent, _with_stt(session_options, stt), heard if not isinstance(heard, Path) else str(heard), **simulate_kw)
     if mode == "speech":
         script = user_speech(conv, stt_delay=stt_delay, split_pause=split_pause)
         if not script:

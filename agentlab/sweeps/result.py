@@ -112,6 +112,7 @@ class SweepResult:
         max_cutoff_rate: float | None = None,
         max_p90_latency: float | None = None,
         max_p50_latency: float | None = None,
+        max_missed_rate: float | None = 0.10,
         by: str = "eot_latency_p50",
     ) -> dict[str, Any]:
         """The summary row (a dict) with the lowest ``by`` among the settings meeting every constraint.
@@ -119,9 +120,11 @@ class SweepResult:
         ``max_cutoff_rate`` bounds ``false_cutoff_rate`` (the worse of the per-hold and per-turn
         cut-off rates, so a setting must keep both under the budget); ``max_p90_latency`` /
         ``max_p50_latency`` bound ``eot_latency_p90`` / ``eot_latency_p50`` (seconds; late commits
-        count). Settings whose constrained figures or ``by`` are NaN never qualify; ties go to the
-        first setting in grid order. Raises ``ValueError`` naming the constraints when no setting
-        qualifies.
+        count); ``max_missed_rate`` bounds ``missed_turn_rate`` (default 10 %: a setting that leaves
+        more turns unanswered within the scoring timeout is no recommendation, however few users it
+        cuts off; ``None`` lifts it). Settings whose constrained figures or ``by`` are NaN never
+        qualify; ties go to the first setting in grid order. Raises ``ValueError`` naming the
+        constraints when no setting qualifies.
 
         Example::
 
@@ -131,14 +134,24 @@ class SweepResult:
         s = self.summary
         if by not in s.columns:
             raise ValueError(f"SweepResult.best: unknown figure by={by!r}; choose a summary column such as 'eot_latency_p50'")
-        limits = {"false_cutoff_rate": max_cutoff_rate, "eot_latency_p90": max_p90_latency, "eot_latency_p50": max_p50_latency}
-        names = {"false_cutoff_rate": "max_cutoff_rate", "eot_latency_p90": "max_p90_latency", "eot_latency_p50": "max_p50_latency"}
+        limits = {
+            "false_cutoff_rate": max_cutoff_rate,
+            "eot_latency_p90": max_p90_latency,
+            "eot_latency_p50": max_p50_latency,
+            "missed_turn_rate": max_missed_rate,
+        }
+        names = {
+            "false_cutoff_rate": "max_cutoff_rate",
+            "eot_latency_p90": "max_p90_latency",
+            "eot_latency_p50": "max_p50_latency",
+            "missed_turn_rate": "max_missed_rate",
+        }
         best: tuple[float, int, dict[str, Any]] | None = None
         for i, row in enumerate(s.to_dict("records")):
             if not _valid(row[by]):
                 continue
-            if any(lim is not None and not (_valid(row[col]) and row[col] <= lim + 1e-12) for col, lim in limits.items()):
-                continue
+            if any(lim is not None and not _within(row[col], lim, nan_ok=col == "missed_turn_rate") for col, lim in limits.items()):
+                continue  # (no labelled end of turn at all, e.g. task conversations: nothing was missed)
             if best is None or row[by] < best[0]:
                 best = (row[by], i, row)
         if best is None:
@@ -246,6 +259,10 @@ class SweepResult:
             f"<b>{html.escape(repr(self))}</b>"
             f"<table style='border-collapse:collapse;margin-top:4px'><tr>{head}</tr>{body}</table>{note}</div>"
         )
+
+
+def _within(value: Any, limit: float, *, nan_ok: bool) -> bool:
+    return (_valid(value) and value <= limit + 1e-12) or (nan_ok and not _valid(value))
 
 
 def _valid(x: Any) -> bool:
