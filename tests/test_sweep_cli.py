@@ -6,6 +6,7 @@ import importlib.util
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -128,3 +129,23 @@ def test_task_sweep_with_an_agent_factory(folder):
     assert p.stdout.count("made agent for") == 4  # a fresh agent per cell
     summary = pd.read_csv(folder / "tasks-out" / "summary.csv")
     assert summary.task_success_rate.tolist() == [0.0, 1.0] and summary.forced_replies.iloc[0] > 0
+
+
+def test_the_documented_example_config_runs(tmp_path):
+    """docs/sweep.yaml, with a smaller grid: hearing (vad_backend, stt) comes from the config."""
+    import yaml
+
+    cfg = yaml.safe_load((Path(__file__).parents[1] / "docs" / "sweep.yaml").read_text())
+    assert cfg["dataset"] == "real" and cfg["stt"]["wer"] == 0.1
+    cfg["grid"] = {"endpointing.min_delay": [0.5], "stt.model": ["aligned", "modelled"]}
+    path = tmp_path / "sweep.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    p = _run(path, "--out", tmp_path / "out", "--no-progress")
+    assert p.returncode == 0, p.stderr
+    summary = pd.read_csv(tmp_path / "out" / "summary.csv")
+    assert summary["stt"].tolist()[0].startswith("aligned") and "WER 10%" in summary["stt"].tolist()[1]
+    assert summary["vad"].str.startswith("silero").all()
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump({**cfg, "stt": {"wer": 2}}))
+    p = _run(bad, "--no-progress")
+    assert p.returncode == 2 and "field 'stt'" in p.stderr and "wer" in p.stderr

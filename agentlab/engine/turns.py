@@ -427,7 +427,7 @@ class TurnEngine:
         """
         c = self.config
         actions: list[Action] = []
-        if words:
+        if words and self._may_discard(words[0][1], words[-1][2]):
             heard, dropped, reason = [], [], None
             for w in words:
                 why = self._unheard((w[1] + w[2]) / 2)
@@ -559,6 +559,13 @@ class TurnEngine:
         if self._aec_warming(t) and _within(a.audible_spans, t):
             return "aec_warmup"
         return None
+
+    def _may_discard(self, lo: float, hi: float) -> bool:
+        """Could any moment of ``[lo, hi]`` be unheard? (Most transcripts: no, without a word-by-word look.)"""
+        c, a = self.config, self.agent
+        if c.discard_audio_if_uninterruptible and a.uninterruptible_spans:
+            return True
+        return c.aec_warmup_duration is not None and a.first_speaking_at is not None and lo < a.first_speaking_at + c.aec_warmup_duration
 
     def _aec_warming(self, t: float) -> bool:
         """Is the warm-up timer running at ``t``? LiveKit then ignores audio-activity interruptions,

@@ -415,13 +415,12 @@ def sweep(
 
     try:
         if executor is None:
-            events_cache: dict[tuple[str, str], Any] = {}  # one event list per conversation and way of hearing
+            groups: dict[str, tuple[Conversation, list[Setting]]] = {}
             for conv, s in todo:
-                done(_cell(conv, s, resolved[s.id], events_cache, scoring, agent_or_factory))
-                # a conversation's events are not needed once all its settings are done (todo is conversation-major)
-                if s is settings[-1]:
-                    for k in [k for k in events_cache if k[0] == conv.id]:
-                        del events_cache[k]
+                groups.setdefault(conv.id, (conv, []))[1].append(s)
+            for conv, todo_settings, events_cache in _analysed(list(groups.values()), resolved):
+                for s in todo_settings:
+                    done(_cell(conv, s, resolved[s.id], events_cache, scoring, agent_or_factory))
         else:
             tasks: dict[str, tuple[Conversation, list[tuple[Setting, _Resolved]]]] = {}
             for conv, s in todo:
@@ -514,7 +513,7 @@ def _cell(
 ) -> dict[str, Any]:
     """Run one cell; never raises (a failure becomes ``status="failed"`` with the message)."""
     rec: dict[str, Any] = {"setting": s.id, "conversation": conv.id, "status": "ok", "error": None, "vad": None, "stt": None, "rows": []}
-    opts, hear = resolved.options, resolved.listening
+    opts = resolved.options
     if conv.audio is None and conv.text_turns:
         try:
             rows = task_outcomes(conv, run_task(conv, agent, opts), max_tool_steps=opts.max_tool_steps)
@@ -526,12 +525,7 @@ def _cell(
     try:
         key = (conv.id, resolved.events_key)
         if key not in events_cache:
-            try:
-                events_cache[key] = conversation_events(
-                    conv, vad_backend=hear.vad_backend, vad_options=hear.vad, stt=hear.stt, stt_end_of_speech=resolved.config.mode == "stt"
-                )
-            except Exception as e:  # cached too: the other settings of this conversation fail the same way, fast
-                events_cache[key] = e
+            events_cache[key] = _hear(conv, resolved)
         events = events_cache[key]
         if isinstance(events, Exception):
             raise events
@@ -540,6 +534,63 @@ def _cell(
     except Exception as e:  # a broken conversation or option must not stop the sweep
         rec.update(status="failed", error=scrub(f"{type(e).__name__}: {e}"), rows=[])
     return rec
+
+
+def _hear(conv: Conversation, resolved: _Resolved) -> list[Any] | Exception:
+    """The engine's observations of ``conv`` as ``resolved`` hears it, or the error that prevented it.
+
+    The error is kept rather than raised: every setting that hears alike fails the same way, fast.
+    """
+    hear = resolved.listening
+    try:
+        return conversation_events(
+            conv, vad_backend=hear.vad_backend, vad_options=hear.vad, stt=hear.stt, stt_end_of_speech=resolved.config.mode == "stt"
+        )
+    except Exception as e:
+        return e
+
+
+def _analysed(
+    groups: list[tuple[Conversation, list[Setting]]], resolved: Mapping[str, _Resolved]
+) -> Iterator[tuple[Conversation, list[Setting], dict[tuple[str, str], Any]]]:
+    """Each conversation with its settings and the analyses they need, in order.
+
+    Analysing a recording (the VAD and STT models run in native code that releases the GIL) is most
+    of a sweep's cost on fresh audio, so the next conversations are analysed on a thread pool while
+    this one is replayed; a window of a few conversations bounds what is held in memory. The results
+    are the same as analysing one after another.
+    """
+
+    def analyse(conv: Conversation, todo: list[Setting]) -> dict[tuple[str, str], Any]:
+        out: dict[tuple[str, str], Any] = {}
+        if conv.audio is None and conv.text_turns:
+            return out  # a typed task: nothing to hear
+        for s in todo:
+            key = (conv.id, resolved[s.id].events_key)
+            if key not in out:
+                out[key] = _hear(conv, resolved[s.id])
+        return out
+
+    workers = min(4, os.cpu_count() or 1)
+    if workers < 2 or len(groups) < 2:
+        for conv, todo in groups:
+            yield conv, todo, analyse(conv, todo)
+        return
+    window = 2 * workers
+    pool = concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix="agentlab-analysis")
+    try:
+        pending: collections.deque[Any] = collections.deque()
+        queue = iter(groups)
+        for conv, todo in itertools.islice(queue, window):
+            pending.append((conv, todo, pool.submit(analyse, conv, todo)))
+        while pending:
+            conv, todo, fut = pending.popleft()
+            nxt = next(queue, None)
+            if nxt is not None:
+                pending.append((nxt[0], nxt[1], pool.submit(analyse, *nxt)))
+            yield conv, todo, fut.result()
+    finally:  # a sweep stopped midway (Ctrl-C) does not wait for analyses nobody will use
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _with_dataset_options(data: Dataset, base_options: SessionOptions | Mapping[str, Any] | None) -> Any:
