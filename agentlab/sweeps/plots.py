@@ -352,7 +352,7 @@ def latency_distribution(
         raise ValueError(f"plots.latency_distribution: kind must be 'box' or 'violin', got {kind!r}")
     chosen = _pick_settings(result, settings)
     t = result.turns
-    eot = t[(t["kind"] == "eot") & (t["outcome"] == "detected")] if len(t) else t
+    eot = t[(t["kind"] == "eot") & t["outcome"].isin(["detected", "late"])] if len(t) else t  # late ones count: slowness shows
     data = {sid: [float(v) for v in eot.loc[eot["setting"] == sid, "latency"] if _valid(v)] for sid in chosen}
     shown = [sid for sid in chosen if data[sid]]
     labels = setting_labels(result)
