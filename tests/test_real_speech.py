@@ -188,3 +188,12 @@ def test_barge_ins_are_scored_only_where_the_simulated_agent_speaks(delays):
     assert (s["barge_ins_labelled"] >= s["barge_ins_scored"]).all() and (s["barge_ins_labelled"] > 0).all()
     for _, row in s.iterrows():
         assert math.isnan(row["barge_in_recall"]) == (row["barge_ins_scored"] == 0)
+
+
+def test_turns_without_transcripts_fail_their_cells_with_the_fix(tmp_path):
+    """An RTTM without STM has no words: the labels' STT would hear nothing and never commit; say so."""
+    audio = tmp_path / "ami-ES2003a.flac"
+    shutil.copyfile(ads.datasets_root() / "real" / "ami-ES2003a.flac", audio)
+    ds = ads.import_rttm(SOURCES / "ami-ES2003a.rttm", user="B", audio=audio, mask_others=True)
+    res = sweep(None, ds, {"stt.model": ["aligned", "modelled"]}, progress=False)
+    assert len(res.failed) == 2 and res.failed["error"].str.contains("have no transcript.*model='whisper'").all()

@@ -124,6 +124,10 @@ class Listening:
     """How a sweep hears the user: the VAD backend and options, and the STT (one per setting).
 
     Settings that hear alike share one analysis of each conversation.
+
+    Example::
+
+        Listening("webrtc", VADOptions(min_silence_duration=0.4), STTOptions(model="modelled", wer=0.1))
     """
 
     vad_backend: str = "silero"
@@ -131,10 +135,21 @@ class Listening:
     stt: STTOptions = dataclasses.field(default_factory=STTOptions)
 
     def key(self, stt_end_of_speech: bool) -> str:
+        """A stable text for "hears alike": the same key, the same analysis of a conversation.
+
+        Example::
+
+            Listening().key(False) == Listening(vad=VADOptions()).key(False)   # True
+        """
         return _canonical([self.vad_backend, self.vad.to_dict(), dataclasses.asdict(self.stt), stt_end_of_speech])
 
     def describe(self) -> tuple[str, str]:
-        """(the VAD, the STT) as recorded in the results."""
+        """(the VAD, the STT) as recorded in the results.
+
+        Example::
+
+            Listening().describe()   # ('silero: activation 0.5/0.35, silence 0.25 s', 'aligned: labelled words, final +0.2 s')
+        """
         v = self.vad
         vad = (
             f"{self.vad_backend}: activation {v.activation_threshold:g}/{v.deactivation_threshold:g}, silence {v.min_silence_duration:g} s"
