@@ -262,12 +262,12 @@ def _records(session: al.AgentSession) -> dict[str, list[Any]]:
         "history": [session._history, agent._chat_ctx],
         "events": [session._events],
         "playback": [session._playback],
-        "input": [session._input_events, session._user_speech],
+        "input": [session._voice.input_events, session._voice.user_speech],
     }
 
 
 def _drop_records(session: al.AgentSession) -> None:
-    for obj in (session._events, session._playback, session._input_events, session._user_speech):
+    for obj in (session._events, session._playback, session._voice.input_events, session._voice.user_speech):
         obj.clear()
     session._history._items.clear()
     session.agent_for_bench._chat_ctx._items.clear()  # type: ignore[attr-defined]
@@ -336,8 +336,8 @@ def _drop_test(script: list[UserSpeech]) -> list[int]:
     llm.requests.clear()
     llm._char_counts.clear()
     out.append(heap() - base)
-    session._engine.agent.audible_spans.clear()
-    session._engine.agent.uninterruptible_spans.clear()
+    session._voice.engine.agent.audible_spans.clear()
+    session._voice.engine.agent.uninterruptible_spans.clear()
     out.append(heap() - base)
     return out
 

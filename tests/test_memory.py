@@ -92,7 +92,7 @@ def _retained(heap, turns: int) -> tuple[int, int, int]:
     base, exact_base = heap(), heap(exact=True)
     session, agent, llm = _long_voice(turns)
     closed = heap() - base
-    for records in (session._events, session._playback, session._input_events, session._user_speech):
+    for records in (session._events, session._playback, session._voice.input_events, session._voice.user_speech):
         records.clear()
     session._history._items.clear()
     agent._chat_ctx._items.clear()

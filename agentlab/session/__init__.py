@@ -19,8 +19,9 @@ from .events import (
     WakeUpEvent,
 )
 from .options import SessionOptions
+from .playout import SessionOutput, TextOutput
 from .run_result import RunResult, mock_tools
-from .session import AgentSession, SessionOutput, TextOutput
+from .session import AgentSession
 from .speech import SpeechHandle
 
 __all__ = [

@@ -1,0 +1,731 @@
+"""One agent's activity: its speech queue and scheduler, reply steps and tool calls.
+
+Theory of operation
+-------------------
+A session runs one :class:`_AgentActivity` per active agent (and keeps the ones an ``AgentTask``
+paused). The activity owns a priority queue of :class:`~agentlab.session.speech.SpeechHandle`s and a
+scheduling loop that lets exactly one speech be current at a time, which is how "at most one agent
+speech is audible" holds by construction.
+
+Each ``generate_reply`` starts a *reply task* at once (so the LLM runs while the speech waits in
+the queue, as in LiveKit). The reply task runs *steps*; a step is one LLM generation
+(:class:`_Generation`):
+
+1. stream the LLM through ``Agent.llm_node``; text goes to the playout, tool calls to the executor;
+2. once the scheduler authorizes the speech (and the user is silent: the reply hold-off), the text
+   is played (:mod:`agentlab.session.playout`);
+3. tools run concurrently with playout; when the step ends its assistant message, calls and
+   outputs are committed to the history and ``function_tools_executed`` is emitted;
+4. if an output asks for a reply, the next step runs on the same handle with ``tool_choice``
+   ``"auto"``, or ``"none"`` once ``num_steps >= max_tool_steps + 1`` (LiveKit 1.8.9, measured:
+   ``max_tool_steps=N`` allows N+1 tool rounds, then one forced text reply).
+
+Interruption cancels the step's LLM and playout, keeps only the text that was heard (with
+``interrupted=True``), lets running tools finish and commits their results without a reply.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import contextvars
+import heapq
+import inspect
+import itertools
+import json
+import logging
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from .._secrets import scrub
+from .._utils import is_given
+from ..chat import AgentHandoff, ChatContext, ChatItem, ChatMessage, FunctionCall, FunctionCallOutput, arguments_dict
+from ..models.llm import ChatChunk, retry_observer
+from ..tools import FunctionTool, RunContext, StopResponse, ToolArgumentsError, ToolError, output_to_text
+from . import events as ev
+from .agent import Agent, AgentTask, ModelSettings
+from .playout import _Playout, _speaking_metrics, _TTSPipe
+from .speech import SpeechHandle
+
+if TYPE_CHECKING:
+    from .session import AgentSession
+
+logger = logging.getLogger("agentlab.session")
+
+#: True inside a tool call (``generate_reply`` then defaults to ``tool_choice="none"``).
+_in_tool: contextvars.ContextVar[bool] = contextvars.ContextVar("agentlab_in_tool", default=False)
+
+
+def _log_task_error(task: asyncio.Task[Any]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        _log_failure("agentlab session task failed", task.exception())
+
+
+def _log_failure(what: str, exc: BaseException) -> None:
+    """Log ``exc`` with its traceback, as text scrubbed of secrets (an exception may quote a key)."""
+    logger.error("%s\n%s", what, scrub("".join(traceback.format_exception(exc))).rstrip())
+
+
+@dataclass
+class _ToolResult:
+    call: FunctionCall
+    output: FunctionCallOutput | None
+    reply_required: bool
+    handoff: Agent | None = None
+
+
+class _Generation:
+    """One LLM step streaming in the background: text to a queue, tool calls to another."""
+
+    def __init__(
+        self, session: AgentSession, handle: SpeechHandle, agent: Agent, chat_ctx: ChatContext, tools: list[FunctionTool], tool_choice: Any
+    ) -> None:
+        self.session = session
+        self.handle = handle
+        self.text_queue: asyncio.Queue[str | None] = asyncio.Queue()
+        self.tool_queue: asyncio.Queue[FunctionCall | None] = asyncio.Queue()
+        self.text = ""
+        self.calls: list[FunctionCall] = []
+        self.error: BaseException | None = None
+        self.ttft = -1.0
+        self.tool_choice = tool_choice
+        self.task = asyncio.get_running_loop().create_task(self._run(agent, chat_ctx, tools))
+
+    async def _run(self, agent: Agent, chat_ctx: ChatContext, tools: list[FunctionTool]) -> None:
+        s = self.session
+        start = s.now()
+        request_id = s._ids("llm_req")
+        usage = None
+        cancelled = False
+        retry_observer.set(s._retry_reporter("llm"))  # this task's own context: only this request's retries
+        try:
+            async for chunk in agent.llm_node(chat_ctx, tools, ModelSettings(tool_choice=self.tool_choice)):
+                text, calls = (chunk, ()) if isinstance(chunk, str) else _unpack(chunk)
+                if isinstance(chunk, ChatChunk) and chunk.usage is not None:
+                    usage = chunk.usage
+                if (text or calls) and self.ttft < 0:
+                    self.ttft = s.now() - start
+                if text:
+                    self.text += text
+                    self.text_queue.put_nowait(text)
+                for call in calls:
+                    if self.tool_choice == "none":
+                        continue  # LiveKit ignores tool calls made under tool_choice="none"
+                    fc = FunctionCall(call_id=call.call_id or s._ids("call"), name=call.name, arguments=call.arguments, id=s._ids("item"))
+                    self.calls.append(fc)
+                    self.tool_queue.put_nowait(fc)
+            if usage is not None or self.text or self.calls:
+                s._error_streaks.pop("llm", None)
+        except asyncio.CancelledError:
+            cancelled = True
+            raise
+        except Exception as exc:
+            self.error = exc
+        finally:
+            self.text_queue.put_nowait(None)
+            self.tool_queue.put_nowait(None)
+            duration = s.now() - start
+            llm = agent.llm
+            completion = usage.completion_tokens if usage else 0
+            tc = self.tool_choice if isinstance(self.tool_choice, str) or self.tool_choice is None else json.dumps(self.tool_choice)
+            s._emit(
+                ev.MetricsCollectedEvent,
+                metrics=ev.LLMMetrics(
+                    label=getattr(llm, "label", type(llm).__name__),
+                    request_id=request_id,
+                    timestamp=s.now(),
+                    duration=duration,
+                    ttft=self.ttft,
+                    cancelled=cancelled,
+                    completion_tokens=completion,
+                    prompt_tokens=usage.prompt_tokens if usage else 0,
+                    prompt_cached_tokens=usage.prompt_cached_tokens if usage else 0,
+                    total_tokens=usage.total_tokens if usage else 0,
+                    tokens_per_second=completion / duration if duration > 0 else 0.0,
+                    speech_id=self.handle.id,
+                    model=getattr(llm, "model", "unknown"),
+                    provider=getattr(llm, "provider", "unknown"),
+                    tool_choice=tc,
+                ),
+            )
+            if self.error is not None:
+                s._report_error(self.error, source="llm")
+
+    async def text_stream(self) -> Any:
+        while True:
+            chunk = await self.text_queue.get()
+            if chunk is None:
+                return
+            yield chunk
+
+
+def _unpack(chunk: ChatChunk) -> tuple[str, tuple[Any, ...]]:
+    if chunk.delta is None:
+        return "", ()
+    return chunk.delta.content or "", tuple(chunk.delta.tool_calls)
+
+
+class _AgentActivity:
+    """One agent's turn at being active: its speech queue, scheduler and reply tasks."""
+
+    def __init__(self, session: AgentSession, agent: Agent) -> None:
+        self.session = session
+        self.agent = agent
+        self.current: SpeechHandle | None = None
+        self._queue: list[tuple[int, int, SpeechHandle]] = []
+        self._seq = itertools.count()
+        self._wake = asyncio.Event()
+        self._paused = False
+        self._draining = False
+        self._drained: asyncio.Future[None] | None = None
+        self._closed = False
+        self._last_end: float | None = None
+        self._scheduler: asyncio.Task[None] | None = None
+        self._handles: list[SpeechHandle] = []
+
+    def start(self) -> None:
+        self._scheduler = asyncio.get_running_loop().create_task(self._schedule_loop())
+
+    def pause(self) -> None:
+        self._paused = True
+
+    def resume(self) -> None:
+        self._paused = False
+        self._wake.set()
+
+    def new_handle(self, allow_interruptions: Any, *, source: str, schedule: bool = True) -> SpeechHandle:
+        s = self.session
+        if self._draining:
+            raise RuntimeError(f"AgentSession: {self.agent.label} is handing off (draining); it cannot schedule new speech")
+        if not is_given(allow_interruptions):
+            allow_interruptions = (
+                self.agent._allow_interruptions if is_given(self.agent._allow_interruptions) else s.options.interruption.enabled
+            )
+        handle = SpeechHandle(speech_id=s._ids("speech"), allow_interruptions=bool(allow_interruptions), source=source)
+        self._handles.append(handle)
+        handle.add_done_callback(lambda h: self._handles.remove(h) if h in self._handles else None)
+        s._emit(ev.SpeechCreatedEvent, speech_handle=handle, user_initiated=True, source=source)
+        if schedule:
+            self.schedule(handle)
+        return handle
+
+    def schedule(self, handle: SpeechHandle) -> None:
+        """Queue a speech for playing (preemptive replies are created first and queued at commit)."""
+        heapq.heappush(self._queue, (-handle.priority, next(self._seq), handle))
+        handle._scheduled = True
+        self._wake.set()
+
+    async def _schedule_loop(self) -> None:
+        s = self.session
+        delay = self.agent._min_consecutive_speech_delay
+        if not is_given(delay):
+            delay = s.options.min_consecutive_speech_delay
+        while not self._closed:
+            await self._wake.wait()
+            self._wake.clear()
+            while self._queue and not self._paused and not self._closed:
+                _, _, handle = heapq.heappop(self._queue)
+                if handle.done():
+                    continue
+                if delay and self._last_end is not None:
+                    wait = self._last_end + delay - s.now()
+                    if wait > 0:
+                        await asyncio.sleep(wait)
+                self.current = handle
+                handle._authorized.set()
+                s._notify_engine()
+                await asyncio.shield(handle._done_fut)
+                self.current = None
+                s._notify_engine()
+                self._last_end = s.now()
+            if self._draining and not self._queue and self.current is None:
+                return
+
+    def interrupt(self, *, force: bool) -> asyncio.Future[None]:
+        current = self.current
+        if current is not None and not current.allow_interruptions and not force:
+            raise RuntimeError(f"AgentSession.interrupt: the current speech {current.id} does not allow interruptions; pass force=True")
+        queued = [h for _, _, h in sorted(self._queue)]
+        targets = []
+        for h in [current, *queued] if current is not None else queued:
+            if h.done():
+                continue
+            if not force and not h.allow_interruptions:
+                break  # as LiveKit: the queue is interrupted up to the first speech that refuses it
+            targets.append(h)
+        for h in targets:
+            h._mark_interrupted()
+        return asyncio.ensure_future(asyncio.gather(*(h.wait_for_playout() for h in targets)))
+
+    async def drain(self) -> None:
+        """Run ``on_exit`` (it may still speak), then let every queued speech finish; new speech is refused after."""
+        if self._drained is not None:
+            await asyncio.shield(self._drained)  # a second drain waits for the first
+            return
+        self._drained = asyncio.get_running_loop().create_future()
+        try:
+            try:
+                await self.agent.on_exit()
+            except Exception as exc:
+                _log_failure(f"{self.agent.label}.on_exit failed", exc)
+            self._draining = True
+            # A preemptive reply not yet queued was made for a turn this agent will never take.
+            for h in [h for h in self._handles if not h._scheduled]:
+                h._mark_interrupted()
+            me = getattr(asyncio.current_task(), "_agentlab_speech", None)
+            while pending := [h._done_fut for h in self._handles if not h.done() and h is not me]:
+                await asyncio.wait(pending)
+        finally:
+            self._drained.set_result(None)
+
+    async def aclose(self) -> None:
+        for h in list(self._handles):
+            h._mark_interrupted()
+        for h in list(self._handles):
+            if h is not getattr(asyncio.current_task(), "_agentlab_speech", None):
+                await h.wait_for_playout()
+        self._closed = True
+        self._wake.set()
+        if self._scheduler is not None:
+            self._scheduler.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._scheduler
+
+    # --- speech tasks ---------------------------------------------------------------------
+
+    async def _wait_user_silent(self, handle: SpeechHandle) -> bool:
+        """LiveKit's reply hold-off: an interruptible reply does not start while the user is speaking."""
+        voice = self.session._voice
+        silent = voice.user_silent if voice is not None else None
+        if silent is None or silent.is_set() or not handle.allow_interruptions:
+            return not handle.interrupted
+        waiter = asyncio.ensure_future(silent.wait())
+        ok = await handle._wait_if_not_interrupted(waiter)
+        if not ok:
+            waiter.cancel()
+        return ok and not handle.interrupted
+
+    async def _wait_authorized(self, handle: SpeechHandle) -> bool:
+        waiter = asyncio.ensure_future(handle._authorized.wait())
+        ok = await handle._wait_if_not_interrupted(waiter)
+        if not ok:
+            waiter.cancel()
+        return ok and not handle.interrupted
+
+    async def run_say(self, handle: SpeechHandle, text: str, *, add_to_chat_ctx: bool) -> None:
+        s = self.session
+        try:
+            if not await self._wait_authorized(handle):
+                return
+            s._set_agent_state("thinking")
+
+            async def source() -> Any:
+                yield text
+
+            playout, interrupted = await self._play(handle, source())
+            heard = playout.heard_text() if interrupted else text
+            if add_to_chat_ctx and heard:
+                msg = ChatMessage(
+                    role="assistant",
+                    content=[heard],
+                    id=s._ids("item"),
+                    interrupted=interrupted,
+                    created_at=playout.started_at if playout.started_at is not None else s.now(),
+                )
+                msg.metrics.update(_speaking_metrics(playout, s.now()))
+                s._add_item(msg, self.agent, speech=handle)
+        finally:
+            self._finish(handle)
+
+    async def run_reply(
+        self,
+        handle: SpeechHandle,
+        *,
+        user_message: ChatMessage | None,
+        instructions: str | None,
+        tool_choice: Any,
+        chat_ctx: ChatContext | None,
+        preemptive: bool = False,
+        hook_done: bool = False,
+    ) -> None:
+        """A reply: the user-turn hook (unless done), then the LLM steps.
+
+        ``preemptive``: generated before the turn is committed; the user message joins the history
+        only if the session reuses it at commit (it then adds it).
+        """
+        s = self.session
+        agent = self.agent
+        try:
+            reply_ctx = (chat_ctx if chat_ctx is not None else agent._chat_ctx).copy()
+            if user_message is not None:
+                if preemptive:
+                    reply_ctx.items.append(user_message)
+                else:
+                    if not hook_done:
+                        try:
+                            await agent.on_user_turn_completed(reply_ctx, user_message)
+                        except StopResponse:
+                            return
+                    s._add_item(user_message, agent, reply_ctx=reply_ctx)
+            await self._run_steps(
+                handle, reply_ctx, instructions=instructions, tool_choice=tool_choice, user_message=user_message, preemptive=preemptive
+            )
+        finally:
+            self._finish(handle)
+
+    def _finish(self, handle: SpeechHandle) -> None:
+        handle._mark_done()
+        if self.current is handle:
+            self.session._set_agent_state("listening")
+
+    def _llm_ctx(self, reply_ctx: ChatContext, instructions: str | None) -> ChatContext:
+        items: list[ChatItem] = [ChatMessage(role="system", content=[self.agent.instructions], id="instructions")]
+        items += [it for it in reply_ctx.items if it.type != "agent_handoff"]
+        if instructions:
+            items.append(ChatMessage(role="system", content=[instructions], id="reply_instructions"))
+        return ChatContext(items)
+
+    async def _run_steps(
+        self,
+        handle: SpeechHandle,
+        reply_ctx: ChatContext,
+        *,
+        instructions: str | None,
+        tool_choice: Any,
+        user_message: ChatMessage | None,
+        preemptive: bool = False,
+    ) -> None:
+        s = self.session
+        agent = self.agent
+        max_steps = s.options.max_tool_steps
+        while True:
+            tools = agent.tools + [t for t in s.tools if t.name not in {a.name for a in agent.tools}]
+            gen = _Generation(s, handle, agent, self._llm_ctx(reply_ctx, instructions), tools, tool_choice)
+            pipe = None
+            if handle.num_steps == 1:
+                if preemptive and s.options.preemptive_generation.preemptive_tts and agent.tts is not None:
+                    pipe = _TTSPipe(self, handle, gen.text_stream())  # synthesize before the turn is even committed
+                if not await self._wait_authorized(handle) or not await self._wait_user_silent(handle):
+                    gen.task.cancel()
+                    if pipe is not None:
+                        await pipe.cancel()
+                    await asyncio.gather(gen.task, return_exceptions=True)
+                    return
+                s._speech_state(handle, "thinking")
+            elif not await self._wait_user_silent(handle):
+                # A tool follow-up is a scheduled reply too: it waits for the user to be silent (§8).
+                gen.task.cancel()
+                await asyncio.gather(gen.task, return_exceptions=True)
+                return
+            handle._step_played.clear()
+            # No tools offered, no executor: a step without tools costs one task less.
+            executor = asyncio.get_running_loop().create_task(self._execute_tools(handle, gen, tools)) if tools else None
+            playout, interrupted = await self._play(handle, gen.text_stream(), pipe)
+            handle._step_played.set()
+            if interrupted:
+                gen.task.cancel()
+            await asyncio.gather(gen.task, return_exceptions=True)
+            now = s.now()
+            text = playout.heard_text() if interrupted else gen.text.strip()
+            if text:
+                msg = ChatMessage(
+                    role="assistant",
+                    content=[text],
+                    id=s._ids("item"),
+                    interrupted=interrupted,
+                    created_at=playout.started_at if playout.started_at is not None else now,
+                )
+                msg.metrics.update(_speaking_metrics(playout, now))
+                if gen.ttft >= 0:
+                    msg.metrics["llm_node_ttft"] = round(gen.ttft, 9)
+                if user_message is not None and playout.started_at is not None and handle.num_steps == 1:
+                    # From the user's end of speech (voice) or the message (text) to the agent's first sound.
+                    stopped = user_message.metrics.get("stopped_speaking_at", user_message.created_at)
+                    msg.metrics["e2e_latency"] = round(playout.started_at - stopped, 9)
+                s._add_item(msg, agent, speech=handle, reply_ctx=reply_ctx)
+            if gen.calls and not interrupted:
+                s._speech_state(handle, "thinking")
+            if executor is None and gen.calls:
+                # A model that calls a tool it was not offered still gets an (error) output.
+                executor = asyncio.get_running_loop().create_task(self._execute_tools(handle, gen, tools))
+            results: list[_ToolResult] = await executor if executor is not None else []
+            if not results:
+                return
+            # Tools may have changed the agent's conversation (an AgentTask merges its messages back):
+            # the follow-up must see that, as well as this reply's own context.
+            known = {it.id for it in reply_ctx.items}
+            reply_ctx.insert([it for it in agent._chat_ctx.items if it.id not in known])
+            # Emitted before the results are committed, so handlers can cancel the reply or the handoff.
+            tools_event = s._emit(
+                ev.FunctionToolsExecutedEvent,
+                function_calls=tuple(r.call for r in results),
+                function_call_outputs=tuple(r.output for r in results),
+                speech_id=handle.id,
+            )
+            for r in results:
+                r.call.created_at = s.now()
+                s._add_item(r.call, agent, speech=handle, reply_ctx=reply_ctx)
+            for r in results:
+                if r.output is not None:
+                    r.output.created_at = s.now()
+                    s._add_item(r.output, agent, speech=handle, reply_ctx=reply_ctx)
+            cancel_reply = tools_event is not None and tools_event.cancelled_reply
+            handoffs = [r.handoff for r in results if r.handoff is not None]
+            if len(handoffs) > 1:
+                # As LiveKit: ambiguous, so no handoff at all.
+                s._report_error(
+                    RuntimeError(f"{len(handoffs)} tools returned an agent in one step; no handoff made"), source="tool", recoverable=True
+                )
+                handoffs = []
+            if tools_event is not None and tools_event.cancelled_handoff:
+                handoffs = []
+            if handoffs and s._closing:
+                logger.warning("handoff to %s skipped: the session is closing", handoffs[0].label)
+            elif handoffs:
+                s.update_agent(handoffs[0])
+            # Interrupted during playout or while the tools ran: results are kept, no follow-up reply.
+            if interrupted or handle.interrupted or cancel_reply or not any(r.reply_required for r in results):
+                return
+            if tool_choice == "none" or handle.num_steps >= max_steps + 1 or handoffs:
+                if handle.num_steps >= max_steps + 1:
+                    logger.warning("maximum number of tool steps reached (max_tool_steps=%d); forcing a final reply", max_steps)
+                tool_choice = "none"
+            else:
+                tool_choice = "auto"
+            handle._num_steps += 1
+
+    async def _play(self, handle: SpeechHandle, text: Any, pipe: _TTSPipe | None = None) -> tuple[_Playout, bool]:
+        """Play a step's text (or its audio through ``tts_node``) until done or interrupted.
+
+        ``pipe`` is a TTS already running (``preemptive_tts``); otherwise one starts now.
+        """
+        s = self.session
+        playout = _Playout(handle.id)
+        handle._playout = playout
+        if handle._pause_requested:
+            playout.pause()  # a user spoke while the reply was still thinking
+
+        sink = s.output.transcription
+
+        async def forward_text() -> None:
+            async for chunk in text:
+                if playout.started_at is None:
+                    playout.started_at = s.now()
+                    s._speech_state(handle, "speaking")
+                playout.parts.append(chunk)
+                if sink is not None:
+                    await sink.capture_text(chunk)
+
+        async def forward_audio(p: _TTSPipe) -> None:
+            async for frame in p.frames():
+                playout.frame_waiting = True
+                await playout.wait_playing()
+                playout.frame_waiting = False
+                if playout.started_at is None:
+                    playout.ttfb = p.ttfb
+                    playout.started_at = s.now()
+                    s._set_agent_state("speaking")
+                playout.frame, playout.frame_played = frame, 0.0
+                if sink is not None:
+                    await sink.capture_text(frame.text)  # shown as the frame starts playing
+                await playout.play_for(frame.duration, s)
+                playout.parts.append(frame.text)
+                playout.audio_duration += frame.duration
+                playout.frame = None
+
+        if self.agent.tts is not None and pipe is None:
+            pipe = _TTSPipe(self, handle, text)
+        task = asyncio.get_running_loop().create_task(forward_audio(pipe) if pipe is not None else forward_text())
+        try:
+            finished = await handle._wait_if_not_interrupted(task)
+        finally:
+            if sink is not None and playout.started_at is not None:
+                sink.flush()
+        if not finished:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+            if pipe is not None:
+                await pipe.cancel()
+            return playout, True
+        exc = task.exception() or (pipe.error if pipe is not None else None)
+        if exc is not None:
+            s._report_error(exc, source="tts")
+        return playout, False
+
+    async def _execute_tools(self, handle: SpeechHandle, gen: _Generation, tools: list[FunctionTool]) -> list[_ToolResult]:
+        running: list[asyncio.Task[_ToolResult]] = []
+        while True:
+            call = await gen.tool_queue.get()
+            if call is None:
+                break
+            token = _in_tool.set(True)
+            try:
+                task = asyncio.get_running_loop().create_task(self._run_tool(handle, call, tools))
+            finally:
+                _in_tool.reset(token)
+            task._agentlab_speech = handle  # type: ignore[attr-defined]
+            task._agentlab_call = call  # type: ignore[attr-defined]
+            running.append(task)
+        return list(await asyncio.gather(*running))
+
+    async def _run_tool(self, handle: SpeechHandle, call: FunctionCall, tools: list[FunctionTool]) -> _ToolResult:
+        s = self.session
+        from .run_result import _mock_for
+
+        def result(text: str, *, is_error: bool = False, reply: bool = True, handoff: Agent | None = None) -> _ToolResult:
+            out = FunctionCallOutput(call_id=call.call_id, name=call.name, output=text, is_error=is_error, id=s._ids("item"))
+            return _ToolResult(call=call, output=out, reply_required=reply, handoff=handoff)
+
+        tool = next((t for t in tools if t.name == call.name), None)
+        if tool is None:
+            return result(f"Unknown function: {call.name}", is_error=True)
+        try:
+            args = arguments_dict(call)
+        except ValueError as exc:
+            return result(f"Invalid arguments for {call.name}: {exc}", is_error=True)
+        try:
+            mock = _mock_for(self.agent, call.name)
+            ctx = RunContext(session=s, speech_handle=handle, function_call=call)
+            running = _call_mock(mock, tool, args, ctx) if mock is not None else tool.invoke(args, ctx)
+            value = await _within(running, s.options.tool_timeout, call.name)
+        except _ToolTimeout as exc:
+            s._report_error(exc, source="tool", recoverable=True)
+            return result(f"{call.name} did not finish within {exc.seconds:g} seconds", is_error=True)
+        except ToolArgumentsError as exc:
+            return result(f"Invalid arguments for {call.name}: {exc}", is_error=True)
+        except ToolError as exc:
+            return result(exc.message, is_error=True)
+        except StopResponse:
+            return _ToolResult(call=call, output=None, reply_required=False)
+        except Exception as exc:
+            s._report_error(exc, source="tool", recoverable=True)
+            return result("An internal error occurred", is_error=True)
+        handoff = None
+        if isinstance(value, Agent):
+            handoff, value = value, None
+        elif isinstance(value, tuple) and any(isinstance(v, Agent) for v in value):
+            agents = [v for v in value if isinstance(v, Agent)]
+            rest = [v for v in value if not isinstance(v, Agent)]
+            handoff = agents[0]
+            value = rest[0] if len(rest) == 1 else (tuple(rest) if rest else None)
+        if value is None:
+            return result("", reply=False, handoff=handoff)
+        return result(output_to_text(value), handoff=handoff)
+
+
+class _ToolTimeout(TimeoutError):
+    """A tool ran past ``tool_timeout`` and was cancelled."""
+
+    def __init__(self, name: str, seconds: float) -> None:
+        super().__init__(f"tool {name} did not finish within {seconds:g}s (tool_timeout) and was cancelled")
+        self.seconds = seconds
+
+
+async def _within(coro: Any, seconds: float | None, name: str) -> Any:
+    """Await ``coro``, cancelling it after ``seconds`` (a TimeoutError the tool raises itself stays its own)."""
+    if seconds is None:
+        return await coro
+    task = asyncio.ensure_future(coro)
+    # The tool now runs in this inner task: it must still know its speech and call (wait_for_playout, aclose, AgentTask).
+    outer = asyncio.current_task()
+    for attr in ("_agentlab_speech", "_agentlab_call"):
+        if hasattr(outer, attr):
+            setattr(task, attr, getattr(outer, attr))
+    try:
+        done, _ = await asyncio.wait({task}, timeout=seconds)
+    except asyncio.CancelledError:
+        task.cancel()
+        raise
+    if not done:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        raise _ToolTimeout(name, seconds)
+    return task.result()
+
+
+async def _call_mock(mock: Callable[..., Any], tool: FunctionTool, args: dict[str, Any], ctx: RunContext) -> Any:
+    kwargs = tool.prepare_arguments(args)
+    params = inspect.signature(mock).parameters
+    if tool.context_param is not None:
+        kwargs[tool.context_param] = ctx
+    if not any(p.kind == p.VAR_KEYWORD for p in params.values()):
+        kwargs = {k: v for k, v in kwargs.items() if k in params}
+    value = mock(**kwargs)
+    if inspect.isawaitable(value):
+        value = await value
+    return value
+
+
+async def switch_activity(session: AgentSession, agent: Agent) -> None:
+    """A handoff: the current agent drains (``on_exit``, queued speech), then ``agent`` starts (``on_enter``)."""
+    _in_tool.set(False)  # this task may have been started from a tool; on_enter's replies may use tools
+    async with session._switch_lock:  # handoffs happen one after the other, in call order
+        old = session._activity
+        if old is not None:
+            await old.drain()
+            await old.aclose()
+        if session._closing:
+            return
+        session._activate(agent, old=old)
+    await agent.on_enter()
+
+
+async def run_agent_task(session: AgentSession, task: AgentTask[Any]) -> Any:
+    """Run ``task`` as the active agent until it completes; then resume the previous agent (``await task``)."""
+    caller = session._activity
+    if caller is None:
+        raise RuntimeError(f"{task.label}: no agent is running")
+    me = asyncio.current_task()
+    speech = getattr(me, "_agentlab_speech", None)
+    if speech is not None:
+        speech.allow_interruptions = False  # LiveKit: a speech whose tool awaits a task cannot be interrupted
+        call = getattr(me, "_agentlab_call", None)
+        if call is not None and session._run_result is not None:
+            session._run_result._record(call)  # the call that started the task comes before its handoff
+    loop = asyncio.get_running_loop()
+    task._future = loop.create_future()
+    if task.done:  # completed before being awaited
+        if isinstance(task._result, BaseException):
+            task._future.set_exception(task._result)
+        else:
+            task._future.set_result(task._result)
+    caller.pause()
+    session._paused.append(caller)
+    inner = _AgentActivity(session, task)
+    session._activity = inner
+    task._session = session
+    session._add_item(
+        AgentHandoff(new_agent_id=task.id, old_agent_id=caller.agent.id, id=session._ids("item"), created_at=session.now()), task
+    )
+    inner.start()
+    token = _in_tool.set(False)  # the task's on_enter is not part of the caller's tool call
+    try:
+        await task.on_enter()
+        _in_tool.reset(token)
+        # From here the task waits for the user: its caller (a tool's speech, or an on_enter) counts
+        # as settled for runs and wait_for_idle. Not before on_enter, whose replies must be awaited.
+        task._waiter = (me, speech)
+        session._set_waiting(me, speech, True)
+        result = await task._future
+    finally:
+        session._set_waiting(me, speech, False)
+        if not session._closing:
+            await inner.drain()
+            await inner.aclose()
+        if caller in session._paused:
+            session._paused.remove(caller)
+        if not session._closing:
+            session._activity = caller
+            # The caller sees what was said during the task, but not the task's tool plumbing.
+            known = {it.id for it in caller.agent._chat_ctx.items}
+            for item in task._chat_ctx.copy(exclude_function_call=True, exclude_instructions=True, exclude_handoff=True).items:
+                if item.id not in known:
+                    caller.agent._chat_ctx.insert(item)
+            session._add_item(
+                AgentHandoff(new_agent_id=caller.agent.id, old_agent_id=task.id, id=session._ids("item"), created_at=session.now()),
+                caller.agent,
+            )
+            caller.resume()
+    return result
