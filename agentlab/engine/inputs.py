@@ -9,8 +9,8 @@ them into the events LiveKit's pipeline would produce, with LiveKit's latency mo
   speech duration only while speech is present, as LiveKit's per-frame check does;
 * VAD end-of-speech ``min_silence_duration`` after it ends (backdated to the end); utterances
   closer than that are one VAD segment, as the VAD's hysteresis would make them;
-* an interim transcript (the first two words) at ``end + stt_delay / 2`` and the final at
-  ``end + stt_delay`` (as LiveKit's test STT does).
+* an interim transcript (the first two words, or as :class:`UserSpeech` says) at
+  ``end + stt_delay / 2`` and the final at ``end + stt_delay`` (as LiveKit's test STT does).
 
 :func:`replay` drives a :class:`~agentlab.engine.turns.TurnEngine` through such events without
 asyncio: the fast path, and what the engine's own tests use.
@@ -35,21 +35,49 @@ __all__ = ["InputEvent", "UserSpeech", "replay", "speech_events"]
 
 @dataclass(frozen=True)
 class UserSpeech:
-    """One scripted user utterance (times in seconds from session start)."""
+    """One scripted user utterance (times in seconds from session start).
+
+    ``interim``: ``True`` (LiveKit's test STT: the first two words at ``end + stt_delay / 2``),
+    ``False`` (none), a text (that interim at ``end + stt_delay / 2``), or ``(time, text)`` pairs
+    (each interim at its own session time). ``final=False`` sends no final transcript. An empty
+    ``transcript`` is sound without words: the VAD hears it, the STT reports nothing.
+
+    Example::
+
+        UserSpeech(0.5, 2.5, "book a table for two", stt_delay=0.3, interim=[(1.2, "book a"), (2.0, "book a table")])
+    """
 
     start: float
     end: float
     transcript: str
     stt_delay: float = 0.2
-    interim: bool = True
+    interim: bool | str | tuple[tuple[float, str], ...] = True
     confidence: float | None = None
     language: str | None = None
+    final: bool = True
 
     def __post_init__(self) -> None:
         if not (self.start >= 0 and self.end > self.start):
             raise ValueError(f"UserSpeech: need 0 <= start < end, got start={self.start!r}, end={self.end!r}")
         if self.stt_delay < 0:
             raise ValueError(f"UserSpeech: stt_delay = {self.stt_delay!r} must be >= 0")
+        if isinstance(self.interim, (list, tuple)):
+            pairs = tuple(tuple(p) for p in self.interim)
+            if not all(len(p) == 2 and isinstance(p[0], (int, float)) and isinstance(p[1], str) for p in pairs):
+                raise ValueError(f"UserSpeech: interim = {self.interim!r}; expected True/False, a text, or (time, text) pairs")
+            object.__setattr__(self, "interim", pairs)
+        elif not isinstance(self.interim, (bool, str)):
+            raise ValueError(f"UserSpeech: interim = {self.interim!r}; expected True/False, a text, or (time, text) pairs")
+
+    def interims(self) -> list[tuple[float, str]]:
+        """The interim transcripts as ``(session time, text)``."""
+        if not self.transcript or self.interim is False:
+            return []
+        if self.interim is True:
+            return [(self.end + self.stt_delay / 2, " ".join(self.transcript.split()[:2]))]
+        if isinstance(self.interim, str):
+            return [(self.end + self.stt_delay / 2, self.interim)]
+        return [(float(t), text) for t, text in self.interim]  # type: ignore[union-attr]
 
 
 @dataclass(frozen=True, order=True)
@@ -95,18 +123,16 @@ def speech_events(
             raw.append((end + min_silence_duration, "on_vad_end", {"speech_end": end}))
     if has_stt:
         for s in ordered:
-            words = s.transcript.split()
-            if s.interim and len(words) > 2:
+            for t, text in s.interims():
+                raw.append((t, "on_transcript", {"text": text, "is_final": False, "language": s.language}))
+            if s.final:
                 raw.append(
-                    (s.end + s.stt_delay / 2, "on_transcript", {"text": " ".join(words[:2]), "is_final": False, "language": s.language})
+                    (
+                        s.end + s.stt_delay,
+                        "on_transcript",
+                        {"text": s.transcript, "is_final": True, "confidence": s.confidence, "word_end": s.end, "language": s.language},
+                    )
                 )
-            raw.append(
-                (
-                    s.end + s.stt_delay,
-                    "on_transcript",
-                    {"text": s.transcript, "is_final": True, "confidence": s.confidence, "word_end": s.end, "language": s.language},
-                )
-            )
             if stt_end_of_speech:
                 raw.append((s.start, "on_stt_start_of_speech", {}))
                 raw.append((s.end + s.stt_delay, "on_stt_end_of_speech", {}))

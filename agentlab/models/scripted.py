@@ -2,8 +2,11 @@
 
 Responses come from a list (used in order), then from rules, then from a default. A rule matches
 the newest item of the conversation: a regex (case-insensitive) against the latest message — the
-user's words, or per-reply instructions — or, with ``after_tool=``, the output of a tool. Replies
-and tool-call arguments are templates filled from the regex's named groups and ``{output}``.
+user's words, or per-reply instructions — or, with ``after_tool=``, the output of a tool; it may
+also ask for the request's index (``call=``) or the tool rounds so far in the reply
+(``tool_outputs=``). Replies and tool-call arguments are templates filled from the regex's named
+groups and ``{output}``. A rule may answer the forced reply after the tool-step limit
+(``tool_choice="none"``) with its own text (``forced_reply=``) and send its text whole.
 
 Timing is modelled, not measured: ``ttft`` before the first token, then ``tokens_per_second``
 (or a fixed ``duration`` per response, after which tool calls are sent, as LiveKit's test LLM
@@ -79,12 +82,19 @@ class ScriptedToolCall:
 
 @dataclass(frozen=True)
 class ScriptedResponse:
-    """A fixed response: text and/or tool calls, with optional timing overrides (seconds)."""
+    """A fixed response: text and/or tool calls, with optional timing overrides (seconds).
+
+    ``whole=True`` sends the text as one chunk (a provider that is not streaming); ``forced_text``
+    replaces it when the request has ``tool_choice="none"`` (the forced reply after the tool-step
+    limit, or a reply asked for inside a tool).
+    """
 
     text: str = ""
     tool_calls: Sequence[ScriptedToolCall] = ()
     ttft: float | None = None
     duration: float | None = None
+    whole: bool = False
+    forced_text: str | None = None
 
 
 @dataclass(frozen=True)
@@ -93,8 +103,19 @@ class Rule:
 
     A rule with neither matches anything (put it last, as a fallback that may call tools).
 
-    ``when(chat_ctx)`` is an extra predicate. ``reply`` and ``tool_calls`` may use template fields
-    (see :class:`RuleMatch`). Under ``tool_choice="none"`` rules that call tools are skipped.
+    More conditions, all optional: ``call`` is the index of the request (0 for the LLM's first);
+    ``tool_outputs`` the number of tool outputs since the last user message (0 for the first step
+    of a reply, 1 after one tool round...); ``when(chat_ctx)`` any predicate. ``reply`` and
+    ``tool_calls`` may use template fields (see :class:`RuleMatch`).
+
+    Under ``tool_choice="none"`` a rule that calls tools is skipped unless it has a
+    ``forced_reply``: then that text is the answer (the forced reply after the tool-step limit).
+    ``whole=True`` sends the reply as one chunk instead of token by token.
+
+    Example::
+
+        Rule(call=0, tool_calls=[ScriptedToolCall("lookup")], forced_reply="I can't look that up now.")
+        Rule(tool_outputs=2, reply="Done, after two rounds.", whole=True)
     """
 
     pattern: str | None = None
@@ -104,8 +125,12 @@ class Rule:
     when: Callable[[ChatContext], bool] | None = None
     ttft: float | None = None
     duration: float | None = None
+    call: int | None = None
+    tool_outputs: int | None = None
+    whole: bool = False
+    forced_reply: Template | None = None
 
-    def match(self, ctx: ChatContext) -> RuleMatch | None:
+    def match(self, ctx: ChatContext, *, call: int | None = None) -> RuleMatch | None:
         last = ctx.items[-1] if ctx.items else None
         output = None
         if self.after_tool is not None:
@@ -124,9 +149,22 @@ class Rule:
             m = re.search(self.pattern, subject, re.IGNORECASE)
             if m is None:
                 return None
+        if self.call is not None and call != self.call:
+            return None
+        if self.tool_outputs is not None and _tool_outputs_since_user(ctx) != self.tool_outputs:
+            return None
         if self.when is not None and not self.when(ctx):
             return None
         return RuleMatch(match=m, output=output, chat_ctx=ctx)
+
+
+def _tool_outputs_since_user(ctx: ChatContext) -> int:
+    n = 0
+    for item in reversed(ctx.items):
+        if isinstance(item, ChatMessage) and item.role == "user":
+            break
+        n += isinstance(item, FunctionCallOutput)
+    return n
 
 
 class _Formatter(string.Formatter):
@@ -180,32 +218,40 @@ class ScriptedLLM(LLM):
         self.ttft = ttft
         self.tokens_per_second = tokens_per_second
         self.requests: collections.deque[LLMRequest] = collections.deque(maxlen=keep_requests)
+        self._calls = 0  # requests received so far (a rule's ``call`` index)
         self._char_counts: dict[str, int] = {}
 
-    def _pick(self, request: LLMRequest) -> tuple[ScriptedResponse, RuleMatch]:
+    def _pick(self, request: LLMRequest, call: int) -> tuple[ScriptedResponse, RuleMatch]:
         ctx = request.chat_ctx
         empty = RuleMatch(match=None, output=None, chat_ctx=ctx)
         no_tools = request.tool_choice == "none"
         if self._next < len(self._responses):
             response = self._responses[self._next]
             self._next += 1
-            if no_tools and response.tool_calls:
-                response = ScriptedResponse(text=response.text, ttft=response.ttft, duration=response.duration)
+            if no_tools and (response.tool_calls or response.forced_text is not None):
+                text = response.text if response.forced_text is None else response.forced_text
+                response = ScriptedResponse(text=text, ttft=response.ttft, duration=response.duration, whole=response.whole)
             return response, empty
         for rule in self.rules:
-            if no_tools and rule.tool_calls:
+            if no_tools and rule.tool_calls and rule.forced_reply is None:
                 continue
-            m = rule.match(ctx)
-            if m is not None:
-                text = _fill(rule.reply, m) if rule.reply is not None else ""
-                return ScriptedResponse(text=text, tool_calls=tuple(rule.tool_calls), ttft=rule.ttft, duration=rule.duration), m
+            m = rule.match(ctx, call=call)
+            if m is None:
+                continue
+            if no_tools and rule.forced_reply is not None:
+                return ScriptedResponse(text=_fill(rule.forced_reply, m), ttft=rule.ttft, duration=rule.duration, whole=rule.whole), m
+            text = _fill(rule.reply, m) if rule.reply is not None else ""
+            return ScriptedResponse(
+                text=text, tool_calls=tuple(rule.tool_calls), ttft=rule.ttft, duration=rule.duration, whole=rule.whole
+            ), m
         return ScriptedResponse(text=self.default or ""), empty
 
     async def _stream(self, request: LLMRequest) -> AsyncIterator[ChatChunk]:
         self.requests.append(request)
-        response, m = self._pick(request)
+        call, self._calls = self._calls, self._calls + 1
+        response, m = self._pick(request, call)
         ttft = self.ttft if response.ttft is None else response.ttft
-        tokens = _TOKEN.findall(response.text)
+        tokens = [response.text] if response.whole and response.text else _TOKEN.findall(response.text)
         calls = [FunctionToolCall(name=c.name, arguments=c.render(m), call_id=shortuuid("call")) for c in response.tool_calls]
         if response.duration is not None:
             # The first token at ``ttft``, the last one at ``duration`` (LiveKit's test LLM).

@@ -64,10 +64,17 @@ class ScriptedTTS(TTS):
     Text is synthesized sentence by sentence as it streams in. ``durations`` maps an exact text
     to its audio duration (as LiveKit's test TTS does); other text lasts ``words / wpm`` minutes.
     Only the first frame waits ``ttfb``: later sentences are synthesized while earlier ones play.
+    ``ttfb_from`` says when that wait starts: ``"first_text"`` (the first text received) or
+    ``"flush"`` (the whole text received: the TTS then speaks it as one frame, as LiveKit's test
+    TTS does at each flush). With ``"flush"``, ``ttfbs`` maps an exact text to its own ``ttfb``
+    and ``synthesis`` to how long synthesizing it takes in all (from when ``ttfb`` starts
+    counting), the stream ending only then (LiveKit's ``duration``: when a segment's audio input
+    is done, which the transcript synchronizer waits for).
 
     Example::
 
         ScriptedTTS(words_per_minute=150, ttfb=0.3, durations={"Hello!": 1.0})
+        ScriptedTTS(ttfb_from="flush", durations={"Hi there.": 2.0}, ttfbs={"Hi there.": 0.2}, synthesis={"Hi there.": 0.3})
     """
 
     model = "scripted"
@@ -81,13 +88,25 @@ class ScriptedTTS(TTS):
         durations: dict[str, float] | None = None,
         audio: bool = False,
         voice: str = "en-us",
+        ttfbs: dict[str, float] | None = None,
+        ttfb_from: str = "first_text",
+        synthesis: dict[str, float] | None = None,
     ) -> None:
         if words_per_minute <= 0:
             raise ValueError(f"ScriptedTTS: words_per_minute = {words_per_minute!r} must be > 0")
         if ttfb < 0:
             raise ValueError(f"ScriptedTTS: ttfb = {ttfb!r} must be >= 0")
+        if ttfb_from not in ("first_text", "flush"):
+            raise ValueError(f"ScriptedTTS: ttfb_from = {ttfb_from!r}; expected 'first_text' or 'flush'")
+        for name, table in (("ttfbs", ttfbs), ("synthesis", synthesis)):
+            bad = {k: v for k, v in (table or {}).items() if not (isinstance(v, (int, float)) and v >= 0)}
+            if bad:
+                raise ValueError(f"ScriptedTTS: {name} must map texts to seconds >= 0, got {bad!r}")
         self.words_per_minute = words_per_minute
         self.ttfb = ttfb
+        self.ttfbs = {k.strip(): float(v) for k, v in (ttfbs or {}).items()}
+        self.ttfb_from = ttfb_from
+        self.synthesis = {k.strip(): float(v) for k, v in (synthesis or {}).items()}
         self.durations = dict(durations or {})
         self.audio = audio
         self.voice = voice
@@ -104,9 +123,13 @@ class ScriptedTTS(TTS):
         return len(text.split()) * 60.0 / self.words_per_minute
 
     async def stream(self, text: AsyncIterable[str]) -> AsyncIterator[AudioFrame]:
+        if self.ttfb_from == "flush":
+            async for frame in self._stream_whole(text):
+                yield frame
+            return
         loop = asyncio.get_running_loop()
         buffer = ""
-        first_byte_at: float | None = None  # ttfb counts from the first text received (as LiveKit's test TTS)
+        first_byte_at: float | None = None  # ttfb counts from the first text received
 
         async def ready() -> None:
             wait = first_byte_at - loop.time() if first_byte_at is not None else 0.0
@@ -127,6 +150,19 @@ class ScriptedTTS(TTS):
         if buffer.strip():
             await ready()
             yield self._frame(buffer)
+
+    async def _stream_whole(self, text: AsyncIterable[str]) -> AsyncIterator[AudioFrame]:
+        """``ttfb_from="flush"``: wait for the whole text, then ``ttfb``, then speak it as one frame."""
+        loop = asyncio.get_running_loop()
+        whole = "".join([chunk async for chunk in text])
+        if not whole.strip():
+            return
+        start = loop.time()
+        await asyncio.sleep(self.ttfbs.get(whole.strip(), self.ttfb))
+        yield self._frame(whole)
+        rest = start + self.synthesis.get(whole.strip(), 0.0) - loop.time()
+        if rest > 0:
+            await asyncio.sleep(rest)  # the segment's audio input ends when synthesis does
 
     def _frame(self, text: str) -> AudioFrame:
         duration = self.duration_of(text)
