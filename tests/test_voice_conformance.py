@@ -633,13 +633,15 @@ def test_final_transcript_rearms_the_away_timer():
     assert [(t, st) for t, st in states(s, "user_state_changed") if st == "away"] == [(9.0, "away")]  # final at 4.0 + 5
 
 
-def test_noise_before_a_turn_does_not_become_its_start():
+def test_a_turn_starts_at_its_first_vad_speech_even_a_noise():
+    # LiveKit (audio_recognition: _speech_start_time is set once per turn, at the first VAD start since
+    # the last commit): a wordless noise at 1.0, real words at 16.0 -> the turn started at 1.0.
     s = voice_run(
         [UserSpeech(1.0, 1.3, "", stt_delay=0.1), UserSpeech(16.0, 17.0, "Hello there", stt_delay=0.1)],
         llm_rules=[al.Rule(reply="Hi.", ttft=0.3)],
     )
     user = next(i for i in s.history.items if i.type == "message" and i.role == "user")
-    assert user.metrics["started_speaking_at"] == 16.0
+    assert user.metrics["started_speaking_at"] == 1.0
 
 
 def test_input_in_the_past_is_a_clear_error():

@@ -4,6 +4,7 @@ from .inputs import InputEvent, UserSpeech, replay, speech_events
 from .turns import (
     USER_TRANSITIONS,
     Action,
+    CancelPreemptive,
     CommitTurn,
     EngineConfig,
     InterruptAgent,
@@ -22,6 +23,7 @@ from .turns import (
 __all__ = [
     "USER_TRANSITIONS",
     "Action",
+    "CancelPreemptive",
     "CommitTurn",
     "EngineConfig",
     "InputEvent",

@@ -58,6 +58,7 @@ from typing import Literal, Protocol, Union
 __all__ = [
     "USER_TRANSITIONS",
     "Action",
+    "CancelPreemptive",
     "CommitTurn",
     "EngineConfig",
     "InterruptAgent",
@@ -172,6 +173,11 @@ class StartPreemptive:
 
 
 @dataclass(frozen=True)
+class CancelPreemptive:
+    """Cancel the running preemptive reply (a newer final transcript made it stale)."""
+
+
+@dataclass(frozen=True)
 class ReplyHold:
     """Replies may start only while ``hold`` is False (the user is silent)."""
 
@@ -179,7 +185,16 @@ class ReplyHold:
 
 
 Action = Union[
-    UserStateChange, Transcribed, TranscriptDiscarded, CommitTurn, InterruptAgent, PauseAgent, ResumeAgent, StartPreemptive, ReplyHold
+    UserStateChange,
+    Transcribed,
+    TranscriptDiscarded,
+    CommitTurn,
+    InterruptAgent,
+    PauseAgent,
+    ResumeAgent,
+    StartPreemptive,
+    CancelPreemptive,
+    ReplyHold,
 ]
 
 
@@ -302,7 +317,7 @@ class TurnEngine:
         self._deadlines: dict[str, float] = {}
         self._probability: float | None = None
         self._preemptive_attempts = 0
-        self._preemptive_text: str | None = None
+        self._preemptive_running = False  # a preemptive reply was started for this turn and not yet cancelled
         self._prev_speech_end: float | None = None
         self._agent_spoke_since_user = False
 
@@ -349,8 +364,9 @@ class TurnEngine:
         self.speech_present = True
         self._speech_accum, self._present_since = 0.0, speech_start
         self.vad_speech_start = speech_start
-        if self.turn.speech_start is None or not (self.turn.finals or self.turn.interim):
-            # A turn starts with its first words: earlier sounds that never became words (a cough) don't count.
+        if self.turn.speech_start is None:
+            # LiveKit: a turn starts at its first VAD speech since the last commit, even a sound that
+            # never became words (a cough, then the real words: the turn starts at the cough).
             self.turn.speech_start = speech_start
         self._deadlines.pop("eou", None)
         self._deadlines.pop("false_interruption", None)
@@ -609,23 +625,27 @@ class TurnEngine:
         return self._interrupt_gate(t, "vad")
 
     def _maybe_preempt(self, t: float) -> list[Action]:
+        """A new final transcript (LiveKit's ``on_preemptive_generation``, reference §6 and §19).
+
+        The running preemptive reply is cancelled first, whatever follows: a reply for an older
+        transcript is never kept, even when no new attempt may start (``max_retries`` used up, or
+        the user has spoken for longer than ``max_speech_duration``, counted to now).
+        """
         c = self.config
-        if not c.preemptive or c.mode == "manual" or self.agent.paused:
+        if not c.preemptive or c.mode == "manual" or self.agent.paused or self.agent.active:
             return []
-        if self.agent.active:
-            return []
+        actions: list[Action] = []
+        if self._preemptive_running:
+            self._preemptive_running = False
+            actions.append(CancelPreemptive())
         start = self.turn.speech_start
-        end = t if self.user_speaking or self.turn.last_speaking is None else max(self.turn.last_speaking, self.vad_speech_start or 0.0)
-        if start is not None and end - start > c.preemptive_max_speech_duration:
-            return []
+        if start is not None and t - start > c.preemptive_max_speech_duration:
+            return actions
         if self._preemptive_attempts >= c.preemptive_max_retries:
-            return []
-        text = self.turn.text
-        if text == self._preemptive_text:
-            return []
+            return actions
         self._preemptive_attempts += 1
-        self._preemptive_text = text
-        return [StartPreemptive(text)]
+        self._preemptive_running = True
+        return [StartPreemptive(self.turn.text)]  # (starting one cancels the previous: no CancelPreemptive needed)
 
     def _run_eou(self, t: float) -> list[Action]:
         c = self.config
@@ -669,7 +689,7 @@ class TurnEngine:
         )
         self.turn = _Turn()
         self._preemptive_attempts = 0
-        self._preemptive_text = None
+        self._preemptive_running = False  # the commit takes it (reused or dropped by the session)
         if a.paused:
             # A turn followed the pause: it was a real interruption.
             a.paused = False

@@ -251,6 +251,8 @@ class _VoiceInput:
                 self.resume_paused(declare=True)
             elif isinstance(a, eng.StartPreemptive):
                 self.start_preemptive(a.transcript)
+            elif isinstance(a, eng.CancelPreemptive):
+                self.cancel_preemptive()
             elif isinstance(a, eng.CommitTurn):
                 self.turn_seq += 1
                 pre, self.preemptive = self.preemptive, None  # it was made for this turn, not a later one

@@ -63,6 +63,7 @@ from ..audio import VADOptions, analyze_vad
 from ..datasets.model import Conversation
 from ..engine.inputs import InputEvent, speech_events
 from ..engine.turns import (
+    CancelPreemptive,
     CommitTurn,
     EngineConfig,
     InterruptAgent,
@@ -154,7 +155,8 @@ class Decisions:
     """Everything the turn engine decided for one conversation (times in conversation seconds).
 
     ``replies`` are times the agent's reply audio started, when known (empty from the replay: the
-    fast path runs no LLM or TTS, so a commit is the reply start).
+    fast path runs no LLM or TTS, so a commit is the reply start). ``preemptive_cancels`` are times
+    a running preemptive reply was cancelled without a new one (a newer final, no retries left).
     """
 
     conversation: str
@@ -165,6 +167,7 @@ class Decisions:
     agent: tuple[AgentPlayback, ...] = ()
     replies: tuple[float, ...] = ()
     discarded: tuple[Discarded, ...] = ()
+    preemptive_cancels: tuple[float, ...] = ()
 
     def frame(self) -> Any:
         """One row per decision, in time order: ``conversation, time, decision, detail``."""
@@ -183,6 +186,8 @@ class Decisions:
             rows.append({"time": t, "decision": "reply", "detail": ""})
         for x in self.discarded:
             rows.append({"time": x.time, "decision": "discarded", "detail": f"{x.reason}: {x.transcript}"})
+        for t in self.preemptive_cancels:
+            rows.append({"time": t, "decision": "preemptive cancelled", "detail": ""})
         df = pd.DataFrame(rows, columns=["time", "decision", "detail"])
         df.insert(0, "conversation", self.conversation)
         return df.sort_values("time", kind="stable").reset_index(drop=True)
@@ -310,6 +315,7 @@ class _Replay:
         self.preemptive: list[Preemptive] = []
         self.playback: list[AgentPlayback] = []
         self.discarded: list[Discarded] = []
+        self.preemptive_cancels: list[float] = []
         self._agent_index = -1
         self._playing: tuple[int, float] | None = None  # (index, start) of the agent speech now audible
 
@@ -341,6 +347,8 @@ class _Replay:
                 self.preemptive.append(Preemptive(t, a.transcript))
             elif tp is TranscriptDiscarded:
                 self.discarded.append(Discarded(t, a.transcript, a.reason, a.spoken_at))
+            elif tp is CancelPreemptive:
+                self.preemptive_cancels.append(t)
 
     def observe(self, ev: InputEvent) -> None:
         if ev.kind == "on_agent":
@@ -411,4 +419,5 @@ def replay_conversation(
         preemptive=tuple(r.preemptive),
         agent=tuple(r.playback),
         discarded=tuple(r.discarded),
+        preemptive_cancels=tuple(r.preemptive_cancels),
     )

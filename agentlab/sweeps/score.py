@@ -195,7 +195,7 @@ def span_outcomes(
       word), ``"eot"`` / ``"late"`` (it decided an eot row), else ``"other"``; ``latency`` = its
       ``eou_delay``; ``turn`` = the labelled turn.
     * ``preemptive`` (a decision row): ``"used"`` if the first commit after it comes before any
-      later preemptive start (which would cancel it) and its transcript has the same words
+      later preemptive start or cancel (which end it) and its transcript has the same words
       (:func:`~agentlab.engine.words_of`) — the session's reuse rule — with ``latency`` = that
       commit's time − the start (the head start the LLM got); else ``"wasted"`` (superseded,
       different words, or never committed).
@@ -261,11 +261,13 @@ def _rows(
     pre = sorted(decisions.preemptive, key=lambda p: p.time)
     used_pre: dict[float, float] = {}  # commit time → start of the preemptive reply it reused
     ci = 0
+    cancels = sorted(decisions.preemptive_cancels)
     for i, p in enumerate(pre):
         while ci < len(ordered_commits) and ordered_commits[ci].time < p.time - 1e-9:
             ci += 1
         nxt_commit = ordered_commits[ci] if ci < len(ordered_commits) else None
-        nxt_pre = pre[i + 1].time if i + 1 < len(pre) else math.inf
+        k = bisect.bisect_right(cancels, p.time + 1e-9)  # a cancel at the very instant belongs to an earlier start
+        nxt_pre = min(pre[i + 1].time if i + 1 < len(pre) else math.inf, cancels[k] if k < len(cancels) else math.inf)
         if nxt_commit is not None and nxt_commit.time < nxt_pre - 1e-9 and words_of(nxt_commit.transcript) == words_of(p.transcript):
             used_pre[nxt_commit.time] = p.time
 
