@@ -18,7 +18,7 @@ Example::
 
 from .chat import AgentHandoff, ChatContext, ChatMessage, FunctionCall, FunctionCallOutput
 from .clock import RealClock, VirtualClock, VirtualClockDeadlock
-from .engine import TurnEngine, UserSpeech
+from .engine import ScriptedVAD, TurnEngine, UserSpeech
 from .export import ExportWarning, export
 from .frames import events_frame, history_frame, metrics_frame
 from .models import LLM, TTS, Rule, ScriptedLLM, ScriptedResponse, ScriptedToolCall, ScriptedTTS
@@ -84,6 +84,7 @@ __all__ = [
     "ScriptedResponse",
     "ScriptedTTS",
     "ScriptedToolCall",
+    "ScriptedVAD",
     "SessionOptions",
     "SessionReport",
     "SpeechHandle",

@@ -103,7 +103,8 @@ def test_interrupting_the_agent_stops_its_labelled_speech():
     )
     opts = build_options(turn_handling={"interruption": {"min_duration": 0.5}}, aec_warmup_duration=None)
     d = replay_conversation(conv, opts)
-    assert [(i.time, i.kind) for i in d.interruptions] == [(2.5, "pause"), (3.7, "hard")]
+    # the VAD's first 32 ms frame with 0.5 s of speech: 2.05 + 15 x 0.032
+    assert [(i.time, i.kind) for i in d.interruptions] == [(2.53, "pause"), (3.7, "hard")]
     assert d.agent == (AgentPlayback(0, 1.0, 3.7, stopped=True),)
     assert [c.transcript for c in d.commits] == ["stop please wait now"]
     # Without the labelled agent speech nothing is interrupted.

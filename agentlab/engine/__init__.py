@@ -1,6 +1,6 @@
 """The sans-I/O turn engine: LiveKit's turn-taking decisions, driven by timestamped observations."""
 
-from .inputs import InputEvent, UserSpeech, replay, speech_events
+from .inputs import InputEvent, ScriptedVAD, UserSpeech, replay, speech_events
 from .turns import (
     USER_TRANSITIONS,
     Action,
@@ -31,6 +31,7 @@ __all__ = [
     "PauseAgent",
     "ReplyHold",
     "ResumeAgent",
+    "ScriptedVAD",
     "StartPreemptive",
     "Transcribed",
     "TranscriptDiscarded",

@@ -3,12 +3,15 @@
 A :class:`UserSpeech` is one utterance with its transcript. :func:`speech_events` turns a list of
 them into the events LiveKit's pipeline would produce, with LiveKit's latency model:
 
-* VAD start-of-speech ``min_speech_duration`` after the speech starts (backdated to the start);
-* the VAD's frames going quiet when the speech really ends (``on_vad_silence``) and showing speech
-  again if the user resumes inside the same segment (``on_vad_speech``): interruptions count
-  speech duration only while speech is present, as LiveKit's per-frame check does;
+* VAD start-of-speech ``min_speech_duration`` after the speech starts (backdated to the start),
+  then an inference frame every ``interval`` (the interruption gate runs on those frames);
 * VAD end-of-speech ``min_silence_duration`` after it ends (backdated to the end); utterances
   closer than that are one VAD segment, as the VAD's hysteresis would make them;
+* with a :class:`ScriptedVAD` whose ``speech_duration="voiced"`` (LiveKit's test VAD), the frames
+  going quiet when the speech really ends (``on_vad_silence``) and showing speech again if the
+  user resumes inside the same segment (``on_vad_speech``): the speech duration the interruption
+  gate reads stops growing in the silence. LiveKit's real VAD (``"span"``, the default) counts
+  the whole span up to its end-of-speech, trailing silence included;
 * an interim transcript (the first two words, or as :class:`UserSpeech` says) at
   ``end + stt_delay / 2`` and the final at ``end + stt_delay`` (as LiveKit's test STT does).
 
@@ -26,11 +29,60 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from .turns import Action, TurnEngine
 
-__all__ = ["InputEvent", "UserSpeech", "replay", "speech_events"]
+__all__ = ["InputEvent", "ScriptedVAD", "UserSpeech", "replay", "speech_events"]
+
+
+@dataclass(frozen=True)
+class ScriptedVAD:
+    """How the VAD hears scripted :class:`UserSpeech`: its hysteresis, frame cadence and what its
+    speech duration counts (the interruption gate compares that duration with ``min_duration``).
+
+    * ``speech_duration="span"`` (default): LiveKit's real VAD (``inference.VAD``, Silero): the
+      duration grows from the speech's start to the VAD's end-of-speech, trailing silence included,
+      so a 0.3 s cough under the default ``min_silence_duration`` of 0.25 s reaches a 0.5 s
+      ``min_duration``; frames every 32 ms.
+    * ``speech_duration="voiced"``: LiveKit's test VAD (``tests/fake_vad.py``): the duration stops
+      at the speech's end; frames every ``min_speech_duration``.
+
+    Pass it as ``AgentSession(vad=...)``; a :class:`~agentlab.audio.VADOptions` there means the
+    real VAD with those settings.
+
+    Example::
+
+        ScriptedVAD(min_silence_duration=0.5, interval=0.05, speech_duration="voiced")  # LiveKit's tests
+    """
+
+    min_speech_duration: float = 0.05
+    min_silence_duration: float = 0.25
+    interval: float = 0.032
+    speech_duration: Literal["span", "voiced"] = "span"
+
+    def __post_init__(self) -> None:
+        for name in ("min_speech_duration", "min_silence_duration"):
+            v = getattr(self, name)
+            if not isinstance(v, (int, float)) or not v >= 0:
+                raise ValueError(f"ScriptedVAD.{name} must be a number of seconds >= 0, got {v!r}")
+        if not isinstance(self.interval, (int, float)) or not self.interval > 0:
+            raise ValueError(f"ScriptedVAD.interval must be a number of seconds > 0, got {self.interval!r}")
+        if self.speech_duration not in ("span", "voiced"):
+            raise ValueError(f"ScriptedVAD.speech_duration must be 'span' or 'voiced', got {self.speech_duration!r}")
+
+    @classmethod
+    def of(cls, vad: Any) -> ScriptedVAD:
+        """The scripted view of a session's ``vad``: itself, or the settings it has (a
+        :class:`~agentlab.audio.VADOptions`, any object with ``min_speech_duration`` and
+        ``min_silence_duration``) on LiveKit's real VAD; ``None`` gives LiveKit's default VAD."""
+        if isinstance(vad, cls):
+            return vad
+        if vad is None:
+            return cls()
+        return cls(
+            vad.min_speech_duration, vad.min_silence_duration, getattr(vad, "interval", 0.032), getattr(vad, "speech_duration", "span")
+        )
 
 
 @dataclass(frozen=True)
@@ -92,18 +144,20 @@ class InputEvent:
 
 def speech_events(
     speeches: Sequence[UserSpeech],
+    vad: ScriptedVAD | None = None,
     *,
-    min_speech_duration: float = 0.05,
-    min_silence_duration: float = 0.25,
     has_vad: bool = True,
     has_stt: bool = True,
     stt_end_of_speech: bool = False,
 ) -> list[InputEvent]:
-    """The VAD and STT events for ``speeches`` (sorted by time, ties in generation order).
+    """The VAD and STT events for ``speeches`` (sorted by time, ties in generation order), as
+    ``vad`` hears them (default: LiveKit's real VAD, :class:`ScriptedVAD`).
 
     ``stt_end_of_speech`` adds the STT's own start/end-of-speech events (for ``turn_detection="stt"``):
     start when the speech starts, end when its final transcript arrives.
     """
+    vad = vad or ScriptedVAD()
+    voiced = vad.speech_duration == "voiced"
     ordered = sorted(speeches, key=lambda s: s.start)
     for a, b in itertools.pairwise(ordered):
         if b.start < a.end:
@@ -112,15 +166,17 @@ def speech_events(
     if has_vad:
         segments: list[list[float]] = []
         for s in ordered:
-            if segments and s.start - segments[-1][1] < min_silence_duration:
+            if segments and s.start - segments[-1][1] < vad.min_silence_duration:
                 segments[-1][1] = s.end  # the VAD never saw enough silence to end the segment
-                raw.append((s.start, "on_vad_speech", {}))  # ... but its frames showed the pause
+                if voiced:
+                    raw.append((s.start, "on_vad_speech", {}))  # ... but its frames showed the pause
             else:
                 segments.append([s.start, s.end])
-            raw.append((s.end, "on_vad_silence", {}))
+            if voiced:
+                raw.append((s.end, "on_vad_silence", {}))
         for start, end in segments:
-            raw.append((start + min_speech_duration, "on_vad_start", {"speech_start": start}))
-            raw.append((end + min_silence_duration, "on_vad_end", {"speech_end": end}))
+            raw.append((start + vad.min_speech_duration, "on_vad_start", {"speech_start": start, "interval": vad.interval}))
+            raw.append((end + vad.min_silence_duration, "on_vad_end", {"speech_end": end}))
     if has_stt:
         for s in ordered:
             for t, text in s.interims():

@@ -50,6 +50,7 @@ Example::
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -309,9 +310,10 @@ class TurnEngine:
         self.turn = _Turn()
         self.agent = _Agent()
         self.user_speaking = False  # inside a VAD segment (start detected, end not yet declared)
-        self.speech_present = False  # the VAD's frames show speech right now (False in the silence tail)
+        self.speech_present = False  # the VAD counts speech duration now (a "voiced" VAD: not in the silence tail)
         self._speech_accum = 0.0  # speech seconds so far in this segment, before the current stretch
         self._present_since = 0.0
+        self._frames: tuple[float, float] | None = None  # (time of the span's first frame, frame interval)
         self.vad_speech_start: float | None = None
         self.min_delay = config.min_delay  # the learned value in dynamic mode
         self._deadlines: dict[str, float] = {}
@@ -348,8 +350,13 @@ class TurnEngine:
 
     # --- user speech ----------------------------------------------------------------------
 
-    def on_vad_start(self, t: float, *, speech_start: float) -> list[Action]:
-        """The VAD detected speech at ``t`` that began at ``speech_start``."""
+    def on_vad_start(self, t: float, *, speech_start: float, interval: float | None = None) -> list[Action]:
+        """The VAD detected speech at ``t`` that began at ``speech_start``.
+
+        ``interval`` is the VAD's frame interval (Silero: 32 ms): LiveKit runs the interruption
+        gate on the VAD's frames, every ``interval`` from ``t`` until the span ends. Without it the
+        engine checks at the exact instant a condition changes.
+        """
         c = self.config
         actions: list[Action] = [UserStateChange("speaking", at=speech_start), ReplyHold(True)]
         if c.dynamic and self._prev_speech_end is not None and not self._agent_spoke_since_user:
@@ -363,6 +370,7 @@ class TurnEngine:
         self.user_speaking = True
         self.speech_present = True
         self._speech_accum, self._present_since = 0.0, speech_start
+        self._frames = (t, interval) if interval else None
         self.vad_speech_start = speech_start
         if self.turn.speech_start is None:
             # LiveKit: a turn starts at its first VAD speech since the last commit, even a sound that
@@ -402,11 +410,14 @@ class TurnEngine:
         return actions
 
     def on_vad_silence(self, t: float) -> list[Action]:
-        """The VAD's frames stopped showing speech at ``t`` (the segment's end is declared later)."""
+        """A "voiced" VAD (LiveKit's test VAD) stopped counting speech at ``t``: its speech duration
+        stays where it is through the silence tail (LiveKit's real VAD counts the whole span and
+        sends no such event)."""
         if self.speech_present:
             self._speech_accum += t - self._present_since
             self.speech_present = False
-            self._deadlines.pop("interrupt_check", None)
+            if self._speech_accum < self.config.min_duration:
+                self._deadlines.pop("interrupt_check", None)  # it will not reach min_duration in this silence
         return []
 
     def on_vad_speech(self, t: float) -> list[Action]:
@@ -420,10 +431,33 @@ class TurnEngine:
     def _speech_duration(self, t: float) -> float:
         return self._speech_accum + (t - self._present_since if self.speech_present else 0.0)
 
-    def _arm_interrupt_check(self, t: float) -> None:
-        # LiveKit checks on every VAD frame with speech: the check is due when the segment's speech reaches min_duration.
-        if self.config.mode != "manual" and self.agent.active and self.speech_present:
-            self._deadlines["interrupt_check"] = t + max(0.0, self.config.min_duration - self._speech_duration(t))
+    def _at_frame(self, t: float, *, after: bool = False) -> float:
+        """The VAD frame at ``t`` or the first one later (strictly later with ``after``); ``t`` itself without frames."""
+        if self._frames is None:
+            return t
+        first, interval = self._frames
+        tk = first + math.ceil((t - first) / interval - 1e-9) * interval
+        if after and tk <= t + 1e-9:
+            tk += interval
+        return round(tk, 9)
+
+    def _arm_interrupt_check(self, t: float, *, after: bool = False) -> None:
+        """LiveKit runs the interruption gate on every VAD frame of the span whose speech duration has
+        reached ``min_duration``. The gate's answer only changes when something it reads changes, so
+        one check is armed for the first frame where it could act: when the duration gets there, or,
+        after a change (a transcript, the agent's speech, the warm-up's end), the next frame."""
+        if self.config.mode == "manual" or not self.agent.active or not self.user_speaking:
+            return
+        d = self._speech_duration(t)
+        if d >= self.config.min_duration - 1e-9:
+            due = self._at_frame(t, after=after)  # frames run on through the silence tail
+        elif self.speech_present:
+            due = self._at_frame(t + self.config.min_duration - d)
+        else:
+            return
+        current = self._deadlines.get("interrupt_check")
+        if current is None or due < current:
+            self._deadlines["interrupt_check"] = due
 
     def on_transcript(
         self,
@@ -471,7 +505,10 @@ class TurnEngine:
             self.turn.interim = text
             if not c.has_vad and text.strip():
                 actions += self._interrupt_gate(t, "transcript")
+            elif c.min_words:
+                self._arm_interrupt_check(t, after=True)  # the next VAD frame sees the new words
             return actions
+        words_before = self.turn.words()  # LiveKit gates a final before adding it (§19): finals so far + interim
         self.turn.interim = ""
         self.turn.finals.append(text.strip())
         self.turn.language = language or self.turn.language
@@ -489,7 +526,9 @@ class TurnEngine:
             self._deadlines.pop("false_interruption", None)
             actions.append(InterruptAgent("false_interruption_confirmed"))
         else:
-            actions += self._interrupt_gate(t, "transcript")
+            actions += self._interrupt_gate(t, "transcript", words=words_before)
+            if c.min_words:
+                self._arm_interrupt_check(t, after=True)
         if c.mode != "stt":  # in stt mode the STT's end of speech commits first (LiveKit)
             actions += self._maybe_preempt(t)
         if not self.user_speaking and c.mode in (None, "vad"):
@@ -547,13 +586,9 @@ class TurnEngine:
         if not active:
             self.agent.paused = False
             self._deadlines.pop("false_interruption", None)
-        actions: list[Action] = []
-        if active and self.speech_present and self.config.mode != "manual":
-            if self._speech_duration(t) >= self.config.min_duration:
-                actions += self._interrupt_gate(t, "vad")  # the user was already talking long enough
-            else:
-                self._arm_interrupt_check(t)
-        return actions
+        if active:
+            self._arm_interrupt_check(t)  # the user may already be talking: the gate runs on the next frame
+        return self.on_timer(t)
 
     # --- rules --------------------------------------------------------------------------
 
@@ -593,7 +628,8 @@ class TurnEngine:
             and a.first_speaking_at <= t < a.first_speaking_at + c.aec_warmup_duration
         )
 
-    def _interrupt_gate(self, t: float, via: Literal["vad", "transcript"]) -> list[Action]:
+    def _interrupt_gate(self, t: float, via: Literal["vad", "transcript"], *, words: int | None = None) -> list[Action]:
+        """LiveKit's ``_interrupt_by_audio_activity``; ``words`` overrides the transcript's word count."""
         c, a = self.config, self.agent
         if c.mode == "manual" or not c.interruptions:
             return []
@@ -601,7 +637,7 @@ class TurnEngine:
             return []
         if not a.active or not a.interruptible or a.paused:
             return []
-        if c.min_words > 0 and c.has_stt and self.turn.words() < c.min_words:
+        if c.min_words > 0 and c.has_stt and (self.turn.words() if words is None else words) < c.min_words:
             return []
         if self._can_pause() and a.audible:
             a.paused = True
@@ -612,7 +648,7 @@ class TurnEngine:
         return [InterruptAgent(via)]
 
     def _on_interrupt_check(self, t: float) -> list[Action]:
-        if not self.speech_present:
+        if not self.user_speaking or self._speech_duration(t) < self.config.min_duration - 1e-9:
             return []
         if self.agent.paused and self.agent.paused_before_audible:
             self.agent.paused_before_audible = False  # real speech, not a blip: the full timeout applies
@@ -620,7 +656,7 @@ class TurnEngine:
         if self._aec_warming(t):
             # LiveKit checks on every VAD frame; the first check after the warm-up may interrupt.
             assert self.agent.first_speaking_at is not None and self.config.aec_warmup_duration is not None
-            self._deadlines["interrupt_check"] = self.agent.first_speaking_at + self.config.aec_warmup_duration
+            self._deadlines["interrupt_check"] = self._at_frame(self.agent.first_speaking_at + self.config.aec_warmup_duration)
             return []
         return self._interrupt_gate(t, "vad")
 

@@ -264,12 +264,13 @@ class ScriptedLLM(LLM):
             if i:
                 await asyncio.sleep(per_token)
             yield ChatChunk(delta=ChoiceDelta(content=tok))
+        if response.duration is not None:
+            # LiveKit's test LLM ends its stream at ``duration`` (and sends its tool calls then),
+            # however early its text came: the TTS is flushed only when the stream ends.
+            rest = start + response.duration - asyncio.get_running_loop().time()
+            if rest > 0:
+                await asyncio.sleep(rest)
         if calls:
-            if response.duration is not None:
-                # LiveKit's scripted LLM sends tool calls at ``duration``.
-                rest = start + response.duration - asyncio.get_running_loop().time()
-                if rest > 0:
-                    await asyncio.sleep(rest)
             yield ChatChunk(delta=ChoiceDelta(tool_calls=tuple(calls)))
         prompt = sum(self._chars(it) for it in request.chat_ctx.items) // 4 + 1
         completion = len(tokens) + sum(len(c.arguments) // 4 + 1 for c in calls)

@@ -290,12 +290,13 @@ def stt_events(utterances: Sequence[Utterance], stt: STT, *, end_of_speech: bool
 def recording_events(track: VADTrack, utterances: Sequence[Utterance], stt: STT, *, stt_end_of_speech: bool = False) -> list[InputEvent]:
     """VAD events from ``track`` and transcript events from ``utterances``, merged in time order.
 
-    ``stt_end_of_speech`` adds the STT's own start/end-of-speech events (``turn_detection="stt"``).
+    The VAD is LiveKit's real one: its speech duration spans each segment to its end-of-speech
+    (trailing silence included), on frames of ``track.frame_duration``. ``stt_end_of_speech`` adds
+    the STT's own start/end-of-speech events (``turn_detection="stt"``).
     """
     raw: list[tuple[float, str, dict[str, Any]]] = []
     for seg in track.segments:
-        raw.append((seg.start_detected, "on_vad_start", {"speech_start": seg.start}))
-        raw.append((seg.end, "on_vad_silence", {}))
+        raw.append((seg.start_detected, "on_vad_start", {"speech_start": seg.start, "interval": track.frame_duration or None}))
         raw.append((seg.end_detected, "on_vad_end", {"speech_end": seg.end}))
     raw += stt.transcript_events(utterances, end_of_speech=stt_end_of_speech)
     return [InputEvent(round(t, 9), i, kind, data) for i, (t, kind, data) in enumerate(sorted(raw, key=lambda r: r[0]))]

@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 from .._utils import NOT_GIVEN, is_given
 from ..chat import ChatContext, ChatMessage
 from ..engine import turns as eng
-from ..engine.inputs import InputEvent, UserSpeech, speech_events
+from ..engine.inputs import InputEvent, ScriptedVAD, UserSpeech, speech_events
 from ..tools import StopResponse
 from . import events as ev
 from .speech import SpeechHandle
@@ -99,14 +99,6 @@ class _VoiceInput:
 
     # --- configuration ------------------------------------------------------------------------
 
-    def vad_options(self) -> dict[str, float]:
-        # LiveKit 1.8.9's auto VAD (silero) unless the session was given VAD settings.
-        vad = self.session._vad
-        return {
-            "min_speech_duration": getattr(vad, "min_speech_duration", 0.05),
-            "min_silence_duration": getattr(vad, "min_silence_duration", 0.25),
-        }
-
     def engine_config(self) -> eng.EngineConfig:
         """The current agent's turn handling (its ``turn_handling`` overrides the session's)."""
         o = self.session._options
@@ -125,12 +117,10 @@ class _VoiceInput:
         """``AgentSession.attach_user_input``'s work: schedule the observations of ``source``."""
         s = self.session
         items = list(source)
-        vad = self.vad_options()
         if items and all(isinstance(i, UserSpeech) for i in items):
             events = speech_events(
                 items,
-                min_speech_duration=vad["min_speech_duration"],
-                min_silence_duration=vad["min_silence_duration"],
+                ScriptedVAD.of(s._vad),  # LiveKit 1.8.9's auto VAD (silero) unless the session was given one
                 has_stt=self.wiring["has_stt"],
                 stt_end_of_speech=s._options.turn_detection == "stt",
             )

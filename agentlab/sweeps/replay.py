@@ -61,7 +61,7 @@ from typing import Any, Literal
 
 from ..audio import VADOptions, analyze_vad
 from ..datasets.model import Conversation
-from ..engine.inputs import InputEvent, speech_events
+from ..engine.inputs import InputEvent, ScriptedVAD, speech_events
 from ..engine.turns import (
     CancelPreemptive,
     CommitTurn,
@@ -283,12 +283,7 @@ def conversation_events(
         if stt.model == "whisper":
             raise ValueError(f"conversation {conv.id!r} is scripted (no audio): the whisper STT needs a recording")
         speech = conv.user_speech(stt_delay=stt.final_delay, split_pause=stt.split_pause)
-        vad = speech_events(
-            speech,
-            min_speech_duration=vad_options.min_speech_duration,
-            min_silence_duration=vad_options.min_silence_duration,
-            has_stt=False,
-        )
+        vad = speech_events(speech, ScriptedVAD.of(vad_options), has_stt=False)
         model, heard = stt.build(labels)
         raw = [(e.t, e.kind, e.data) for e in vad] + model.transcript_events(heard, end_of_speech=stt_end_of_speech)
         user = [InputEvent(round(t, 9), i, kind, data) for i, (t, kind, data) in enumerate(sorted(raw, key=lambda r: r[0]))]
