@@ -390,12 +390,12 @@ def test_say_and_reply_and_queueing(vrun):
     msgs = [i for i in s.history.items if i.type == "message"]
     assert [m.text_content for m in msgs] == ["Hello **there** 👋", "From the LLM."]
     states = [(e.created_at, e.new_state) for e in s.events if e.type == "agent_state_changed"]
-    # the say plays 0-2 s; the reply's LLM ran meanwhile, and it starts 0.25 s after (min_consecutive_speech_delay)
+    # the say plays 0-2 s; the reply, queued at 0, says "thinking" then (LiveKit) and its LLM and TTS
+    # run meanwhile; it starts 0.25 s after the say (min_consecutive_speech_delay)
     assert states[1:] == [
         (0.0, "thinking"),
         (0.0, "speaking"),
         (2.0, "listening"),
-        (2.25, "thinking"),
         (2.25, "speaking"),
         (5.25, "listening"),
     ]

@@ -215,6 +215,7 @@ class _AgentActivity:
         """Queue a speech for playing (preemptive replies are created first and queued at commit)."""
         heapq.heappush(self._queue, (-handle.priority, next(self._seq), handle))
         handle._scheduled = True
+        handle._queued.set()
         self._wake.set()
 
     async def _schedule_loop(self) -> None:
@@ -307,8 +308,9 @@ class _AgentActivity:
             waiter.cancel()
         return ok and not handle.interrupted
 
-    async def _wait_authorized(self, handle: SpeechHandle) -> bool:
-        waiter = asyncio.ensure_future(handle._authorized.wait())
+    async def _wait_authorized(self, handle: SpeechHandle, *, queued_only: bool = False) -> bool:
+        """Wait until ``handle`` may play (or, ``queued_only``, until it is queued); False if interrupted first."""
+        waiter = asyncio.ensure_future((handle._queued if queued_only else handle._authorized).wait())
         ok = await handle._wait_if_not_interrupted(waiter)
         if not ok:
             waiter.cancel()
@@ -319,7 +321,6 @@ class _AgentActivity:
         try:
             if not await self._wait_authorized(handle):
                 return
-            s._set_agent_state("thinking")
 
             async def source() -> Any:
                 yield text
@@ -337,7 +338,9 @@ class _AgentActivity:
                 msg.metrics.update(_speaking_metrics(playout, s.now()))
                 s._add_item(msg, self.agent, speech=handle)
         finally:
-            self._finish(handle)
+            handle._mark_done()
+            if s.agent_state == "speaking":  # LiveKit: a say ends its own speaking, nothing else
+                s._set_agent_state("listening")
 
     async def run_reply(
         self,
@@ -376,8 +379,10 @@ class _AgentActivity:
             self._finish(handle)
 
     def _finish(self, handle: SpeechHandle) -> None:
+        """A reply is done: with no other speech current or queued the agent is listening (LiveKit's
+        ``_on_pipeline_reply_done``); a queued reply already said "thinking"."""
         handle._mark_done()
-        if self.current is handle:
+        if (self.current is None or self.current.done()) and not any(not h.done() for _, _, h in self._queue):
             self.session._set_agent_state("listening")
 
     def _llm_ctx(self, reply_ctx: ChatContext, instructions: str | None) -> ChatContext:
@@ -407,13 +412,20 @@ class _AgentActivity:
             if handle.num_steps == 1:
                 if preemptive and s.options.preemptive_generation.preemptive_tts and agent.tts is not None:
                     pipe = _TTSPipe(self, handle, gen.text_stream())  # synthesize before the turn is even committed
-                if not await self._wait_authorized(handle) or not await self._wait_user_silent(handle):
+                # LiveKit: once queued the reply says "thinking" (even behind another speech) and its
+                # TTS starts; it plays when authorized and the user is silent.
+                ready = await self._wait_authorized(handle, queued_only=True)
+                if ready:
+                    s._speech_state(handle, "thinking")
+                    if pipe is None and agent.tts is not None:
+                        pipe = _TTSPipe(self, handle, gen.text_stream())
+                    ready = await self._wait_authorized(handle) and await self._wait_user_silent(handle)
+                if not ready:
                     gen.task.cancel()
                     if pipe is not None:
                         await pipe.cancel()
                     await asyncio.gather(gen.task, return_exceptions=True)
                     return
-                s._speech_state(handle, "thinking")
             elif not await self._wait_user_silent(handle):
                 # A tool follow-up is a scheduled reply too: it waits for the user to be silent (§8).
                 gen.task.cancel()
@@ -447,6 +459,8 @@ class _AgentActivity:
                 s._add_item(msg, agent, speech=handle, reply_ctx=reply_ctx)
             if gen.calls and not interrupted:
                 s._speech_state(handle, "thinking")
+            elif s.agent_state == "speaking":
+                s._set_agent_state("listening")
             if executor is None and gen.calls:
                 # A model that calls a tool it was not offered still gets an (error) output.
                 executor = asyncio.get_running_loop().create_task(self._execute_tools(handle, gen, tools))

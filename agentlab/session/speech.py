@@ -49,6 +49,7 @@ class SpeechHandle:
         self._interrupt_fut: asyncio.Future[None] = self._loop.create_future()
         self._authorized = asyncio.Event()
         self._scheduled = False
+        self._queued = asyncio.Event()  # set with _scheduled: a preemptive reply waits for it
         self._step_played = asyncio.Event()
         # Set while a tool of this speech waits for an AgentTask: a run counts it as settled.
         self._waiting_on_task = False
