@@ -9,7 +9,7 @@ frames from different runs concatenate and compare cleanly.
 ===================  ==========================================================================
 item_id              the item's id (``item_3``)
 type                 ``message``, ``function_call``, ``function_call_output``, ``agent_handoff``
-created_at           session seconds (for assistant messages: when speaking started)
+created_at           session seconds (assistant: when its reply step started, a say when it started speaking; LiveKit)
 role                 ``user`` / ``assistant`` / ``system`` (messages)
 text                 message text
 interrupted          True if the message was cut by an interruption
@@ -28,10 +28,11 @@ llm_node_ttft        assistant: LLM time to first token of that message
 speech edge), ``emitted_at`` (when the session emitted it; the frame is in this order), ``wall_time``,
 ``type``, ``old_state``, ``new_state``
 (state changes), ``transcript``, ``is_final`` (transcriptions), ``item_id``, ``item_type``,
-``role``, ``text``, ``interrupted`` (items added), ``speech_id`` (speech, tool and metrics events),
-``source``, ``user_initiated`` (speech created), ``function_names``, ``n_calls``, ``n_errors``
-(tools executed), ``metrics_type`` (metrics collected), ``error``, ``recoverable`` (errors; source
-in ``source``), ``reason`` (close), ``resumed`` (false interruption).
+``role``, ``text``, ``interrupted`` (items added; speech done), ``speech_id`` (speech, tool and
+metrics events), ``source``, ``user_initiated`` (speech created, scheduled, done),
+``function_names``, ``n_calls``, ``n_errors`` (tools executed), ``metrics_type`` (metrics
+collected), ``error``, ``recoverable`` (errors; source in ``source``), ``reason`` (close; a dropped
+user turn, whose words are in ``transcript``), ``resumed`` (false interruption).
 
 **metrics_frame** columns: ``created_at``, ``type`` (``llm_metrics``, ``tts_metrics``,
 ``stt_metrics``, ``eou_metrics``), ``label``, ``model``, ``provider``, ``request_id``, ``speech_id``,
@@ -200,6 +201,10 @@ def _event_row(e: Any) -> dict[str, Any]:
         )
     elif kind == "speech_created":
         row.update(speech_id=e.speech_handle.id, source=e.source, user_initiated=e.user_initiated)
+    elif kind in ("speech_scheduled", "speech_done", "tool_step_limit_reached"):
+        row.update(speech_id=e.speech_id, source=getattr(e, "source", None), interrupted=getattr(e, "interrupted", None))
+    elif kind == "user_turn_dropped":
+        row.update(transcript=e.transcript, reason=e.reason, speech_id=e.speech_id)
     elif kind == "metrics_collected":
         row.update(metrics_type=e.metrics.type, speech_id=getattr(e.metrics, "speech_id", None))
     elif kind == "error":

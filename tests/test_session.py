@@ -94,6 +94,12 @@ def test_tool_step_limit_matches_livekit(vrun, max_tool_steps):
     assert session.metrics_frame()["tool_choice"].tolist()[-1] == "none"
     handle_ids = {e.speech_handle.id for e in session.events if e.type == "speech_created"}
     assert len(handle_ids) == 1  # all steps ran on one SpeechHandle
+    (limit,) = [e for e in session.events if e.type == "tool_step_limit_reached"]
+    assert (limit.speech_id, limit.max_tool_steps) == (handle_ids.pop(), max_tool_steps)
+    # the limit is reached after the last tool round, before the forced reply's request
+    last_round = rounds[-1]
+    assert last_round.emitted_at <= limit.emitted_at
+    assert session.events_frame().query("type == 'tool_step_limit_reached'")["speech_id"].tolist() == [limit.speech_id]
 
 
 def test_tool_errors_become_outputs_in_history(vrun):

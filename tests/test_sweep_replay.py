@@ -116,7 +116,8 @@ def test_interrupting_the_agent_stops_its_labelled_speech():
 def test_replay_agrees_with_simulate(name, index):
     conv = dataclasses.replace(ads.load(name)[index], audio=None)  # scripted: the spoken-script path
     run = simulate_conversation(conv, lambda: al.Agent(instructions="x"), {"llm": al.ScriptedLLM(default="OK.")}, mode="speech")
-    slow = [(r.created_at, r.text) for r in run.history.itertuples() if r.role == "user"]
+    added = run.events[run.events.type == "conversation_item_added"].set_index("item_id")["emitted_at"]
+    slow = [(added[r.item_id], r.text) for r in run.history.itertuples() if r.role == "user"]  # when each turn committed
     fast = [(c.time, c.transcript) for c in replay_conversation(conv, None).commits]
     assert len(slow) == len(fast) > 1
     for (ts, xs), (tf, xf) in zip(slow, fast, strict=True):

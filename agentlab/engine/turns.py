@@ -156,7 +156,11 @@ class InterruptAgent:
 
 @dataclass(frozen=True)
 class PauseAgent:
-    """Pause the current speech's audio (a possible false interruption)."""
+    """Pause the current speech's audio (a possible false interruption). ``listening``: the agent
+    state becomes listening (LiveKit: a pause by the interruption gate does; the pause at the
+    user's first sound, before the reply is audible, leaves the state as it is)."""
+
+    listening: bool = True
 
 
 @dataclass(frozen=True)
@@ -385,7 +389,7 @@ class TurnEngine:
             # with a zero timeout (it resumes at the end of the noise) until the speech reaches min_duration.
             self.agent.paused = True
             self.agent.paused_before_audible = True
-            actions.append(PauseAgent())
+            actions.append(PauseAgent(listening=False))
         # Without agent speech there is nothing to interrupt; on_agent arms the check if speech starts.
         self._arm_interrupt_check(speech_start)
         return actions + self.on_timer(t)
@@ -635,23 +639,23 @@ class TurnEngine:
             return []
         if self._aec_warming(t):
             return []
-        if not a.active or not a.interruptible or a.paused:
+        if not a.active or not a.interruptible:
             return []
         if c.min_words > 0 and c.has_stt and (self.turn.words() if words is None else words) < c.min_words:
             return []
-        if self._can_pause() and a.audible:
-            a.paused = True
+        if self._can_pause():
+            # LiveKit pauses (again, if need be) with the full timeout, audible or not, and the agent is listening.
+            changed = not a.paused or a.paused_before_audible
+            a.paused, a.paused_before_audible = True, False
+            self._deadlines.pop("false_interruption", None)
             if not self.user_speaking and c.false_interruption_timeout is not None:
                 self._deadlines["false_interruption"] = t + c.false_interruption_timeout
-            return [PauseAgent()]
+            return [PauseAgent()] if changed else []
         a.active = False
         return [InterruptAgent(via)]
 
     def _on_interrupt_check(self, t: float) -> list[Action]:
         if not self.user_speaking or self._speech_duration(t) < self.config.min_duration - 1e-9:
-            return []
-        if self.agent.paused and self.agent.paused_before_audible:
-            self.agent.paused_before_audible = False  # real speech, not a blip: the full timeout applies
             return []
         if self._aec_warming(t):
             # LiveKit checks on every VAD frame; the first check after the warm-up may interrupt.

@@ -205,7 +205,7 @@ class _AgentActivity:
             )
         handle = SpeechHandle(speech_id=s._ids("speech"), allow_interruptions=bool(allow_interruptions), source=source)
         self._handles.append(handle)
-        handle.add_done_callback(lambda h: self._handles.remove(h) if h in self._handles else None)
+        handle.add_done_callback(self._on_speech_done)
         s._emit(ev.SpeechCreatedEvent, speech_handle=handle, user_initiated=True, source=source)
         if schedule:
             self.schedule(handle)
@@ -217,6 +217,12 @@ class _AgentActivity:
         handle._scheduled = True
         handle._queued.set()
         self._wake.set()
+        self.session._emit(ev.SpeechScheduledEvent, speech_id=handle.id, source=handle.source, priority=handle.priority)
+
+    def _on_speech_done(self, handle: SpeechHandle) -> None:
+        if handle in self._handles:
+            self._handles.remove(handle)
+        self.session._emit(ev.SpeechDoneEvent, speech_id=handle.id, source=handle.source, interrupted=handle.interrupted)
 
     async def _schedule_loop(self) -> None:
         s = self.session
@@ -326,7 +332,7 @@ class _AgentActivity:
                 yield text
 
             playout, interrupted = await self._play(handle, source())
-            heard = playout.heard_text() if interrupted else text
+            heard = playout.heard_text(playout.ended_at or s.now()) if interrupted else text
             if add_to_chat_ctx and heard:
                 msg = ChatMessage(
                     role="assistant",
@@ -405,6 +411,7 @@ class _AgentActivity:
         s = self.session
         agent = self.agent
         max_steps = s.options.max_tool_steps
+        spoke = False  # a step of this reply was heard
         while True:
             tools = agent.tools + [t for t in s.tools if t.name not in {a.name for a in agent.tools}]
             gen = _Generation(s, handle, agent, self._llm_ctx(reply_ctx, instructions), tools, tool_choice)
@@ -431,6 +438,7 @@ class _AgentActivity:
                 gen.task.cancel()
                 await asyncio.gather(gen.task, return_exceptions=True)
                 return
+            started = s.now()  # LiveKit's reply_started_at: the step may play; its message's created_at
             handle._step_played.clear()
             # No tools offered, no executor: a step without tools costs one task less.
             executor = asyncio.get_running_loop().create_task(self._execute_tools(handle, gen, tools)) if tools else None
@@ -440,31 +448,42 @@ class _AgentActivity:
                 gen.task.cancel()
             await asyncio.gather(gen.task, return_exceptions=True)
             now = s.now()
-            text = playout.heard_text() if interrupted else gen.text.strip()
+            text = playout.heard_text(playout.ended_at or now) if interrupted else gen.text.strip()
             if text:
                 msg = ChatMessage(
                     role="assistant",
                     content=[text],
                     id=s._ids("item"),
                     interrupted=interrupted,
-                    created_at=playout.started_at if playout.started_at is not None else now,
+                    created_at=started,
                 )
                 msg.metrics.update(_speaking_metrics(playout, now))
                 if gen.ttft >= 0:
                     msg.metrics["llm_node_ttft"] = round(gen.ttft, 9)
-                if user_message is not None and playout.started_at is not None and handle.num_steps == 1:
-                    # From the user's end of speech (voice) or the message (text) to the agent's first sound.
+                if user_message is not None and playout.started_at is not None and not spoke:
+                    # From the user's end of speech (voice) or the message (text) to the agent's first
+                    # sound: on the reply's first audible message, after any silent tool steps (LiveKit).
                     stopped = user_message.metrics.get("stopped_speaking_at", user_message.created_at)
                     msg.metrics["e2e_latency"] = round(playout.started_at - stopped, 9)
+                spoke = spoke or playout.started_at is not None
                 s._add_item(msg, agent, speech=handle, reply_ctx=reply_ctx)
             if gen.calls and not interrupted:
                 s._speech_state(handle, "thinking")
+                # LiveKit runs the tools in the background: no speech is current until the follow-up
+                # is scheduled, so the user's speech meanwhile pauses or interrupts nothing.
+                handle._in_tools = True
+                s._notify_engine()
             elif s.agent_state == "speaking":
                 s._set_agent_state("listening")
             if executor is None and gen.calls:
                 # A model that calls a tool it was not offered still gets an (error) output.
                 executor = asyncio.get_running_loop().create_task(self._execute_tools(handle, gen, tools))
-            results: list[_ToolResult] = await executor if executor is not None else []
+            try:
+                results: list[_ToolResult] = await executor if executor is not None else []
+            finally:
+                if handle._in_tools:
+                    handle._in_tools = False
+                    s._notify_engine()
             if not results:
                 return
             # Tools may have changed the agent's conversation (an AgentTask merges its messages back):
@@ -505,6 +524,7 @@ class _AgentActivity:
             if tool_choice == "none" or handle.num_steps >= max_steps + 1 or handoffs:
                 if handle.num_steps >= max_steps + 1:
                     logger.warning("maximum number of tool steps reached (max_tool_steps=%d); forcing a final reply", max_steps)
+                    s._emit(ev.ToolStepLimitEvent, speech_id=handle.id, max_tool_steps=max_steps)
                 tool_choice = "none"
             else:
                 tool_choice = "auto"
@@ -516,7 +536,7 @@ class _AgentActivity:
         ``pipe`` is a TTS already running (``preemptive_tts``); otherwise one starts now.
         """
         s = self.session
-        playout = _Playout(handle.id)
+        playout = _Playout(handle.id, s.now)
         handle._playout = playout
         if handle._pause_requested:
             playout.pause()  # a user spoke while the reply was still thinking
@@ -551,12 +571,15 @@ class _AgentActivity:
 
         if self.agent.tts is not None and pipe is None:
             pipe = _TTSPipe(self, handle, text)
+        if pipe is not None:
+            playout.transcript, playout.synced = pipe.transcript, s.output.sync_transcription
         task = asyncio.get_running_loop().create_task(forward_audio(pipe) if pipe is not None else forward_text())
         try:
             finished = await handle._wait_if_not_interrupted(task)
         finally:
             if sink is not None and playout.started_at is not None:
                 sink.flush()
+        playout.ended_at = s.now()
         if not finished:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)

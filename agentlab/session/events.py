@@ -35,10 +35,14 @@ __all__ = [
     "MetricsCollectedEvent",
     "STTMetrics",
     "SpeechCreatedEvent",
+    "SpeechDoneEvent",
+    "SpeechScheduledEvent",
     "TTSMetrics",
+    "ToolStepLimitEvent",
     "UserInputTranscribedEvent",
     "UserState",
     "UserStateChangedEvent",
+    "UserTurnDroppedEvent",
     "WakeUpEvent",
 ]
 
@@ -138,6 +142,50 @@ class SpeechCreatedEvent(_Event):
     user_initiated: bool
     source: Literal["say", "generate_reply"]
     type: Literal["speech_created"] = "speech_created"
+
+
+@dataclass(frozen=True, kw_only=True)
+class SpeechScheduledEvent(_Event):
+    """agentlab's: a speech joined the queue (a preemptive reply joins it at the commit, if reused).
+    LiveKit schedules speech without an event; this one lets a run be followed speech by speech."""
+
+    speech_id: str
+    source: Literal["say", "generate_reply"]
+    priority: int
+    type: Literal["speech_scheduled"] = "speech_scheduled"
+
+
+@dataclass(frozen=True, kw_only=True)
+class SpeechDoneEvent(_Event):
+    """agentlab's: a speech is done, played out or ``interrupted`` (also a preemptive reply that
+    was never used). Pairs with ``speech_created`` by ``speech_id``."""
+
+    speech_id: str
+    source: Literal["say", "generate_reply"]
+    interrupted: bool
+    type: Literal["speech_done"] = "speech_done"
+
+
+@dataclass(frozen=True, kw_only=True)
+class UserTurnDroppedEvent(_Event):
+    """agentlab's: a completed user turn got no reply and is not in the history. ``reason``:
+    ``"uninterruptible"`` (the current speech, ``speech_id``, refuses interruptions; LiveKit only
+    logs a warning) or ``"handoff"`` (the agent was handing off)."""
+
+    transcript: str
+    reason: Literal["uninterruptible", "handoff"]
+    speech_id: str | None = None
+    type: Literal["user_turn_dropped"] = "user_turn_dropped"
+
+
+@dataclass(frozen=True, kw_only=True)
+class ToolStepLimitEvent(_Event):
+    """agentlab's: reply ``speech_id`` reached ``max_tool_steps``; the LLM is asked once more,
+    without tools, for a final reply (LiveKit only logs a warning)."""
+
+    speech_id: str
+    max_tool_steps: int
+    type: Literal["tool_step_limit_reached"] = "tool_step_limit_reached"
 
 
 @dataclass(frozen=True, kw_only=True)

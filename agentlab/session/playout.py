@@ -13,13 +13,28 @@ was heard, so an interrupted message keeps only the words the user heard, and th
 ``playback`` log (what ``Run.write_audio`` renders) holds every stretch that played.
 
 ``session.output.transcription`` (:class:`TextOutput`) receives the words as they are spoken.
+
+What an interrupted message keeps follows LiveKit's ``TranscriptSynchronizer`` (RoomIO's
+``sync_transcription``, on by default): :class:`_Transcript` logs the step's text and audio as
+they reach the output and, at the interruption, replays the synchronizer's word pacing. From the
+first audio frame, each word (a whitespace-led token, punctuation kept) is released after
+``syllables / speed`` seconds, ``speed`` being 3.83 syllables per second until both the text and
+the audio are complete, then the step's syllables over its audio duration; a word in flight
+finishes during a pause, the next waits for the resume. Syllables are Liang hyphenation pieces
+with the TeX US-English patterns (the ``hyphenate`` package, as LiveKit). With
+``sync_transcription=False`` the message keeps all the text that reached the output.
 """
 
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Protocol
+
+from hyphenate import hyphenate_word
 
 from ..models.llm import retry_observer
 from ..models.tts import AudioFrame
@@ -61,9 +76,103 @@ class TextOutput(Protocol):
 
 @dataclass
 class SessionOutput:
-    """``session.output``: ``transcription``, a :class:`TextOutput` or ``None`` (the default)."""
+    """``session.output``: ``transcription``, a :class:`TextOutput` or ``None`` (the default), and
+    ``sync_transcription`` (RoomIO's option, default ``True``): an interrupted reply keeps the
+    words LiveKit's transcript synchronizer had released by then, paced by syllables over the
+    audio; ``False`` keeps all the text that reached the output.
+
+    Example::
+
+        session.output.sync_transcription = False  # as RoomIO(sync_transcription=False)
+    """
 
     transcription: TextOutput | None = None
+    sync_transcription: bool = True
+
+
+#: LiveKit's ``STANDARD_SPEECH_RATE``: syllables per second before a step's audio length is known.
+STANDARD_SPEECH_RATE = 3.83
+# Scripts written without spaces: each character is a word. After one of them, a full-width
+# clause mark ends the word (LiveKit's word tokenizer, split_character and split_cjk_clauses).
+_CHAR_WORD = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\u0e00-\u0e7f]")
+_CJK_TEXT = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\u3000-\u303f\uf900-\ufaff\uac00-\ud7af\uff00-\uffef]")
+_CJK_CLAUSE = frozenset("，。！？；：、")
+
+
+def _tokens(text: str) -> list[tuple[str, int]]:
+    """The synchronizer's words with their end offsets: each keeps the whitespace before it and its
+    punctuation, so the released words join back into the text."""
+    out: list[tuple[str, int]] = []
+    start = 0
+    for i, ch in enumerate(text):
+        if ch.isspace():
+            if text[start:i].strip():
+                out.append((text[start:i], i))
+                start = i  # the whitespace leads the next word
+        elif _CHAR_WORD.match(ch):
+            if start < i:
+                out.append((text[start:i], i))
+            out.append((ch, i + 1))
+            start = i + 1
+        elif ch in _CJK_CLAUSE and i > 0 and _CJK_TEXT.match(text[i - 1]) and not (ch in "，：" and text[i - 1].isdigit()):
+            out.append((text[start : i + 1], i + 1))
+            start = i + 1
+    if start < len(text):
+        out.append((text[start:], len(text)))
+    return out
+
+
+@lru_cache(maxsize=4096)
+def _syllables(token: str) -> int:
+    return len(hyphenate_word(token)) if token.strip() else 0
+
+
+@dataclass
+class _Transcript:
+    """One step's text and audio as they reached the output, for the synchronizer's pacing."""
+
+    text: str = ""
+    text_times: list[tuple[int, float]] = field(default_factory=list)  # (text length, when it arrived)
+    text_done: float | None = None
+    audio: float = 0.0
+    audio_done: float | None = None
+
+    def push_text(self, chunk: str, t: float) -> None:
+        self.text += chunk
+        self.text_times.append((len(self.text), t))
+
+    def released(self, start: float, until: float, pauses: list[tuple[float, float | None]]) -> str:
+        """The words released from ``start`` (first audio) to ``until``, with ``pauses`` as
+        ``(paused at, resumed at or None)``."""
+        if self.text_done is not None and self.audio_done is not None:
+            rated_at: float | None = max(self.text_done, self.audio_done)
+            total = sum(_syllables(w) for w, _ in _tokens(self.text))
+            rate = total / self.audio if total and self.audio > 0 else STANDARD_SPEECH_RATE
+        else:
+            rated_at, rate = None, STANDARD_SPEECH_RATE
+        tokens = _tokens(self.text)
+        t, out, k = start, [], 0
+        for i, (word, end) in enumerate(tokens):
+            last = i == len(tokens) - 1
+            if last and self.text_done is None:
+                break  # a word still being written
+            if not last:  # released by the word stream once text follows it
+                while self.text_times[k][0] <= end:
+                    k += 1
+                t = max(t, self.text_times[k][1])
+            else:
+                t = max(t, self.text_done)  # type: ignore[arg-type]
+            for paused, resumed in pauses:
+                if paused <= t + 1e-9 and (resumed is None or t < resumed - 1e-9):
+                    if resumed is None:
+                        return "".join(out)
+                    t = resumed
+            speed = rate if rated_at is not None and t >= rated_at - 1e-9 else STANDARD_SPEECH_RATE
+            t += _syllables(word) / speed
+            if t > until + 1e-9:
+                break
+            out.append(word)
+        return "".join(out)
 
 
 @dataclass(frozen=True)
@@ -86,15 +195,19 @@ class _Playout:
     interruptions) stop and restart the current frame where it was.
     """
 
-    def __init__(self, speech_id: str = "") -> None:
+    def __init__(self, speech_id: str = "", now: Callable[[], float] | None = None) -> None:
         self.speech_id = speech_id
+        self._now = now or (lambda: 0.0)
         self.parts: list[str] = []
+        self.transcript: _Transcript | None = None  # a TTS step's text and audio as they reached the output
+        self.synced = True  # the output paces the transcript (sync_transcription)
+        self.pauses: list[tuple[float, float | None]] = []
         self.started_at: float | None = None
         self.frame: AudioFrame | None = None
         self.frame_played = 0.0
         self.audio_duration = 0.0
         self.ttfb: float | None = None
-        self.audio_end: float | None = None  # when the last audio heard stopped (pauses and cuts included)
+        self.ended_at: float | None = None  # when the playout ended: done, or interrupted (even while paused)
         self.frame_waiting = False  # a frame is synthesized and waits for a paused playout to resume
         self.paused = False
         self._frame_done: asyncio.Future[str] | None = None
@@ -102,12 +215,16 @@ class _Playout:
         self._playing.set()
 
     def pause(self) -> None:
+        if not self.paused:
+            self.pauses.append((self._now(), None))
         self.paused = True
         self._playing.clear()
         if self._frame_done is not None:
             _resolve(self._frame_done, "paused")
 
     def resume(self) -> None:
+        if self.paused and self.pauses:
+            self.pauses[-1] = (self.pauses[-1][0], self._now())
         self.paused = False
         self._playing.set()
 
@@ -143,14 +260,16 @@ class _Playout:
             session._log_playback(self, start, played, offset, cut=True)
             remaining -= played
 
-    def heard_text(self) -> str:
-        text = "".join(self.parts)
-        if self.frame is not None and self.frame.duration > 0:
-            # Words of the frame being played are paced evenly over its duration.
-            words = self.frame.text.split()
-            fraction = min(1.0, max(0.0, self.frame_played / self.frame.duration))
-            text += " ".join(words[: int(len(words) * fraction)])
-        return text.strip()
+    def heard_text(self, now: float) -> str:
+        """What the user heard of an interrupted step at ``now``: the synchronizer's words (a TTS
+        step, ``sync_transcription`` on), else everything that reached the output."""
+        if self.transcript is None:
+            return "".join(self.parts).strip()
+        if not self.synced:
+            return self.transcript.text.strip()
+        if self.started_at is None:
+            return ""
+        return self.transcript.released(self.started_at, now, self.pauses).strip()
 
 
 class _TTSPipe:
@@ -163,7 +282,14 @@ class _TTSPipe:
         self.queue: asyncio.Queue[AudioFrame | None] = asyncio.Queue()
         self.ttfb = -1.0
         self.error: BaseException | None = None
-        self.task = asyncio.get_running_loop().create_task(self._run(text))
+        self.transcript = _Transcript()
+        self.task = asyncio.get_running_loop().create_task(self._run(self._logged(text)))
+
+    async def _logged(self, text: Any) -> Any:
+        async for chunk in text:
+            self.transcript.push_text(chunk, self.session.now())
+            yield chunk
+        self.transcript.text_done = self.session.now()
 
     async def _run(self, text: Any) -> None:
         s = self.session
@@ -189,7 +315,9 @@ class _TTSPipe:
                     # From the first text the TTS received: upstream LLM latency is not the TTS's (LiveKit #6300).
                     self.ttfb = s.now() - (first_text if first_text is not None else started)
                 audio += frame.duration
+                self.transcript.audio = audio
                 self.queue.put_nowait(frame)
+            self.transcript.audio_done = s.now()
         except asyncio.CancelledError:
             cancelled = True
             raise
@@ -232,7 +360,8 @@ def _resolve(fut: asyncio.Future[Any], value: Any) -> None:
 def _speaking_metrics(playout: _Playout, now: float) -> dict[str, float]:
     if playout.started_at is None:
         return {}
-    stopped = playout.audio_end if playout.audio_end is not None else now
+    # LiveKit: the moment the playout ends (its audio done, or the interruption, even of a paused reply)
+    stopped = playout.ended_at if playout.ended_at is not None else now
     out = {"started_speaking_at": round(playout.started_at, 9), "stopped_speaking_at": round(stopped, 9)}
     if playout.ttfb is not None:
         out["tts_node_ttfb"] = round(playout.ttfb, 9)

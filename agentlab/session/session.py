@@ -729,7 +729,6 @@ class AgentSession:
 
     def _log_playback(self, playout: _Playout, start: float, duration: float, offset: float, *, cut: bool) -> None:
         if duration > 0 and playout.frame is not None:
-            playout.audio_end = round(start + duration, 9)
             self._playback.append(Played(playout.speech_id, round(start, 9), round(duration, 9), playout.frame, round(offset, 9), cut))
 
     @property

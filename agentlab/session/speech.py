@@ -51,6 +51,7 @@ class SpeechHandle:
         self._scheduled = False
         self._queued = asyncio.Event()  # set with _scheduled: a preemptive reply waits for it
         self._step_played = asyncio.Event()
+        self._in_tools = False  # between steps, its tools running (not the current speech for LiveKit)
         # Set while a tool of this speech waits for an AgentTask: a run counts it as settled.
         self._waiting_on_task = False
         self._task: asyncio.Task[Any] | None = None  # the reply or say task playing this speech

@@ -205,7 +205,7 @@ class _VoiceInput:
         if s._closing:
             return
         cur = s.current_speech
-        active = cur is not None and not cur.done() and not cur.interrupted
+        active = cur is not None and not cur.done() and not cur.interrupted and not cur._in_tools
         playout = cur._playout if cur is not None else None
         audible = s._agent_state == "speaking" or (playout is not None and playout.paused and playout.started_at is not None)
         self.apply(self.engine.on_agent(s.now(), active=active, audible=audible, interruptible=cur.allow_interruptions if cur else True))
@@ -233,10 +233,10 @@ class _VoiceInput:
             elif isinstance(a, eng.InterruptAgent):
                 cur = s.current_speech
                 if cur is not None and not cur.done():
+                    cur._mark_interrupted()  # first: a paused playout must not play on for an instant
                     self.resume_paused(declare=False)
-                    cur._mark_interrupted()
             elif isinstance(a, eng.PauseAgent):
-                self.pause_current()
+                self.pause_current(listening=a.listening)
             elif isinstance(a, eng.ResumeAgent):
                 self.resume_paused(declare=True)
             elif isinstance(a, eng.StartPreemptive):
@@ -250,7 +250,7 @@ class _VoiceInput:
                 self.turn_task = s._track(self.on_turn_committed(a, self.turn_seq, pre, self.turn_task, skip))
         self.rearm()
 
-    def pause_current(self) -> None:
+    def pause_current(self, *, listening: bool = True) -> None:
         s = self.session
         cur = s.current_speech
         if cur is None or cur.done():
@@ -258,9 +258,11 @@ class _VoiceInput:
         cur._pause_requested = True
         if cur._playout is not None:
             cur._playout.pause()
-        self.paused_speech = cur
-        self.paused_state = s._agent_state
-        s._set_agent_state("listening")
+        if self.paused_speech is not cur:  # a second pause keeps the state the first one saw (LiveKit)
+            self.paused_speech = cur
+            self.paused_state = s._agent_state
+        if listening:
+            s._set_agent_state("listening")
 
     def speech_state(self, handle: SpeechHandle, state: ev.AgentState) -> None:
         """A speech's own state change; while it is paused, remember it for the resume instead."""
@@ -336,6 +338,7 @@ class _VoiceInput:
             return
         if cur is not None and not cur.done() and not cur.allow_interruptions:
             logger.warning("user turn dropped: the current speech %s cannot be interrupted", cur.id)
+            s._emit(ev.UserTurnDroppedEvent, transcript=c.transcript, reason="uninterruptible", speech_id=cur.id)
             drop(pre)
             return
         msg = ChatMessage(role="user", content=[c.transcript], id=s._ids("item"), created_at=s.now(), transcript_confidence=c.confidence)
@@ -382,7 +385,7 @@ class _VoiceInput:
             assert pre is not None
             pre.message.content[:] = msg.content
             pre.message.metrics.update(msg.metrics)
-            pre.message.created_at, pre.message.transcript_confidence = msg.created_at, msg.transcript_confidence
+            pre.message.transcript_confidence = msg.transcript_confidence  # created_at stays: LiveKit keeps the preemptive's message
             msg = pre.message
             handle = pre.handle
         else:
@@ -418,6 +421,7 @@ class _VoiceInput:
         if not (activity._draining or self.session._activity is not activity):
             return False
         logger.warning("user turn skipped: %s is handing off: %r", activity.agent.label, c.transcript)
+        self.session._emit(ev.UserTurnDroppedEvent, transcript=c.transcript, reason="handoff")
         if pre is not None and not pre.handle.done():
             pre.handle._mark_interrupted()
         return True
