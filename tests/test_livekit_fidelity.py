@@ -251,3 +251,35 @@ def test_the_scenarios_reach_the_rules_they_name(livekit: dict[str, dict]) -> No
     kept = {m[2] for n in d if n.startswith("sync_") for m in d[n]["messages"] if m[1] == "assistant" and m[3]}
     assert len(kept) >= 10, f"the synchronizer scenarios cut the replies in too few places: {kept}"
     assert any(re.search(r"\bsunny\b", m[2]) for m in d["e2e_latency_after_a_silent_tool_step"]["messages"])
+
+
+def _corpus() -> str:
+    """Real text for the word and syllable checks: the docs, the datasets' transcripts, a few hard cases."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    parts = [p.read_text(errors="ignore") for p in sorted((root / "docs").glob("*.md"))]
+    parts += [p.read_text(errors="ignore") for p in sorted((root / "datasets").rglob("*.stm"))]
+    parts.append("  leading space, trailing  \n\tTabs—dashes… 3.5%  e-mail I-280 (scenic); 你好，世界。 สวัสดีครับ ｢quote｣ 1，000 don't")
+    return "\n".join(parts) + "\n" + "\n".join(SYNC_TEXTS)
+
+
+def test_words_and_syllables_are_livekits() -> None:
+    """The synchronizer's word split and syllable counts against LiveKit's own tokenizer and
+    hyphenator (livekit.agents.tokenize), on every word of the docs and datasets."""
+    from livekit.agents.tokenize import basic
+    from livekit.agents.tokenize._basic_word import split_words
+
+    from agentlab.session.playout import _syllables, _tokens
+
+    text = _corpus()
+    theirs = [
+        (w, end)
+        for w, _, end in split_words(text, ignore_punctuation=False, split_character=True, retain_format=True, split_cjk_clauses=True)
+    ]
+    ours = _tokens(text)
+    assert ours == theirs
+    words = {w for w, _ in ours}
+    assert len(words) > 5000, "the corpus is too small to say much"
+    wrong = [w for w in words if _syllables(w) != (len(basic.hyphenate_word(w)) if w.strip() else 0)]
+    assert not wrong, wrong[:20]
