@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import html
 import os
 import time
@@ -82,9 +83,22 @@ class Run:
         self.user_audio = user_audio
         self.wall_seconds = wall_seconds
         self.duration = session.now()
-        self.history: pd.DataFrame = session.history_frame()
-        self.events: pd.DataFrame = session.events_frame()
-        self.metrics: pd.DataFrame = session.metrics_frame()
+
+    # Built on first use: a sweep or a benchmark that never looks at a frame does not pay for it.
+    @functools.cached_property
+    def history(self) -> pd.DataFrame:
+        """The session's history, one row per item (:func:`agentlab.frames.history_frame`)."""
+        return self.session.history_frame()
+
+    @functools.cached_property
+    def events(self) -> pd.DataFrame:
+        """The session's events, one row per event (:func:`agentlab.frames.events_frame`)."""
+        return self.session.events_frame()
+
+    @functools.cached_property
+    def metrics(self) -> pd.DataFrame:
+        """The session's metrics, one row per ``metrics_collected`` (:func:`agentlab.frames.metrics_frame`)."""
+        return self.session.metrics_frame()
 
     def report(self) -> Any:
         """The run's :class:`~agentlab.report.SessionReport` (save it, load it back into the same frames).

@@ -75,15 +75,21 @@ def _llm_key(ctx: Any) -> str:
 
 
 def _llm(spec: dict[str, Any]) -> al.ScriptedLLM:
-    rules = []
+    rules: list[al.Rule] = []
+    keys: set[str] = set()  # inputs matched by the last rule (consecutive same answers share one rule)
+    last: tuple[Any, ...] | None = None
     for r in spec.get("llm", []):
         calls = [al.ScriptedToolCall(c["name"], c.get("arguments", "{}")) for c in r.get("tool_calls", [])]
         timing = {"ttft": r.get("ttft", 0.1), "duration": r.get("duration", 0.3), "whole": not r.get("spread", False)}
+        answer = (r.get("content", ""), json.dumps(r.get("tool_calls", []), sort_keys=True), tuple(sorted(timing.items())))
         if "call" in r:
             rules.append(al.Rule(call=r["call"], reply=r.get("content", ""), tool_calls=calls, **timing))
+            last = None
+        elif answer == last:
+            keys.add(r.get("input", ""))
         else:
-            key = r.get("input", "")
-            rules.append(al.Rule(when=lambda ctx, key=key: _llm_key(ctx) == key, reply=r.get("content", ""), tool_calls=calls, **timing))
+            keys, last = {r.get("input", "")}, answer
+            rules.append(al.Rule(when=lambda ctx, keys=keys: _llm_key(ctx) in keys, reply=r.get("content", ""), tool_calls=calls, **timing))
     rules.append(al.Rule(reply="", ttft=0.0, duration=0.0))  # the harness answers an unscripted request at once, empty
     return al.ScriptedLLM(rules=rules, default=None)
 

@@ -215,7 +215,8 @@ class _AgentActivity:
         """Queue a speech for playing (preemptive replies are created first and queued at commit)."""
         heapq.heappush(self._queue, (-handle.priority, next(self._seq), handle))
         handle._scheduled = True
-        handle._queued.set()
+        if not handle._queued.done():
+            handle._queued.set_result(None)
         self._wake.set()
         self.session._emit(ev.SpeechScheduledEvent, speech_id=handle.id, source=handle.source, priority=handle.priority)
 
@@ -241,9 +242,10 @@ class _AgentActivity:
                     if wait > 0:
                         await asyncio.sleep(wait)
                 self.current = handle
-                handle._authorized.set()
+                if not handle._authorized.done():
+                    handle._authorized.set_result(None)
                 s._notify_engine()
-                await asyncio.shield(handle._done_fut)
+                await handle._wait_done()
                 self.current = None
                 s._notify_engine()
                 self._last_end = s.now()
@@ -316,10 +318,7 @@ class _AgentActivity:
 
     async def _wait_authorized(self, handle: SpeechHandle, *, queued_only: bool = False) -> bool:
         """Wait until ``handle`` may play (or, ``queued_only``, until it is queued); False if interrupted first."""
-        waiter = asyncio.ensure_future((handle._queued if queued_only else handle._authorized).wait())
-        ok = await handle._wait_if_not_interrupted(waiter)
-        if not ok:
-            waiter.cancel()
+        ok = await handle._wait_if_not_interrupted(handle._queued if queued_only else handle._authorized)
         return ok and not handle.interrupted
 
     async def run_say(self, handle: SpeechHandle, text: str, *, add_to_chat_ctx: bool) -> None:

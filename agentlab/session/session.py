@@ -566,13 +566,16 @@ class AgentSession:
             task._agentlab_speech = speech  # type: ignore[attr-defined]
             speech._task = task
         self._transitions.add(task)
-        task.add_done_callback(self._transitions.discard)
-        task.add_done_callback(_log_task_error)
+        task.add_done_callback(self._task_done)
         if self._run_result is not None:
             self._run_result._watch_task(task)
             if speech is not None:
                 self._run_result._speeches.add(speech)
         return task
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._transitions.discard(task)
+        _log_task_error(task)
 
     def _set_agent_state(self, state: ev.AgentState) -> None:
         if state == self._agent_state:

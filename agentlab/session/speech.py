@@ -47,9 +47,9 @@ class SpeechHandle:
         self._loop = asyncio.get_running_loop()
         self._done_fut: asyncio.Future[None] = self._loop.create_future()
         self._interrupt_fut: asyncio.Future[None] = self._loop.create_future()
-        self._authorized = asyncio.Event()
+        self._authorized: asyncio.Future[None] = self._loop.create_future()  # the scheduler let it play
         self._scheduled = False
-        self._queued = asyncio.Event()  # set with _scheduled: a preemptive reply waits for it
+        self._queued: asyncio.Future[None] = self._loop.create_future()  # with _scheduled: a preemptive reply waits for it
         self._step_played = asyncio.Event()
         self._in_tools = False  # between steps, its tools running (not the current speech for LiveKit)
         # Set while a tool of this speech waits for an AgentTask: a run counts it as settled.
@@ -167,8 +167,31 @@ class SpeechHandle:
         await self._step_played.wait()
 
     async def _wait_if_not_interrupted(self, aw: asyncio.Future[Any] | asyncio.Task[Any]) -> bool:
-        """Wait for ``aw`` unless the speech is interrupted first; True when ``aw`` finished."""
-        if self._interrupt_fut.done():
-            return aw.done()
-        await asyncio.wait([aw, self._interrupt_fut], return_when=asyncio.FIRST_COMPLETED)
+        """Wait for ``aw`` unless the speech is interrupted first; True when ``aw`` finished.
+        ``aw`` is left as it is either way (it may be shared)."""
+        if not (aw.done() or self._interrupt_fut.done()):
+            await _first_of(aw, self._interrupt_fut)
         return aw.done()
+
+    async def _wait_done(self) -> None:
+        """Wait until done; cancelling the waiter leaves the speech alone (a cheap ``shield``)."""
+        if not self._done_fut.done():
+            await _first_of(self._done_fut)
+
+
+async def _first_of(*futures: asyncio.Future[Any]) -> None:
+    """Wait until one of ``futures`` is done, without touching them (cheaper than ``asyncio.wait``
+    or ``shield``, which a voice run needs a few times per turn)."""
+    woken = asyncio.get_running_loop().create_future()
+
+    def wake(_: Any) -> None:
+        if not woken.done():
+            woken.set_result(None)
+
+    for f in futures:
+        f.add_done_callback(wake)
+    try:
+        await woken
+    finally:
+        for f in futures:
+            f.remove_done_callback(wake)
