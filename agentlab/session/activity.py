@@ -214,7 +214,6 @@ class _AgentActivity:
     def schedule(self, handle: SpeechHandle) -> None:
         """Queue a speech for playing (preemptive replies are created first and queued at commit)."""
         heapq.heappush(self._queue, (-handle.priority, next(self._seq), handle))
-        handle._scheduled = True
         if not handle._queued.done():
             handle._queued.set_result(None)
         self._wake.set()
@@ -281,7 +280,7 @@ class _AgentActivity:
                 _log_failure(f"{self.agent.label}.on_exit failed", exc)
             self._draining = True
             # A preemptive reply not yet queued was made for a turn this agent will never take.
-            for h in [h for h in self._handles if not h._scheduled]:
+            for h in [h for h in self._handles if not h.scheduled]:
                 h._mark_interrupted()
             me = getattr(asyncio.current_task(), "_agentlab_speech", None)
             while pending := [h._done_fut for h in self._handles if not h.done() and h is not me]:
@@ -564,8 +563,6 @@ class _AgentActivity:
                 if sink is not None:
                     await sink.capture_text(frame.text)  # shown as the frame starts playing
                 await playout.play_for(frame.duration, s)
-                playout.parts.append(frame.text)
-                playout.audio_duration += frame.duration
                 playout.frame = None
 
         if self.agent.tts is not None and pipe is None:

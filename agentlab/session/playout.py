@@ -144,13 +144,13 @@ class _Transcript:
     def released(self, start: float, until: float, pauses: list[tuple[float, float | None]]) -> str:
         """The words released from ``start`` (first audio) to ``until``, with ``pauses`` as
         ``(paused at, resumed at or None)``."""
+        tokens = _tokens(self.text)
         if self.text_done is not None and self.audio_done is not None:
             rated_at: float | None = max(self.text_done, self.audio_done)
-            total = sum(_syllables(w) for w, _ in _tokens(self.text))
+            total = sum(_syllables(w) for w, _ in tokens)
             rate = total / self.audio if total and self.audio > 0 else STANDARD_SPEECH_RATE
         else:
             rated_at, rate = None, STANDARD_SPEECH_RATE
-        tokens = _tokens(self.text)
         t, out, k = start, [], 0
         for i, (word, end) in enumerate(tokens):
             last = i == len(tokens) - 1
@@ -198,14 +198,13 @@ class _Playout:
     def __init__(self, speech_id: str = "", now: Callable[[], float] | None = None) -> None:
         self.speech_id = speech_id
         self._now = now or (lambda: 0.0)
-        self.parts: list[str] = []
+        self.parts: list[str] = []  # a text step's pieces (a TTS step's words are in ``transcript``)
         self.transcript: _Transcript | None = None  # a TTS step's text and audio as they reached the output
         self.synced = True  # the output paces the transcript (sync_transcription)
         self.pauses: list[tuple[float, float | None]] = []
         self.started_at: float | None = None
         self.frame: AudioFrame | None = None
         self.frame_played = 0.0
-        self.audio_duration = 0.0
         self.ttfb: float | None = None
         self.ended_at: float | None = None  # when the playout ended: done, or interrupted (even while paused)
         self.frame_waiting = False  # a frame is synthesized and waits for a paused playout to resume
@@ -297,7 +296,6 @@ class _TTSPipe:
         started = s.now()
         first_text: float | None = None
         chars = 0
-        audio = 0.0
         cancelled = False
 
         async def tts_input() -> Any:
@@ -314,8 +312,7 @@ class _TTSPipe:
                 if self.ttfb < 0:
                     # From the first text the TTS received: upstream LLM latency is not the TTS's (LiveKit #6300).
                     self.ttfb = s.now() - (first_text if first_text is not None else started)
-                audio += frame.duration
-                self.transcript.audio = audio
+                self.transcript.audio += frame.duration
                 self.queue.put_nowait(frame)
             self.transcript.audio_done = s.now()
         except asyncio.CancelledError:
@@ -333,7 +330,7 @@ class _TTSPipe:
                     timestamp=s.now(),
                     ttfb=self.ttfb,
                     duration=s.now() - started,
-                    audio_duration=audio,
+                    audio_duration=self.transcript.audio,
                     cancelled=cancelled,
                     characters_count=chars,
                     streamed=True,

@@ -48,8 +48,7 @@ class SpeechHandle:
         self._done_fut: asyncio.Future[None] = self._loop.create_future()
         self._interrupt_fut: asyncio.Future[None] = self._loop.create_future()
         self._authorized: asyncio.Future[None] = self._loop.create_future()  # the scheduler let it play
-        self._scheduled = False
-        self._queued: asyncio.Future[None] = self._loop.create_future()  # with _scheduled: a preemptive reply waits for it
+        self._queued: asyncio.Future[None] = self._loop.create_future()  # in the queue (a preemptive reply waits for it)
         self._step_played = asyncio.Event()
         self._in_tools = False  # between steps, its tools running (not the current speech for LiveKit)
         # Set while a tool of this speech waits for an AgentTask: a run counts it as settled.
@@ -77,7 +76,7 @@ class SpeechHandle:
     @property
     def scheduled(self) -> bool:
         """True once the scheduler has queued it."""
-        return self._scheduled
+        return self._queued.done()
 
     @property
     def interrupted(self) -> bool:

@@ -57,6 +57,12 @@ class _Preemptive:
     tools: tuple[str, ...]
 
 
+def _drop(pre: _Preemptive | None) -> None:
+    """A preemptive reply that will not be used: stop it (if there is one, still running)."""
+    if pre is not None and not pre.handle.done():
+        pre.handle._mark_interrupted()
+
+
 def _detector_meta(turn_detection: Any) -> tuple[str, str]:
     """EOU metrics' model and provider (LiveKit: a mode string gives model "unknown", provider = the mode)."""
     if turn_detection is None or isinstance(turn_detection, str):
@@ -231,10 +237,7 @@ class _VoiceInput:
             elif isinstance(a, eng.ReplyHold):
                 self.user_silent.clear() if a.hold else self.user_silent.set()
             elif isinstance(a, eng.InterruptAgent):
-                cur = s.current_speech
-                if cur is not None and not cur.done():
-                    cur._mark_interrupted()  # first: a paused playout must not play on for an instant
-                    self.resume_paused(declare=False)
+                self.interrupt_current()
             elif isinstance(a, eng.PauseAgent):
                 self.pause_current(listening=a.listening)
             elif isinstance(a, eng.ResumeAgent):
@@ -249,6 +252,14 @@ class _VoiceInput:
                 skip, self.skip_next_reply = self.skip_next_reply, False
                 self.turn_task = s._track(self.on_turn_committed(a, self.turn_seq, pre, self.turn_task, skip))
         self.rearm()
+
+    def interrupt_current(self) -> None:
+        """Interrupt the current speech and forget its pause. Interrupted first, so a paused
+        playout is not resumed, not even for an instant."""
+        cur = self.session.current_speech
+        if cur is not None and not cur.done():
+            cur._mark_interrupted()
+            self.resume_paused(declare=False)
 
     def pause_current(self, *, listening: bool = True) -> None:
         s = self.session
@@ -306,8 +317,7 @@ class _VoiceInput:
 
     def cancel_preemptive(self) -> None:
         pre, self.preemptive = self.preemptive, None
-        if pre is not None and not pre.handle.done():
-            pre.handle._mark_interrupted()
+        _drop(pre)
 
     # --- committed turns ------------------------------------------------------------------
 
@@ -319,27 +329,22 @@ class _VoiceInput:
         if previous is not None and not previous.done():
             await asyncio.gather(previous, return_exceptions=True)  # awaited, never cancelled
 
-        def drop(p: _Preemptive | None) -> None:
-            if p is not None and not p.handle.done():
-                p.handle._mark_interrupted()
-
         activity = s._activity
         if activity is None or s._closing:
-            drop(pre)
+            _drop(pre)
             return
         agent = activity.agent
         cur = s.current_speech
         if not c.transcript:
             # A turn without words (VAD-only pipeline): it still takes the floor, but there is nothing to answer.
-            drop(pre)
-            if cur is not None and not cur.done() and cur.allow_interruptions:
-                self.resume_paused(declare=False)
-                cur._mark_interrupted()
+            _drop(pre)
+            if cur is not None and cur.allow_interruptions:
+                self.interrupt_current()
             return
         if cur is not None and not cur.done() and not cur.allow_interruptions:
             logger.warning("user turn dropped: the current speech %s cannot be interrupted", cur.id)
             s._emit(ev.UserTurnDroppedEvent, transcript=c.transcript, reason="uninterruptible", speech_id=cur.id)
-            drop(pre)
+            _drop(pre)
             return
         msg = ChatMessage(role="user", content=[c.transcript], id=s._ids("item"), created_at=s.now(), transcript_confidence=c.confidence)
         msg.metrics.update(
@@ -355,13 +360,12 @@ class _VoiceInput:
             }
         )
         if cur is not None and not cur.done():
-            self.resume_paused(declare=False)
-            cur._mark_interrupted()
+            self.interrupt_current()
             await cur.wait_for_playout()  # the cut assistant message lands before the user's
         if self.skip_during_handoff(activity, c, pre):
             return
         if skip_reply:
-            drop(pre)
+            _drop(pre)
             s._add_item(msg, agent)
             return
         turn_ctx = agent._chat_ctx.copy()
@@ -369,7 +373,7 @@ class _VoiceInput:
         try:
             await agent.on_user_turn_completed(turn_ctx, msg)
         except StopResponse:
-            drop(pre)
+            _drop(pre)
             return
         hook_delay = s.now() - hook_start
         if self.skip_during_handoff(activity, c, pre):
@@ -389,7 +393,7 @@ class _VoiceInput:
             msg = pre.message
             handle = pre.handle
         else:
-            drop(pre)
+            _drop(pre)
             handle = activity.new_handle(NOT_GIVEN, source="generate_reply", schedule=False)
         model, provider = _detector_meta(s._options.turn_detection)
         s._emit(
@@ -422,8 +426,7 @@ class _VoiceInput:
             return False
         logger.warning("user turn skipped: %s is handing off: %r", activity.agent.label, c.transcript)
         self.session._emit(ev.UserTurnDroppedEvent, transcript=c.transcript, reason="handoff")
-        if pre is not None and not pre.handle.done():
-            pre.handle._mark_interrupted()
+        _drop(pre)
         return True
 
     async def commit_turn(self, fut: asyncio.Future[str], transcript_timeout: float, skip_reply: bool) -> None:
