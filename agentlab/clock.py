@@ -53,6 +53,9 @@ from ._utils import run_sync
 
 __all__ = ["Clock", "RealClock", "VirtualClock", "VirtualClockDeadlock", "clock_for"]
 
+#: Cancelled timers the loop tolerates in its heap before purging (asyncio's own rule: 100, and half).
+_MIN_CANCELLED_TO_PURGE = 100
+
 #: The cyclic collector's first threshold while a virtual clock runs (Python's default: 700).
 _SIMULATION_GC_THRESHOLD = 50_000
 
@@ -71,6 +74,10 @@ class Clock(Protocol):
 
     def wall_time(self, t: float) -> float:
         """The UNIX wall-clock stamp corresponding to monotonic reading ``t``."""
+        ...
+
+    def since(self, t0: float) -> float:
+        """Seconds from reading ``t0`` to now, rounded to the nanosecond (so sums compare exactly)."""
         ...
 
     @property
@@ -100,6 +107,9 @@ class RealClock:
 
     def wall_time(self, t: float) -> float:
         return self._wall0 + (t - self._mono0)
+
+    def since(self, t0: float) -> float:
+        return round(self._loop.time() - t0, 9)
 
     def __repr__(self) -> str:
         return "RealClock()"
@@ -132,6 +142,11 @@ class VirtualClock:
 
     def wall_time(self, t: float) -> float:
         return self._epoch + t
+
+    def since(self, t0: float) -> float:
+        # Integer nanoseconds: the same value as rounding the float difference, without round(x, 9),
+        # which a session calls dozens of times a turn and which formats the float to do it.
+        return (self._ns - round(t0 * 1e9)) / 1e9
 
     def advance(self, seconds: float) -> None:
         """Move time forward by ``seconds`` (rounded to the nanosecond)."""
@@ -214,14 +229,15 @@ class _JumpingSelector(selectors.BaseSelector):
         self._real.close()
 
     def select(self, timeout: float | None = None) -> list[tuple[selectors.SelectorKey, int]]:
-        ready = self._real.select(0)
-        if ready or timeout == 0:
-            return ready
         if self._clock._holds:
             # Real work is pending: wait for it for real, with virtual time standing still.
             return self._real.select(timeout)
         if len(self._real.get_map()) > self.own_registrations:
             return self._select_real_io(timeout)
+        # Only the loop's wake-up pipe is watched. Another thread's callback is already in the ready
+        # queue when it writes there, so polling the pipe would find nothing to run: skip the call.
+        if timeout == 0:
+            return []
         if timeout is None:
             # Nothing is scheduled: only another thread can still wake us. If none does, every
             # coroutine is waiting on another one, and in virtual time that wait is forever.
@@ -251,29 +267,17 @@ class _JumpingSelector(selectors.BaseSelector):
         return []
 
 
-class _FifoTimerHandle(asyncio.TimerHandle):
-    """A timer ordered by (when, sequence): same-instant timers fire in scheduling order."""
-
-    __slots__ = ("_seq",)
-
-    def __init__(self, seq: int, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._seq = seq
-
-    def __lt__(self, other: Any) -> bool:
-        return (self._when, self._seq) < (other._when, other._seq)
-
-    def __le__(self, other: Any) -> bool:
-        return (self._when, self._seq) <= (other._when, other._seq)
-
-    def __gt__(self, other: Any) -> bool:
-        return (self._when, self._seq) > (other._when, other._seq)
-
-    def __ge__(self, other: Any) -> bool:
-        return (self._when, self._seq) >= (other._when, other._seq)
-
-
 class _VirtualEventLoop(asyncio.SelectorEventLoop):
+    """An asyncio loop whose time is a :class:`VirtualClock` and whose timers fire in FIFO order.
+
+    Timers live in a heap of ``(when_ns, sequence, handle)`` tuples instead of asyncio's heap of
+    handles: the tuples compare in C, where handles compared through a Python ``__lt__`` (the FIFO
+    tie-break) on every heap step, and integer nanoseconds make "due" exact. ``_run_once`` is the
+    base loop's iteration (drop cancelled timers, poll, move due timers to the ready queue, run the
+    callbacks that were ready) over that heap; a simulation spends a third of its time here
+    (benchmarks/bench_voice_session.py).
+    """
+
     def __init__(self, clock: VirtualClock) -> None:
         self.agentlab_clock = clock
         self._timer_seq = itertools.count()
@@ -282,13 +286,52 @@ class _VirtualEventLoop(asyncio.SelectorEventLoop):
         selector.own_registrations = len(selector.get_map())
 
     def time(self) -> float:
-        return self.agentlab_clock.now()
+        return self.agentlab_clock._ns / 1e9
 
     def call_at(self, when: float, callback: Callable[..., Any], *args: Any, context: Any = None) -> asyncio.TimerHandle:
         if when is None:
             raise TypeError("when cannot be None")
         self._check_closed()
-        timer = _FifoTimerHandle(next(self._timer_seq), when, callback, args, self, context)
-        heapq.heappush(self._scheduled, timer)
+        timer = asyncio.TimerHandle(when, callback, args, self, context)
+        heapq.heappush(self._scheduled, (round(when * 1e9), next(self._timer_seq), timer))
         timer._scheduled = True
         return timer
+
+    def _run_once(self) -> None:
+        heap = self._scheduled
+        cancelled = self._timer_cancelled_count
+        if cancelled > _MIN_CANCELLED_TO_PURGE and cancelled * 2 > len(heap):
+            # Many cancelled timers (each reply cancels its hold-off and timeouts): purge them all.
+            for entry in heap:
+                if entry[2]._cancelled:
+                    entry[2]._scheduled = False
+            heap[:] = [entry for entry in heap if not entry[2]._cancelled]
+            heapq.heapify(heap)
+            self._timer_cancelled_count = 0
+        else:
+            while heap and heap[0][2]._cancelled:
+                self._timer_cancelled_count -= 1
+                heapq.heappop(heap)[2]._scheduled = False
+
+        ready = self._ready
+        clock = self.agentlab_clock
+        if ready or self._stopping:
+            timeout: float | None = 0
+        elif heap:
+            timeout = max(0, heap[0][0] - clock._ns) / 1e9
+        else:
+            timeout = None
+        self._process_events(self._selector.select(timeout))
+
+        now = clock._ns
+        while heap and heap[0][0] <= now:
+            handle = heapq.heappop(heap)[2]
+            handle._scheduled = False
+            ready.append(handle)
+
+        # Only the callbacks ready now run; those they schedule wait for the next iteration.
+        for _ in range(len(ready)):
+            handle = ready.popleft()
+            if not handle._cancelled:
+                handle._run()
+        handle = None  # breaks the cycle an exception's traceback would make

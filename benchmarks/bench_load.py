@@ -304,7 +304,7 @@ def _long_run(script: list[UserSpeech], every: int | None) -> tuple[al.AgentSess
                 seen: set[int] = set()
                 parts = {k: deep_size(v, stop, seen) for k, v in _records(session).items()}
                 requests = deep_size([llm.requests, llm._char_counts], stop, seen)
-                timers = sum(sys.getsizeof(h) + sys.getsizeof(h._args) for h in loop._scheduled)  # input not yet played
+                timers = sum(sys.getsizeof(h) + sys.getsizeof(h._args) for _, _, h in loop._scheduled)  # input not yet played
                 samples.append((i, session.now(), used, sum(parts.values()), requests, timers, parts))
                 del seen  # the measurement's own memory is not the session's
 

@@ -272,18 +272,23 @@ class ScriptedLLM(LLM):
                 await asyncio.sleep(rest)
         if calls:
             yield ChatChunk(delta=ChoiceDelta(tool_calls=tuple(calls)))
-        prompt = sum(self._chars(it) for it in request.chat_ctx.items) // 4 + 1
+        prompt = self._prompt_chars(request.chat_ctx.items) // 4 + 1
         completion = len(tokens) + sum(len(c.arguments) // 4 + 1 for c in calls)
         yield ChatChunk(usage=CompletionUsage(completion_tokens=completion, prompt_tokens=prompt, total_tokens=prompt + completion))
 
-    def _chars(self, item: Any) -> int:
-        # Prompt tokens are estimated at 4 characters each; items are counted once, then remembered.
-        n = self._char_counts.get(item.id)
-        if n is None:
-            n = len(getattr(item, "text_content", None) or getattr(item, "output", "") or "")
-            if item.id not in ("instructions", "reply_instructions"):
-                self._char_counts[item.id] = n
-        return n
+    def _prompt_chars(self, items: list[Any]) -> int:
+        # Prompt tokens are estimated at 4 characters each. Every call counts the whole history,
+        # so items are counted once and remembered (the instructions can change, so never them).
+        counts = self._char_counts
+        total = 0
+        for item in items:
+            n = counts.get(item.id)
+            if n is None:
+                n = len(getattr(item, "text_content", None) or getattr(item, "output", "") or "")
+                if item.id not in ("instructions", "reply_instructions"):
+                    counts[item.id] = n
+            total += n
+        return total
 
     def __repr__(self) -> str:
         return f"ScriptedLLM(responses={len(self._responses)}, rules={len(self.rules)}, ttft={self.ttft})"

@@ -236,7 +236,7 @@ class AgentSession:
         """Seconds since ``start``, on the session's clock (virtual or real)."""
         if self._clock is None:
             return 0.0
-        return round(self._clock.now() - self._t0, 9)
+        return self._clock.since(self._t0)
 
     # --- frames ---------------------------------------------------------------------------
 

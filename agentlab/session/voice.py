@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import operator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -70,13 +71,16 @@ def _detector_meta(turn_detection: Any) -> tuple[str, str]:
     return getattr(turn_detection, "model", type(turn_detection).__name__), getattr(turn_detection, "provider", "unknown")
 
 
+_ID = operator.attrgetter("id")
+
+
 def _ctx_signature(ctx: ChatContext) -> tuple[str, ...]:
     """What makes two contexts equivalent for the preemptive reuse check.
 
     Contexts are shallow copies sharing their items, so an item edited in place is edited in both;
     what a hook can change is which items there are, hence the ids.
     """
-    return tuple(it.id for it in ctx.items)
+    return tuple(map(_ID, ctx.items))
 
 
 class _VoiceInput:
