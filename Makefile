@@ -8,6 +8,9 @@ BIN := $(VENV)/bin
 $(VENV)/.core: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
+	@# `agentlab` is this project's former distribution name and an unrelated project on PyPI; either
+	@# would share the agentlab import package with agentlab-voice, so it goes first
+	$(BIN)/pip uninstall -q -y agentlab 2>/dev/null || true
 	$(BIN)/pip install -q -e .
 	touch $@
 
@@ -16,7 +19,7 @@ $(VENV)/.voice: $(VENV)/.core
 	touch $@
 
 $(VENV)/.notebooks: $(VENV)/.voice
-	$(BIN)/pip install -q -e '.[notebooks]'
+	$(BIN)/pip install -q -e '.[lab]'
 	touch $@
 
 $(VENV)/.test: $(VENV)/.core

@@ -1,15 +1,97 @@
-"""LiveKit names agentlab does not implement (rooms, workers, RTC, cloud inference), as clear errors.
+"""LiveKit names agentlab does not implement, as stand-ins that import but fail when used.
 
-``from agentlab import JobContext`` works, so a LiveKit module imports unchanged; *using* one of
-these raises :class:`Unsupported` saying what to do instead. The list is in
-``docs/livekit-compatibility.md``.
+A LiveKit agent file imports many names it may never touch on a given path (``AMD`` for
+answering-machine detection, ``RealtimeModel``, ``BackgroundAudioPlayer``...). So that the file
+loads, each such name is a *stand-in*: a class (so it can still be subclassed, annotated with or
+used in ``isinstance``) whose construction, and any attribute it lacks, raises
+:class:`Unsupported` with the reason and what to do instead. A whole module can be a stand-in
+too: its attributes are stand-ins. ``agentlab/livekit/_table.py`` lists every stand-in with its
+reason; ``docs/livekit-compatibility.md`` shows the list.
 """
 
 from __future__ import annotations
 
+import types
 from typing import Any, NoReturn
 
-#: LiveKit names that need a LiveKit server, room or worker.
+__all__ = ["Unsupported", "fail", "is_stand_in", "stand_in", "stand_in_module"]
+
+#: Why most stand-ins exist: said once, appended to each message.
+_ADVICE = (
+    "agentlab runs agents without a LiveKit server: keep your Agent classes and AgentSession options, and run "
+    "them with `agentlab console your_agent.py`, agentlab.simulate(...) or a ChatWidget in a notebook."
+)
+
+
+class Unsupported(NotImplementedError):
+    """A LiveKit feature agentlab does not run (it needs a LiveKit server, a room, or a cloud model)."""
+
+
+def fail(name: str, reason: str = "it needs a LiveKit server") -> NoReturn:
+    """Raise :class:`Unsupported` for LiveKit's ``name``.
+
+    Example::
+
+        fail("RoomIO", "it publishes tracks to a LiveKit room")
+    """
+    raise Unsupported(f"livekit.agents {name} is not supported by agentlab: {reason}. {_ADVICE}")
+
+
+class _StandInType(type):
+    """The metaclass of stand-ins: a missing class attribute raises instead of AttributeError."""
+
+    def __getattr__(cls, attr: str) -> Any:
+        if attr.startswith("__"):
+            raise AttributeError(attr)
+        fail(f"{cls._lk_name}.{attr}", cls._lk_reason)
+
+    def __repr__(cls) -> str:
+        return f"<stand-in for livekit.agents {cls._lk_name}: {cls._lk_reason}>"
+
+
+def _refuse(cls: type, *args: Any, **kwargs: Any) -> NoReturn:
+    fail(cls._lk_name, cls._lk_reason)
+
+
+def stand_in(name: str, reason: str) -> type:
+    """A class standing in for LiveKit's ``name``: importable, subclassable; constructing it raises.
+
+    Example::
+
+        AMD = stand_in("AMD", "answering-machine detection needs a phone call")
+        AMD()        # raises Unsupported
+    """
+    short = name.rsplit(".", 1)[-1]
+    return _StandInType(short, (), {"_lk_name": name, "_lk_reason": reason, "__new__": _refuse, "__doc__": f"Stand-in: {reason}."})
+
+
+class _StandInModule(types.ModuleType):
+    def __getattr__(self, attr: str) -> Any:
+        if attr.startswith("__"):
+            raise AttributeError(attr)
+        return stand_in(f"{self._lk_name}.{attr}", self._lk_reason)
+
+
+def stand_in_module(name: str, reason: str) -> types.ModuleType:
+    """A module standing in for LiveKit's ``name``: every attribute is a :func:`stand_in`.
+
+    Example::
+
+        ipc = stand_in_module("ipc", "job processes belong to a LiveKit worker")
+        ipc.ProcPool()   # raises Unsupported
+    """
+    module = _StandInModule(f"agentlab.livekit.{name}", f"Stand-in: {reason}.")
+    module._lk_name = name
+    module._lk_reason = reason
+    return module
+
+
+def is_stand_in(value: Any) -> bool:
+    """True for a :func:`stand_in` class or a :func:`stand_in_module`."""
+    return isinstance(value, (_StandInType, _StandInModule))
+
+
+# The names `agentlab` itself lets LiveKit code import (the older `livekit.agents` → `agentlab` form).
 UNSUPPORTED = (
     "AgentServer",
     "JobContext",
@@ -22,44 +104,9 @@ UNSUPPORTED = (
     "room_io",
 )
 
-_ADVICE = (
-    "agentlab runs agents without a LiveKit server: there are no rooms, workers or RTC. Keep your Agent "
-    "classes and AgentSession options, and run them with agentlab.simulate(...), a ChatWidget in a notebook, "
-    "or `agentlab console your_agent.py`."
-)
-
-
-class Unsupported(NotImplementedError):
-    """A LiveKit feature that needs a LiveKit server (rooms, workers, RTC, cloud inference)."""
-
-
-def fail(name: str) -> NoReturn:
-    """Raise :class:`Unsupported` for LiveKit's ``name`` (also ``agentlab.cli.run_app``)."""
-    _fail(name)
-
-
-def _fail(name: str) -> NoReturn:
-    raise Unsupported(f"livekit.agents.{name} is not supported by agentlab. {_ADVICE}")
-
-
-class _Stub:
-    """Stands in for an unsupported LiveKit class or module: importing works, using it raises."""
-
-    def __init__(self, name: str) -> None:
-        self._name = name
-
-    def __call__(self, *args: Any, **kwargs: Any) -> NoReturn:
-        _fail(self._name)
-
-    def __getattr__(self, attr: str) -> Any:
-        if attr.startswith("__"):
-            raise AttributeError(attr)
-        return _Stub(f"{self._name}.{attr}")
-
-    def __repr__(self) -> str:
-        return f"<unsupported livekit.agents.{self._name}>"
-
 
 def stub(name: str) -> Any:
-    """The stand-in for ``name`` (one of :data:`UNSUPPORTED`)."""
-    return _Stub(name)
+    """``agentlab.<name>`` for a LiveKit server name: the one in :mod:`agentlab.livekit`."""
+    import agentlab.livekit
+
+    return getattr(agentlab.livekit, name)

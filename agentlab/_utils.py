@@ -8,7 +8,7 @@ import contextvars
 import itertools
 import math
 import os
-import tempfile
+import stat
 import threading
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -137,8 +137,7 @@ def atomic_write(path: str | os.PathLike[str], write: Callable[[str], object]) -
         atomic_write("out.json", lambda tmp: Path(tmp).write_text("{}"))
     """
     target = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    os.close(fd)
+    tmp = _temp_beside(target)
     try:
         write(tmp)
         os.replace(tmp, target)
@@ -147,3 +146,21 @@ def atomic_write(path: str | os.PathLike[str], write: Callable[[str], object]) -
             os.unlink(tmp)
         raise
     return target
+
+
+def _temp_beside(target: Path) -> str:
+    """Create an empty temporary file next to ``target`` with the permissions a plain ``open(target, "w")``
+    would leave: ``target``'s own mode when it exists, else 0o666 less the umask (0o644 usually).
+    ``tempfile.mkstemp`` makes 0o600 files, which would make every WAV, CSV or JSON written for the
+    user private to them."""
+    for _ in range(100):
+        tmp = target.parent / f".{target.name}.{os.urandom(6).hex()}.tmp"
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # the umask applies, as for any new file
+        except FileExistsError:
+            continue
+        os.close(fd)
+        with contextlib.suppress(OSError):  # no target yet (or unreadable): keep the new-file mode
+            os.chmod(tmp, stat.S_IMODE(target.stat().st_mode))
+        return str(tmp)
+    raise FileExistsError(f"could not create a temporary file next to {target}")

@@ -37,6 +37,8 @@ ChatRole = Literal["system", "developer", "user", "assistant"]
 class ChatMessage:
     """One message. ``content`` is a list of text parts, as in LiveKit; ``text_content`` joins them.
 
+    ``interrupted``: cut by the user or ``interrupt()``; ``incomplete``: cut by a failure.
+
     Example::
 
         ChatMessage(role="assistant", content=["Hello!"]).text_content   # 'Hello!'
@@ -52,6 +54,11 @@ class ChatMessage:
     metrics: dict[str, float] = field(default_factory=dict)
     created_at: float = 0.0
     type: Literal["message"] = "message"
+    #: agentlab's: the reply broke off (the LLM failed for good, or ``llm_node`` raised) and this
+    #: is the text that came before. Kept in the history as LiveKit keeps it, but marked.
+    incomplete: bool = False
+    #: Anything an application attaches to the message (LiveKit's ``extra``); never sent to the LLM.
+    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def text_content(self) -> str | None:
@@ -126,8 +133,16 @@ class ChatContext:
 
     @property
     def items(self) -> list[ChatItem]:
-        """The items, oldest first (the live list)."""
+        """The items, oldest first (the live list; assigning replaces them)."""
         return self._items
+
+    @items.setter
+    def items(self, items: Iterable[ChatItem]) -> None:
+        self._items = list(items)
+
+    def messages(self) -> list[ChatMessage]:
+        """The messages only (no calls, outputs or handoffs), oldest first."""
+        return [it for it in self._items if isinstance(it, ChatMessage)]
 
     def __len__(self) -> int:
         return len(self._items)
@@ -143,9 +158,12 @@ class ChatContext:
         id: str | None = None,
         interrupted: bool = False,
         created_at: float | None = None,
+        extra: dict[str, Any] | None = None,
     ) -> ChatMessage:
         """Append a message and return it."""
-        msg = ChatMessage(role=role, content=[content] if isinstance(content, str) else list(content), interrupted=interrupted)
+        msg = ChatMessage(
+            role=role, content=[content] if isinstance(content, str) else list(content), interrupted=interrupted, extra=dict(extra or {})
+        )
         if id is not None:
             msg.id = id
         if created_at is not None:
@@ -161,6 +179,34 @@ class ChatContext:
                 pos -= 1
             self._items.insert(pos, it)
 
+    def remove(self, item: ChatItem | str) -> None:
+        """Remove an item (or the item with this id); ``ValueError`` if it is not there."""
+        item_id = item if isinstance(item, str) else item.id
+        index = self.index_by_id(item_id)
+        if index is None:
+            raise ValueError(f"ChatContext.remove: no item with id {item_id!r}")
+        del self._items[index]
+
+    def merge(self, other: ChatContext, *, exclude_function_call: bool = False, exclude_instructions: bool = False) -> ChatContext:
+        """Insert ``other``'s items that this context lacks (by id), in time order; returns ``self``.
+
+        Example::
+
+            ctx.merge(task_ctx, exclude_instructions=True)
+        """
+        known = {it.id for it in self._items}
+        extra = other.copy(exclude_function_call=exclude_function_call, exclude_instructions=exclude_instructions)
+        self.insert([it for it in extra.items if it.id not in known])
+        return self
+
+    def to_provider_format(self, format: str = "openai") -> list[dict[str, Any]]:
+        """The messages as a provider's API takes them (``"openai"``: chat-completions messages)."""
+        if format != "openai":
+            raise ValueError(f"ChatContext.to_provider_format: format {format!r} is not supported; agentlab speaks 'openai'")
+        from .models.openai import to_openai_messages
+
+        return to_openai_messages(self)
+
     def get_by_id(self, item_id: str) -> ChatItem | None:
         """The item with this id, or ``None``."""
         return next((it for it in self._items if it.id == item_id), None)
@@ -175,15 +221,24 @@ class ChatContext:
         exclude_function_call: bool = False,
         exclude_instructions: bool = False,
         exclude_handoff: bool = False,
+        tools: Iterable[Any] | None = None,
     ) -> ChatContext:
         """A new context with the same items (as LiveKit: items are shared, the list is not).
 
-        Optionally without function calls/outputs, system messages or handoffs. Adding or removing
-        items in the copy leaves the original alone; editing a shared item edits both.
+        Optionally without function calls/outputs, system messages or handoffs. With ``tools``
+        (tools or their names), only the calls of those tools are kept, and only outputs that
+        answer a kept call. Adding or removing items in the copy leaves the original alone;
+        editing a shared item edits both.
         """
+        known: set[str] | None = None
+        if tools is not None:
+            names = {t if isinstance(t, str) else t.name for t in tools}
+            known = {it.call_id for it in self._items if it.type == "function_call" and it.name in names}
         out = []
         for it in self._items:
             if exclude_function_call and it.type in ("function_call", "function_call_output"):
+                continue
+            if known is not None and it.type in ("function_call", "function_call_output") and it.call_id not in known:
                 continue
             if exclude_instructions and it.type == "message" and it.role in ("system", "developer"):
                 continue

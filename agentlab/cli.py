@@ -1,16 +1,18 @@
-"""The ``agentlab`` command: ``demo`` (the offline main job, headless), ``lab`` (JupyterLab on the
-notebooks), ``chat`` (a text chat in the terminal) and ``sweep`` (a headless, resumable option sweep
-from a config file).
+"""The ``agentlab`` command (also ``python -m agentlab``): ``demo`` (the offline main job, headless),
+``lab`` (JupyterLab on the notebooks), ``chat`` (a text chat in the terminal), ``console`` (your agent
+file in the terminal) and ``sweep`` (a headless, resumable option sweep from a config file).
+``agentlab`` alone prints this help; ``agentlab --version`` the version.
 
 Example::
 
     agentlab demo            # the main job, headless: simulate, sweep, print summaries, write figures to agentlab-demo/
-    agentlab lab             # open JupyterLab on notebooks/ (installs JupyterLab if needed)
-    agentlab console agent.py [--audio call.flac]   # your agent file in the terminal
-    agentlab chat            # talk to the quickstart agent (OpenAI if OPENAI_API_KEY is set)
-    agentlab sweep sweep.yaml --out runs/delay   # run a sweep, write summary.csv, turns.csv, figures
+    agentlab lab --no-browser --port 8899       # JupyterLab on notebooks/; options after `lab` go to Jupyter
+    agentlab console agent.py [--audio call.flac --save-wav heard.wav --save-timeline timeline.png]
+    agentlab chat [--verbose]                   # talk to the quickstart agent (OpenAI if OPENAI_API_KEY is set)
+    agentlab sweep --example > sweep.yaml       # the example config, to edit
+    agentlab sweep sweep.yaml --out runs/delay  # run a sweep, write summary.csv, turns.csv, figures
 
-A sweep config (YAML or JSON)::
+A sweep config (YAML or JSON; ``agentlab/examples/sweep.yaml`` is a commented example)::
 
     dataset: dictation                   # a bundled dataset name or a folder (relative to the config)
     grid:                                # dotted option name -> list of values
@@ -30,10 +32,7 @@ A sweep config (YAML or JSON)::
 from __future__ import annotations
 
 import argparse
-import asyncio
-import os
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -76,10 +75,9 @@ def _demo(args: argparse.Namespace) -> int:
 
 def _datasets_demo(out: Path) -> list[str]:
     """The notebooks' story, headless: a recorded conversation, an endpointing sweep, tool-step limits."""
-    import pandas as pd
-
     from . import datasets
     from .datasets.convert import simulate_conversation
+    from .report import sweep_table
     from .sweeps import plots, sweep
     from .widgets.conversation import default_agent
 
@@ -88,16 +86,12 @@ def _datasets_demo(out: Path) -> list[str]:
     print(f"\nrecorded conversation {conv.id} (bundled overlaps dataset), played to an offline agent\n{recorded}")
     recorded.timeline().savefig(out / "recorded_timeline.png", dpi=110)
 
-    with pd.option_context("display.width", 160, "display.max_columns", 12):
-        delays = sweep(None, "dictation", {"endpointing.min_delay": [0.2, 0.4, 0.6, 0.8, 1.0, 1.5]}, progress=False)
-        cols = ["endpointing.min_delay", "false_cutoff_rate", "eot_latency_p50", "eot_latency_p90", "response_latency_p50"]
-        table = delays.summary[cols].round(3).to_string(index=False)
-        print(f"\nendpointing sweep on the dictation dataset ({len(delays.cells)} cells)\n{table}")
-        best = delays.best(max_cutoff_rate=0.10)
-        print(f"recommended: min_delay={best['endpointing.min_delay']} s (the fastest with at most 10% false cut-offs)")
-        tasks = sweep(None, "tasks", {"max_tool_steps": [0, 1, 3]}, progress=False)
-        cols = ["max_tool_steps", "task_success_rate", "forced_reply_rate", "llm_requests_per_turn", "response_latency_p50"]
-        print(f"\ntool-step limits on the tasks dataset ({len(tasks.cells)} cells)\n{tasks.summary[cols].round(3).to_string(index=False)}")
+    delays = sweep(None, "dictation", {"endpointing.min_delay": [0.2, 0.4, 0.6, 0.8, 1.0, 1.5]}, progress=False)
+    print(f"\nendpointing sweep on the dictation dataset ({len(delays.cells)} cells)\n{sweep_table(delays)}")
+    best = delays.best(max_cutoff_rate=0.10)
+    print(f"recommended: min_delay={best['endpointing.min_delay']} s (the fastest with at most 10% false cut-offs)")
+    tasks = sweep(None, "tasks", {"max_tool_steps": [0, 1, 3]}, progress=False)
+    print(f"\ntool-step limits on the tasks dataset ({len(tasks.cells)} cells)\n{sweep_table(tasks)}")
     delays.summary.to_csv(out / "endpointing_summary.csv", index=False)
     tasks.summary.to_csv(out / "tool_steps_summary.csv", index=False)
     plots.tradeoff(delays).savefig(out / "endpointing_tradeoff.png", dpi=110)
@@ -105,24 +99,31 @@ def _datasets_demo(out: Path) -> list[str]:
     return ["recorded_timeline.png", "endpointing_summary.csv", "endpointing_tradeoff.png", "tool_steps_summary.csv", "tool_steps.png"]
 
 
-def _lab(args: argparse.Namespace) -> int:
-    """Open JupyterLab on the notebooks, installing JupyterLab first if it is missing."""
+def _lab(lab_args: list[str]) -> int:
+    """Open JupyterLab on the notebooks (``lab_args``: an optional folder first, then Jupyter's own
+    options), installing JupyterLab first if it is missing."""
     import importlib.util
     import subprocess
 
+    folder = _notebooks_folder()
+    if lab_args and not lab_args[0].startswith("-"):
+        folder = Path(lab_args[0])
+        lab_args = lab_args[1:]
+    if not folder.is_dir():
+        print(f"agentlab lab: no notebooks folder at {folder}; pass one: agentlab lab PATH [JUPYTER OPTIONS]", file=sys.stderr)
+        return 2
     if importlib.util.find_spec("jupyterlab") is None:
         cmd = [sys.executable, "-m", "pip", "install", "jupyterlab>=4.2", "ipykernel>=6.29"]
         print(f"agentlab lab: installing JupyterLab: {' '.join(cmd)}", flush=True)
         if subprocess.call(cmd) != 0:
-            print("agentlab lab: could not install JupyterLab; try: pip install 'agentlab[notebooks]'", file=sys.stderr)
+            print("agentlab lab: could not install JupyterLab; try: pip install 'agentlab-voice[lab]'", file=sys.stderr)
             return 2
-    folder = Path(args.notebooks) if args.notebooks else _notebooks_folder()
-    if not folder.is_dir():
-        print(f"agentlab lab: no notebooks folder at {folder}; pass one: agentlab lab PATH", file=sys.stderr)
-        return 2
-    cmd = [sys.executable, "-m", "jupyterlab", f"--ServerApp.root_dir={folder}", *args.lab_args]
+    cmd = [sys.executable, "-m", "jupyterlab", f"--ServerApp.root_dir={folder}", *lab_args]
     print(f"agentlab lab: {' '.join(cmd)}", flush=True)
-    return subprocess.call(cmd)
+    try:
+        return subprocess.call(cmd)
+    except KeyboardInterrupt:  # Jupyter got the Ctrl-C too and shuts itself down
+        return 130
 
 
 def _notebooks_folder() -> Path:
@@ -131,14 +132,13 @@ def _notebooks_folder() -> Path:
 
 
 def _voice_demo() -> object:
-    from importlib.resources import files
-
+    from .examples import scenario_path
     from .scenario import load_scenario
 
-    path = files("agentlab") / "examples" / "scenarios" / "weather_barge_in.yaml"
+    path = scenario_path("weather_barge_in")
     run = load_scenario(str(path)).run()
     print(f"\nvoice: scenario {path.name}, decided by the turn engine as LiveKit 1.8.9 would\n{run}")
-    for e in run.events.itertuples():
+    for e in run.events.itertuples():  # in time order
         if e.type == "user_state_changed":
             print(f"{e.created_at:7.2f}s  user {e.old_state} -> {e.new_state}")
         elif e.type == "agent_state_changed":
@@ -152,45 +152,6 @@ def _voice_demo() -> object:
     e2e = run.history["e2e_latency"].dropna()
     print(f"end-of-utterance delay {eou.median():.3f}s (median), e2e latency {e2e.median():.3f}s (median)")
     return run
-
-
-async def _chat_loop() -> None:
-    from . import AgentSession
-    from .examples.restaurant import Host, scripted_llm
-
-    llm = "openai/gpt-4.1-mini" if os.environ.get("OPENAI_API_KEY") else scripted_llm(ttft=0.2)
-    session = AgentSession(llm=llm, userdata={})
-
-    @session.on("agent_state_changed")
-    def _state(ev: object) -> None:
-        print(f"  [{ev.created_at:6.2f}s agent {ev.old_state} -> {ev.new_state}]", file=sys.stderr)  # type: ignore[attr-defined]
-
-    await session.start(Host())
-    await session.wait_for_idle()
-    _print_new(session, 0)
-    seen = len(session.history)
-    loop = asyncio.get_running_loop()
-    while True:
-        line = await loop.run_in_executor(None, lambda: input("you> "))
-        if line.strip() in ("", "/quit", "/exit"):
-            break
-        t0 = time.perf_counter()
-        await session.run(user_input=line)
-        seen = _print_new(session, seen)
-        print(f"  [turn took {time.perf_counter() - t0:.2f}s]", file=sys.stderr)
-    await session.aclose()
-
-
-def _print_new(session: object, seen: int) -> int:
-    items = session.history.items  # type: ignore[attr-defined]
-    for it in items[seen:]:
-        if it.type == "message" and it.role == "assistant":
-            print(f"agent> {it.text_content}")
-        elif it.type == "function_call":
-            print(f"  [tool {it.name}({it.arguments})]")
-        elif it.type == "function_call_output":
-            print(f"  [-> {it.output}]")
-    return len(items)
 
 
 class ConfigError(Exception):
@@ -368,9 +329,20 @@ def _import_factory(spec: object, bad: Any, folder: Path) -> Any:
     return factory
 
 
+#: The commented example config that ``agentlab sweep --example`` prints (shipped in the package).
+EXAMPLE_CONFIG = Path(__file__).resolve().parent / "examples" / "sweep.yaml"
+
+
 def _sweep(args: argparse.Namespace) -> int:
+    from .report import metric_columns, sweep_table, text_table
     from .sweeps import sweep
 
+    if args.example:
+        print(EXAMPLE_CONFIG.read_text(encoding="utf-8"), end="")
+        return 0
+    if args.config is None:
+        print("agentlab sweep: give a config file (agentlab sweep --example > sweep.yaml writes one to start from)", file=sys.stderr)
+        return 2
     path = Path(args.config)
     try:
         cfg = _sweep_config(path)
@@ -381,7 +353,7 @@ def _sweep(args: argparse.Namespace) -> int:
     kwargs = {"timeout": cfg["timeout"]} if cfg["timeout"] is not None else {}
     kwargs.update(cfg["timing"])  # type: ignore[arg-type]
     data = cfg["dataset"]
-    print(f"agentlab sweep: {path}: dataset {data.name!r} ({len(data)} conversations), out {out}")  # type: ignore[attr-defined]
+    print(f"agentlab sweep: {path}: dataset {data.name!r} ({len(data)} conversations), out {out}", flush=True)  # type: ignore[attr-defined]
     try:
         res = sweep(
             cfg["agent"],
@@ -402,55 +374,89 @@ def _sweep(args: argparse.Namespace) -> int:
     res.summary.to_csv(out / "summary.csv", index=False)
     res.turns.to_csv(out / "turns.csv", index=False)
     written = ["summary.csv", "turns.csv", *_sweep_figures(res, out)]
-    import pandas as pd
-
-    with pd.option_context("display.max_columns", None, "display.width", 200):
-        print(f"\nsummary ({len(res.summary)} settings):\n{res.summary.to_string(index=False)}")
+    print(f"\nsummary ({len(res.summary)} settings; every figure is in summary.csv):\n{sweep_table(res)}")
     if len(res.failed):
-        print(f"\n{len(res.failed)} failed cells:\n{res.failed.to_string(index=False)}")
-    for budget in (0.05, 0.10):
-        try:
-            row = res.best(max_cutoff_rate=budget)
-        except ValueError:
-            print(f"\nbest with at most {budget:.0%} cut-offs: no setting qualifies")
-            continue
-        values = ", ".join(f"{p}={row[p]!r}" for p in res.params) or "(base options)"
-        print(
-            f"\nbest with at most {budget:.0%} cut-offs: {values} "
-            f"(false_cutoff_rate {row['false_cutoff_rate']:.3f}, eot_latency_p50 {row['eot_latency_p50']:.3f}s)"
-        )
+        shown = res.failed.assign(error=res.failed["error"].str.slice(0, 100))  # the whole message is in the cell file
+        failed = text_table(shown, [*res.params, "conversation", "error"], exact=res.params)
+        print(f"\n{len(res.failed)} failed cells:\n{failed}")
+    figures = metric_columns(res.summary, res.params)
+    if "false_cutoff_rate" in figures:
+        _print_best_by_cutoffs(res)
+    if "task_success_rate" in figures:
+        _print_best_by_tasks(res)
     print(f"\nwrote {', '.join(str(out / w) for w in written)}")
     return 0
 
 
+def _setting(res: Any, row: dict[str, Any]) -> str:
+    return ", ".join(f"{p}={row[p]!r}" for p in res.params) or "(the base options)"
+
+
+def _print_best_by_cutoffs(res: Any) -> None:
+    """Voice conversations: the fastest setting within each cut-off budget (eot-bench's operating points)."""
+    import math
+
+    for budget in (0.05, 0.10):
+        try:
+            row = res.best(max_cutoff_rate=budget)
+        except ValueError:
+            rates = [r for r in res.summary["false_cutoff_rate"] if not math.isnan(r)]
+            low = f"; the lowest false_cutoff_rate is {min(rates):.3f}" if rates else ""
+            print(f"\nbest with at most {budget:.0%} cut-offs: none of the {len(res.summary)} settings{low}")
+            continue
+        print(
+            f"\nbest with at most {budget:.0%} cut-offs: {_setting(res, row)} "
+            f"(false_cutoff_rate {row['false_cutoff_rate']:.3f}, eot_latency_p50 {row['eot_latency_p50']:.3f}s)"
+        )
+
+
+def _print_best_by_tasks(res: Any) -> None:
+    """Task conversations: the highest task success; ties go to fewer forced replies, then faster replies."""
+    import math
+
+    def key(r: dict[str, Any]) -> tuple[float, ...]:
+        return tuple(math.inf if math.isnan(v) else v for v in (-r["task_success_rate"], r["forced_reply_rate"], r["response_latency_p50"]))
+
+    rows = [r for r in res.summary.to_dict("records") if not math.isnan(r["task_success_rate"])]
+    if not rows:
+        return
+    row = min(rows, key=key)  # the first in grid order among equals
+    print(
+        f"\nrecommended by task success: {_setting(res, row)} (task_success_rate {row['task_success_rate']:.3f}, "
+        f"forced_reply_rate {row['forced_reply_rate']:.3f}, response_latency_p50 {row['response_latency_p50']:.3f}s)"
+    )
+
+
 def _sweep_figures(res: Any, out: Path) -> list[str]:
-    """PNG figures from :mod:`agentlab.sweeps.plots`, if it is there (each one skipped if it fails)."""
-    try:
-        from .sweeps import plots  # type: ignore[attr-defined]
-    except ImportError:
-        return []
+    """PNG figures from :mod:`agentlab.sweeps.plots` for what the dataset labels (each one skipped if it fails)."""
     import matplotlib
 
     matplotlib.use("Agg")  # headless
-    varying = [p for p in res.params if res.summary[p].nunique(dropna=False) > 1]
-    figures: list[tuple[str, str, tuple[Any, ...]]] = [
-        ("tradeoff", "tradeoff", ()),
-        ("latency_distribution", "latency_distribution", ()),
-        ("preemptive_cost", "preemptive_cost", ()),
-    ]
-    if "interruption.min_duration" in varying:
-        figures.append(("interruption_curve", "interruption_curve", ()))
-    if len(varying) >= 2:
-        for metric in ("false_cutoff_rate", "eot_latency_p50"):
-            figures.append((f"heatmap_{metric}", "heatmap", (varying[0], varying[1], metric)))
+    from .sweeps import plots
+
+    s = res.summary
+    varying = [p for p in res.params if s[p].astype(str).nunique() > 1]
+    voice = bool(s["eot_latency_p50"].notna().any() or s["false_cutoff_rate"].notna().any())
+    tasks = bool(s["task_success_rate"].notna().any())
+    figures: list[tuple[str, Any, tuple[Any, ...]]] = []
+    if voice:
+        figures += [("tradeoff", plots.tradeoff, ()), ("latency_distribution", plots.latency_distribution, ())]
+        if s["preemptive_starts"].gt(0).any():
+            figures.append(("preemptive_cost", plots.preemptive_cost, ()))
+        if "interruption.min_duration" in varying and s["barge_ins_scored"].gt(0).any():
+            figures.append(("interruption_curve", plots.interruption_curve, ()))
+        if len(varying) >= 2:
+            for metric in ("false_cutoff_rate", "eot_latency_p50"):
+                figures.append((f"heatmap_{metric}", plots.heatmap, (varying[0], varying[1], metric)))
+    if tasks:
+        if "max_tool_steps" in res.params:
+            figures.append(("tool_steps", plots.tool_steps, ()))
+        if len(varying) >= 2:
+            figures.append(("heatmap_task_success_rate", plots.heatmap, (varying[0], varying[1], "task_success_rate")))
     written = []
-    for file, name, extra in figures:
-        fn = getattr(plots, name, None)
-        if not callable(fn):
-            continue
+    for file, fn, extra in figures:
         try:
             fig = fn(res, *extra)
-            fig = getattr(fig, "figure", fig)  # an Axes gives its figure
             fig.savefig(out / f"{file}.png", dpi=110)
             written.append(f"{file}.png")
         except Exception as e:  # a figure must not lose the sweep's tables
@@ -458,48 +464,83 @@ def _sweep_figures(res: Any, out: Path) -> list[str]:
     return written
 
 
-def run_app(*args: object, **kwargs: object) -> None:
-    """LiveKit's ``cli.run_app`` (a worker on a LiveKit server): not supported; raises with what to use instead."""
-    from ._unsupported import fail
+def run_app(server: Any, **kwargs: Any) -> int:
+    """LiveKit's ``cli.run_app(server)`` for files that import ``agentlab`` in place of ``livekit.agents``:
+    :func:`agentlab.livekit.cli.run_app` (``python agent.py console`` chats with the file's entrypoint)."""
+    from .livekit.cli import run_app as livekit_run_app
 
-    fail("cli.run_app")
+    return livekit_run_app(server, **kwargs)
+
+
+def _parser() -> argparse.ArgumentParser:
+    from . import __version__
+
+    parser = argparse.ArgumentParser(prog="agentlab", description="Design and evaluate voice AI agents.")
+    parser.add_argument("--version", action="version", version=f"agentlab {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    demo = sub.add_parser("demo", help="the main job, headless and offline: simulations, sweeps, their summaries and figures")
+    demo.add_argument("--out", default="agentlab-demo", help="folder for the frames, summaries and figures (default: agentlab-demo)")
+    lab = sub.add_parser(
+        "lab",
+        help="open JupyterLab on the notebooks (installs JupyterLab if it is missing)",
+        description="Open JupyterLab on the notebooks. Everything after the folder goes to Jupyter unchanged.",
+    )
+    lab.add_argument("lab_args", nargs="*", metavar="[NOTEBOOKS] [JUPYTER OPTIONS]",
+                     help="the notebooks folder (default: ./notebooks, else the repository's), then jupyter lab's options "
+                          "(e.g. --no-browser --port 8899)")  # fmt: skip
+    chat = sub.add_parser("chat", help="chat with the quickstart agent in the terminal (OpenAI if OPENAI_API_KEY is set)")
+    chat.add_argument("--verbose", action="store_true", help="also print the agent's state changes and each turn's latency")
+    chat.add_argument("--model", default="gpt-4.1-mini", help="the OpenAI model when OPENAI_API_KEY is set (default: gpt-4.1-mini)")
+    con = sub.add_parser("console", help="chat with the agent in a Python file (or play a recording to it with --audio)")
+    con.add_argument("path", help="the agent file (agentlab or livekit.agents imports)")
+    con.add_argument("--agent", help="the Agent class to start with (default: the first one no other agent in the file hands off to)")
+    con.add_argument("--audio", help="play this recording through the voice pipeline instead of chatting")
+    con.add_argument("--save-wav", metavar="PATH", help="with --audio: write what was heard (user left, agent right) to this WAV file")
+    con.add_argument("--save-timeline", metavar="PATH", help="with --audio: write the run's timeline figure (PNG, SVG or PDF)")
+    con.add_argument("--model", default="gpt-4.1-mini", help="the OpenAI model when OPENAI_API_KEY is set")
+    sw = sub.add_parser("sweep", help="run an option sweep from a YAML/JSON config (headless, resumable)")
+    sw.add_argument("config", nargs="?", help="the sweep config (YAML or JSON): dataset, grid, base_options, vad, timeout, executor, out")
+    sw.add_argument("--example", action="store_true", help="print a commented example config (agentlab sweep --example > sweep.yaml)")
+    sw.add_argument("--out", help="folder for the cells, summary.csv, turns.csv and figures (default: the config's out)")
+    sw.add_argument("--no-progress", action="store_true", help="no progress bar")
+    return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``agentlab`` command."""
-    parser = argparse.ArgumentParser(prog="agentlab", description="Design and evaluate voice AI agents.")
-    sub = parser.add_subparsers(dest="command", required=True)
-    demo = sub.add_parser("demo", help="the main job, headless and offline: simulations, sweeps, their summaries and figures")
-    demo.add_argument("--out", default="agentlab-demo", help="folder for the frames, summaries and figures (default: agentlab-demo)")
-    lab = sub.add_parser("lab", help="open JupyterLab on the notebooks (installs JupyterLab if it is missing)")
-    lab.add_argument("notebooks", nargs="?", help="the notebooks folder (default: ./notebooks, else the repository's)")
-    lab.add_argument("lab_args", nargs=argparse.REMAINDER, help="passed on to jupyter lab (e.g. --no-browser --port 8899)")
-    sub.add_parser("chat", help="chat with the quickstart agent in the terminal (OpenAI if OPENAI_API_KEY is set)")
-    con = sub.add_parser("console", help="chat with the agent in a Python file (or play a recording to it with --audio)")
-    con.add_argument("path", help="the agent file (agentlab or livekit.agents imports)")
-    con.add_argument("--agent", help="the Agent class to start with (default: the first one in the file)")
-    con.add_argument("--audio", help="play this recording through the voice pipeline instead of chatting")
-    con.add_argument("--model", default="gpt-4.1-mini", help="the OpenAI model when OPENAI_API_KEY is set")
-    sw = sub.add_parser("sweep", help="run an option sweep from a YAML/JSON config (headless, resumable)")
-    sw.add_argument("config", help="the sweep config (YAML or JSON): dataset, grid, base_options, vad, timeout, executor, out")
-    sw.add_argument("--out", help="folder for the cells, summary.csv, turns.csv and figures (default: the config's out)")
-    sw.add_argument("--no-progress", action="store_true", help="no progress bar")
+    """Entry point of the ``agentlab`` command (and of ``python -m agentlab``); returns the exit status.
+
+    Example::
+
+        main(["sweep", "sweep.yaml", "--no-progress"])   # 0 when the sweep ran
+    """
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["lab"] and not {"-h", "--help"} & set(argv[1:]):
+        return _lab(argv[1:])  # untouched: argparse would take Jupyter's options (--port 8899) for its own
+    parser = _parser()
     args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 0
     if args.command == "demo":
-        return _demo(args)
-    if args.command == "lab":
-        return _lab(args)
+        try:
+            return _demo(args)
+        except (ImportError, FileNotFoundError) as e:  # a missing extra or dataset: its message says the fix
+            print(f"agentlab demo: {e}", file=sys.stderr)
+            return 2
     if args.command == "console":
         from .console import run_console
 
-        return run_console(args.path, agent=args.agent, audio=args.audio, model=args.model)
+        if args.audio is None and (args.save_wav or args.save_timeline):
+            print("agentlab console: --save-wav and --save-timeline need --audio (a recording to play)", file=sys.stderr)
+            return 2
+        return run_console(
+            args.path, agent=args.agent, audio=args.audio, model=args.model, save_wav=args.save_wav, save_timeline=args.save_timeline
+        )
     if args.command == "sweep":
         return _sweep(args)
-    try:
-        asyncio.run(_chat_loop())
-    except (EOFError, KeyboardInterrupt):
-        pass
-    return 0
+    from .console import run_chat
+
+    return run_chat(model=args.model, verbose=args.verbose)
 
 
 if __name__ == "__main__":

@@ -206,7 +206,7 @@ def _livekit(options: SessionOptions, agent: Agent | None, model: str | None) ->
 
 
 def _livekit_agent(agent: Agent | None) -> list[str]:
-    name = agent.label if agent is not None else "ExportedAgent"
+    name = type(agent).__name__ if agent is not None else "ExportedAgent"
     lines = [
         f"class {_ident(name)}(Agent):",
         "    def __init__(self) -> None:",
@@ -340,7 +340,7 @@ def _videosdk(options: SessionOptions, agent: Agent | None, model: str | None) -
         _warn("videosdk", "max_tool_steps", options.max_tool_steps, "has no VideoSDK equivalent; not exported")
     if options.user_away_timeout is not None and options.wake_up is None:
         _warn("videosdk", "user_away_timeout", options.user_away_timeout, "has no VideoSDK equivalent; wake_up is not set")
-    name = _ident(agent.label if agent is not None else "ExportedAgent")
+    name = _ident(type(agent).__name__ if agent is not None else "ExportedAgent")
     lines = [
         '"""Exported by agentlab: VideoSDK agent settings with the tuned turn-taking."""',
         "",

@@ -13,6 +13,7 @@ created_at           session seconds (assistant: when its reply step started, a 
 role                 ``user`` / ``assistant`` / ``system`` (messages)
 text                 message text
 interrupted          True if the message was cut by an interruption
+incomplete           True if the reply broke off on an error (LLM failed for good, ``llm_node`` raised)
 call_id, name        function call / output identity
 arguments            the call's raw JSON arguments
 output, is_error     function output text and error flag
@@ -25,10 +26,12 @@ llm_node_ttft        assistant: LLM time to first token of that message
 ===================  ==========================================================================
 
 **events_frame** columns: ``created_at`` (when it happened; user-state changes are backdated to the
-speech edge), ``emitted_at`` (when the session emitted it; the frame is in this order), ``wall_time``,
+speech edge; the frame is in this order, events of one instant as emitted), ``emitted_at`` (when
+the session emitted it), ``wall_time``,
 ``type``, ``old_state``, ``new_state``
 (state changes), ``transcript``, ``is_final`` (transcriptions), ``item_id``, ``item_type``,
-``role``, ``text``, ``interrupted`` (items added; speech done), ``speech_id`` (speech, tool and
+``role``, ``text``, ``interrupted`` (items added; speech done), ``incomplete`` (items added),
+``speech_id`` (speech, tool and
 metrics events), ``source``, ``user_initiated`` (speech created, scheduled, done),
 ``function_names``, ``n_calls``, ``n_errors`` (tools executed), ``metrics_type`` (metrics
 collected), ``error``, ``recoverable`` (errors; source in ``source``), ``reason`` (close; a dropped
@@ -70,6 +73,7 @@ HISTORY_COLUMNS = [
     "role",
     "text",
     "interrupted",
+    "incomplete",
     "call_id",
     "name",
     "arguments",
@@ -96,6 +100,7 @@ EVENT_COLUMNS = [
     "role",
     "text",
     "interrupted",
+    "incomplete",
     "speech_id",
     "source",
     "user_initiated",
@@ -162,7 +167,7 @@ def _frame(rows: list[dict[str, Any]], columns: list[str]) -> pd.DataFrame:
 def _item_row(item: ChatItem) -> dict[str, Any]:
     row: dict[str, Any] = {"item_id": item.id, "type": item.type, "created_at": item.created_at}
     if item.type == "message":
-        row.update(role=item.role, text=item.text_content, interrupted=item.interrupted)
+        row.update(role=item.role, text=item.text_content, interrupted=item.interrupted, incomplete=item.incomplete)
         for key in ("started_speaking_at", "stopped_speaking_at", "e2e_latency", "llm_node_ttft"):
             row[key] = item.metrics.get(key)
     elif item.type == "function_call":
@@ -191,7 +196,7 @@ def _event_row(e: Any) -> dict[str, Any]:
         item = e.item
         row.update(item_id=item.id, item_type=item.type)
         if item.type == "message":
-            row.update(role=item.role, text=item.text_content, interrupted=item.interrupted)
+            row.update(role=item.role, text=item.text_content, interrupted=item.interrupted, incomplete=item.incomplete)
     elif kind == "function_tools_executed":
         row.update(
             speech_id=e.speech_id,
@@ -217,8 +222,15 @@ def _event_row(e: Any) -> dict[str, Any]:
 
 
 def events_frame(events: Iterable[Any]) -> pd.DataFrame:
-    """One row per session event; columns in :data:`EVENT_COLUMNS` (see the module docstring)."""
-    return _frame([_event_row(e) for e in events], EVENT_COLUMNS)
+    """One row per session event in time order; columns in :data:`EVENT_COLUMNS` (see the module docstring)."""
+    # By when it happened: a backdated user-state change goes before what the session did meanwhile
+    # (a stable sort, so events of the same instant keep the order they were emitted in).
+    return _frame(event_rows(events), EVENT_COLUMNS)
+
+
+def event_rows(events: Iterable[Any]) -> list[dict[str, Any]]:
+    """The rows of :func:`events_frame`, in its order."""
+    return sorted((_event_row(e) for e in events), key=lambda r: r["created_at"])
 
 
 def _metrics_rows(events: Iterable[Any]) -> list[dict[str, Any]]:
@@ -272,7 +284,7 @@ def _who(item: ChatItem) -> str:
 def _what(item: ChatItem) -> str:
     if item.type == "message":
         text = item.text_content or ""
-        return text + (" [interrupted]" if item.interrupted else "")
+        return text + (" [interrupted]" if item.interrupted else "") + (" [incomplete]" if item.incomplete else "")
     if item.type == "function_call":
         return f"{item.name}({item.arguments})"
     if item.type == "function_call_output":

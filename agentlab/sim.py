@@ -74,11 +74,13 @@ class Run:
 
     ``history``, ``events`` and ``metrics`` are DataFrames (columns in :mod:`agentlab.frames`);
     ``session`` is the closed session, ``duration`` the simulated seconds, ``wall_seconds`` what
-    the simulation cost.
+    the simulation cost, ``name`` what was played when known (a conversation id, a file name).
     """
 
-    def __init__(self, session: AgentSession, *, wall_seconds: float, user_audio: Any = None) -> None:
+    def __init__(self, session: AgentSession, *, wall_seconds: float, user_audio: Any = None, name: str | None = None) -> None:
         self.session = session
+        #: What was played, for titles: a dataset conversation's id, a recording's file name, or ``None``.
+        self.name = name
         #: The recording the run was fed (an :class:`~agentlab.audio.Audio`), or ``None`` for scripts.
         self.user_audio = user_audio
         self.wall_seconds = wall_seconds
@@ -109,11 +111,11 @@ class Run:
         """
         return self.session.report()
 
-    def timeline(self, *, ax: Any = None, start: float | None = None, end: float | None = None) -> Any:
-        """The run on one time axis (a matplotlib Figure); see :mod:`agentlab.timeline`."""
+    def timeline(self, *, ax: Any = None, start: float | None = None, end: float | None = None, title: str | None = None) -> Any:
+        """The run on one time axis (a matplotlib Figure), titled with :attr:`name`; see :mod:`agentlab.timeline`."""
         from .timeline import timeline_figure
 
-        return timeline_figure(self.session, ax=ax, start=start, end=end)
+        return timeline_figure(self.session, ax=ax, start=start, end=end, title=title, name=self.name)
 
     def audio(self, *, sample_rate: int = 16000) -> Any:
         """What was heard as float32 stereo samples: user left, agent right (see :mod:`agentlab.render`)."""
@@ -272,6 +274,7 @@ def simulate(
     end_delay: float = 1.0,
     pausable_output: bool = True,
     vad_backend: str = "silero",
+    name: str | None = None,
 ) -> Run:
     """Run ``script`` against ``agent`` on a virtual clock; return the :class:`Run`.
 
@@ -289,15 +292,19 @@ def simulate(
     turns end, interruptions and preemptive replies, and the agent's replies play through a TTS
     (:class:`~agentlab.ScriptedTTS` unless the options give one). ``pausable_output`` enables
     false-interruption resume, as with a LiveKit room's audio output.
+
+    ``name`` becomes :attr:`Run.name` (titles, such as the timeline's); a recording's file name by default.
     """
     clock = clock or VirtualClock()
+    if name is None and isinstance(script, _RECORDING_TYPES):
+        name = os.path.basename(script)
 
     async def main() -> Run:
         wall0 = time.perf_counter()
         session, user_audio = await play(
             agent, session_options, script, end_delay=end_delay, pausable_output=pausable_output, vad_backend=vad_backend
         )
-        return Run(session, wall_seconds=time.perf_counter() - wall0, user_audio=user_audio)
+        return Run(session, wall_seconds=time.perf_counter() - wall0, user_audio=user_audio, name=name)
 
     return clock.run(main)
 

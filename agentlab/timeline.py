@@ -5,6 +5,11 @@ Lanes, top to bottom: the user's speech (backdated edges), the VAD's detections,
 (gaps are pauses, a red ✕ marks a cut). Vertical lines mark decisions: committed user turns
 (blue), interruptions (red) and false interruptions that resumed (green).
 
+Transcript labels take up to four rows around their lane and agent speech labels sit in their
+bar; when a dense stretch leaves no room, a label is shortened with an ellipsis (or left out),
+and none runs past the axes. The layout is worked out when the figure is drawn, so it holds at
+any size. The title names the conversation when it is known (``name``).
+
 The figure is built without pyplot's global state, so a notebook shows it exactly once.
 
 Example::
@@ -17,16 +22,22 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from matplotlib.axes import Axes
-from matplotlib.figure import Figure
+from ._figures import new_figure
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # matplotlib loads when a timeline is drawn, not with agentlab
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
     from .session.session import AgentSession
 
 __all__ = ["timeline_figure"]
 
 _STATE_COLORS = {"listening": "#e8eef5", "thinking": "#f6c85f", "speaking": "#6fb07f", "initializing": "#dddddd", "idle": "#eeeeee"}
 _LANES = ["user speech", "VAD", "transcripts", "agent state", "agent speech"]
+#: Transcript label rows (offsets in points from the final's dot): above, below, then one further out each way.
+_TRANSCRIPT_ROWS = ((2, 4, "left", "bottom"), (2, -4, "left", "top"), (2, 13, "left", "bottom"), (2, -13, "left", "top"))
+#: Agent speech labels: inside their bar.
+_SPEECH_ROW = ((2, 0, "left", "center"),)
 
 
 def _spans(points: list[tuple[float, str]], end: float) -> list[tuple[float, float, str]]:
@@ -38,16 +49,34 @@ def _spans(points: list[tuple[float, str]], end: float) -> list[tuple[float, flo
 
 
 def timeline_figure(
-    session: AgentSession, *, ax: Axes | None = None, start: float | None = None, end: float | None = None, title: str | None = None
+    session: AgentSession,
+    *,
+    ax: Axes | None = None,
+    start: float | None = None,
+    end: float | None = None,
+    title: str | None = None,
+    name: str | None = None,
 ) -> Figure:
-    """Draw ``session``'s run (see the module docstring); returns the Figure (``ax.figure`` if ``ax`` given)."""
+    """Draw ``session``'s run (see the module docstring); returns the Figure (``ax.figure`` if ``ax`` given).
+
+    ``name`` (a conversation id or file name) goes into the default title,
+    ``"<name> · turn-taking timeline"``; ``title`` replaces the whole title.
+
+    Example::
+
+        timeline_figure(run.session, name="overlaps-002", start=0, end=30)
+    """
+    from ._labels import LabelPlacer
+
     events = session.events
     horizon = max([session.now(), *[e.created_at for e in events]])
+    owned = ax is None
     if ax is None:
-        fig = Figure(figsize=(12, 3.6), layout="constrained")
+        fig = new_figure((10, 3.6))
         ax = fig.add_subplot()
     else:
         fig = ax.figure  # type: ignore[assignment]
+    placer = LabelPlacer(ax)
     y = {name: len(_LANES) - 1 - i for i, name in enumerate(_LANES)}
     h = 0.6
 
@@ -65,23 +94,19 @@ def timeline_figure(
             marker = "^" if ev.kind == "on_vad_start" else "v"
             ax.plot([ev.t], [y["VAD"]], marker=marker, color="#333333", markersize=6, linestyle="none")
 
-    # transcripts (labels alternate above and below the lane so neighbours do not overprint)
-    finals = 0
+    # transcripts: each final takes the first free row; labels are placed latest first, so one
+    # that finds every row taken is cut short where the next one begins (or left out)
+    finals = []
     for e in events:
         if e.type == "user_input_transcribed":
             if e.is_final:
                 ax.plot([e.created_at], [y["transcripts"]], marker="o", color="#5b8def", markersize=5)
-                ax.annotate(
-                    _short(e.transcript),
-                    (e.created_at, y["transcripts"]),
-                    xytext=(3, 5 if finals % 2 == 0 else -11),
-                    textcoords="offset points",
-                    fontsize=7,
-                    color="#234",
-                )
-                finals += 1
+                finals.append((e.created_at, _short(e.transcript)))
             else:
                 ax.plot([e.created_at], [y["transcripts"]], marker="|", color="#9bb7f0", markersize=8)
+    for t, text in reversed(finals):
+        if text:
+            placer.add(text, (t, y["transcripts"]), candidates=_TRANSCRIPT_ROWS, truncate=True, fontsize=7, color="#234", gid="transcript")
 
     # agent states
     state_points = [(0.0, "initializing")] + [(e.created_at, e.new_state) for e in events if e.type == "agent_state_changed"]
@@ -90,22 +115,16 @@ def timeline_figure(
 
     # agent speech as heard
     cut_speeches = {i.metrics.get("stopped_speaking_at") for i in session.history.items if i.type == "message" and i.interrupted}
-    labelled: set[str] = set()
+    said: dict[str, tuple[float, str]] = {}  # each reply's text, at its first piece
     for p in session.playback:
         ax.broken_barh([(p.start, p.duration)], (y["agent speech"] - h / 2, h), facecolors="#6fb07f", edgecolor="#3d7a4c")
-        if p.speech_id not in labelled and p.frame.text.strip():
-            labelled.add(p.speech_id)
-            ax.annotate(
-                _short(p.frame.text),
-                (p.start, y["agent speech"]),
-                xytext=(2, -3),
-                textcoords="offset points",
-                fontsize=7,
-                color="#1d3d25",
-                va="top",
-            )
+        if p.speech_id not in said and p.frame.text.strip():
+            said[p.speech_id] = (p.start, _short(p.frame.text))
         if p.cut and round(p.start + p.duration, 6) in {round(t, 6) for t in cut_speeches if t is not None}:
             ax.plot([p.start + p.duration], [y["agent speech"]], marker="x", color="#d62728", markersize=9, mew=2)
+
+    for t, text in reversed(list(said.values())):  # latest first, as the transcripts
+        placer.add(text, (t, y["agent speech"]), candidates=_SPEECH_ROW, truncate=True, fontsize=7, color="#1d3d25", gid="agent-text")
 
     # decisions
     for e in events:
@@ -124,7 +143,7 @@ def timeline_figure(
     ax.grid(axis="x", alpha=0.3)
     for side in ("top", "right", "left"):
         ax.spines[side].set_visible(False)
-    ax.set_title(title or "turn-taking timeline", loc="left", fontsize=10)
+    ax.set_title(title or (f"{name} · turn-taking timeline" if name else "turn-taking timeline"), loc="left", fontsize=10)
     handles = [
         _legend_patch("#5b8def", "user speech"),
         _legend_patch("#6fb07f", "agent speech"),
@@ -133,7 +152,10 @@ def timeline_figure(
         _legend_line("#d62728", "-", "interrupted"),
         _legend_line("#2ca02c", ":", "false interruption"),
     ]
-    ax.legend(handles=handles, loc="upper right", fontsize=7, ncol=6, frameon=False, bbox_to_anchor=(1.0, 1.18))
+    if owned:  # under the axes, where the layout makes room for it: clear of the title and the lanes
+        fig.legend(handles=handles, loc="outside lower center", fontsize=7, ncol=6, frameon=False)
+    else:
+        ax.legend(handles=handles, loc="lower right", fontsize=7, ncol=6, frameon=False, bbox_to_anchor=(1.0, 1.0))
     return fig  # type: ignore[return-value]
 
 

@@ -46,6 +46,8 @@ __all__ = [
     "StopResponse",
     "ToolArgumentsError",
     "ToolError",
+    "Toolset",
+    "flatten_tools",
     "function_tool",
 ]
 
@@ -466,3 +468,50 @@ def output_to_text(value: Any) -> str:
     if isinstance(value, (dict, list)):
         return json.dumps(value, default=str)
     return str(value)
+
+
+class Toolset:
+    """A named group of tools; ``Agent(tools=[...])`` and ``AgentSession(tools=[...])`` take it
+    next to plain tools and use its tools (LiveKit's ``llm.Toolset``).
+
+    Example::
+
+        Agent(instructions="...", tools=[Toolset(id="lookup", tools=[lookup_weather, lookup_time])])
+    """
+
+    def __init__(self, *, id: str, tools: list[FunctionTool] | None = None) -> None:
+        self._id = id
+        self._tools = list(tools or [])
+
+    @property
+    def id(self) -> str:
+        """The toolset's name."""
+        return self._id
+
+    @property
+    def tools(self) -> list[FunctionTool]:
+        """Its tools."""
+        return list(self._tools)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(id={self._id!r}, tools={[t.name for t in self._tools]})"
+
+
+def flatten_tools(tools: Any, *, owner: str) -> list[FunctionTool]:
+    """``tools`` with every :class:`Toolset` replaced by its tools; anything else is a clear error.
+
+    Example::
+
+        flatten_tools([lookup_weather, Toolset(id="t", tools=[end_call])], owner="Agent")
+    """
+    if tools is None:
+        return []
+    if not isinstance(tools, (list, tuple)):
+        raise TypeError(f"{owner}: tools = {tools!r} must be a list of @function_tool functions or Toolsets")
+    flat: list[FunctionTool] = []
+    for t in tools:
+        for tool in t.tools if isinstance(t, Toolset) else [t]:
+            if not isinstance(tool, FunctionTool):
+                raise TypeError(f"{owner}: tools = {tools!r}: each must be an @function_tool function or a Toolset, got {tool!r}")
+            flat.append(tool)
+    return flat

@@ -18,12 +18,19 @@ Each part prints wall time, simulated seconds per wall second, peak memory and t
   (each worker analyses the recordings once). Driver and worker memory are sampled as cells finish.
   ``--scaling`` (the default) first runs a tenth of it, to show how the time scales.
 * ``cache``: :class:`~agentlab.audio.AnalysisCache` fed far beyond ``max_bytes`` and ``max_entries``.
+* ``openai``: the real ``openai`` client against the local test server (``tests/openai_server.py``, in its
+  own process so its work does not share this interpreter): ``--openai-sessions`` sessions built as
+  ``AgentSession(llm="openai/...")``, all at once on one loop, ``--openai-turns`` turns each (wall time, peak
+  RSS, clients built), and the same with one client per session for comparison (its own process); then
+  one conversation of ``--long-turns`` turns, its per-turn time at turn 100 and at the end split into the
+  ``openai`` client's share (converting the message list) and agentlab's own.
 
 Python-heap figures come from ``tracemalloc`` (which slows the code it traces; wall times are measured in
 separate, untraced passes), peaks from ``getrusage(...).ru_maxrss``. Without ``--only`` every part runs in
 its own process, so each peak is that part's.
 
 Run:  python benchmarks/bench_load.py [--sessions 1000] [--hours 8] [--conversations 10000] [--only NAME]
+      python benchmarks/bench_load.py --only openai [--openai-sessions 1000] [--openai-turns 1] [--long-turns 500]
 """
 
 from __future__ import annotations
@@ -51,7 +58,7 @@ from agentlab.engine import UserSpeech
 from agentlab.examples.restaurant import QUICKSTART_SCRIPT, Host, scripted_llm
 from agentlab.sim import play as sim_play
 
-PARTS = ("sessions", "long", "sweep", "cache")
+PARTS = ("sessions", "long", "sweep", "cache", "openai")
 REPLY = "Sure, here is a short answer to that question."
 MB = 2**20
 KB = 1024
@@ -541,6 +548,147 @@ def bench_cache() -> None:
     print("  'bytes' counts the entries' JSON text; 'heap held' is the whole cache on the Python heap (keys, dict, str headers)")
 
 
+# --- part 5: the real openai client, many sessions and a long conversation -------------------------
+
+SERVER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "openai_server.py")
+
+
+class _Server:
+    """``tests/openai_server.py`` in a child process, answering every completion with ``REPLY``."""
+
+    def __enter__(self) -> str:
+        self.proc = subprocess.Popen([sys.executable, SERVER, "--reply", REPLY], stdout=subprocess.PIPE, text=True)
+        line = self.proc.stdout.readline().strip() if self.proc.stdout else ""
+        if not line.startswith("base_url="):
+            self.proc.kill()
+            raise RuntimeError(f"the test server did not start ({line!r})")
+        return line.split("=", 1)[1]
+
+    def __exit__(self, *exc: Any) -> None:
+        self.proc.terminate()
+        self.proc.wait(timeout=10)
+
+
+async def _openai_sessions(n: int, turns: int, per_session_client: bool) -> tuple[int, int]:
+    """``n`` sessions at once, ``turns`` runs each; (clients built, replies received)."""
+    import openai
+
+    from agentlab.models import openai as oa
+
+    def llm() -> Any:
+        if not per_session_client:
+            return "openai/gpt-4.1-mini"  # what users write: OPENAI_BASE_URL / OPENAI_API_KEY come from the environment
+        # Before issue 21 every string-built LLM made its own client; built here as it was.
+        return oa.OpenAILLM(client=openai.AsyncOpenAI(max_retries=0))
+
+    sessions = [al.AgentSession(llm=llm()) for _ in range(n)]
+    for s in sessions:
+        await s.start(al.Agent(instructions="Answer briefly."))
+
+    async def talk(s: al.AgentSession, i: int) -> int:
+        got = 0
+        for k in range(turns):
+            result = await s.run(user_input=f"Question {i}.{k}, please?")
+            got += [e.item.text_content for e in result.events if e.type == "message"][-1:] == [REPLY]
+        return got
+
+    replies = sum(await asyncio.gather(*(talk(s, i) for i, s in enumerate(sessions))))
+    loop = asyncio.get_running_loop()
+    clients = len({id(s.llm.client) for s in sessions}) if per_session_client else oa._SHARED.count(loop)
+    for s in sessions:
+        await s.aclose()
+        if per_session_client:
+            await s.llm.client.close()
+        else:
+            await s.llm.aclose()
+    return clients, replies
+
+
+def _openai_load(n: int, turns: int, per_session_client: bool) -> None:
+    """One measurement, in this process (its peak RSS is this measurement's)."""
+    al.VirtualClock  # noqa: B018 - agentlab fully imported before the baseline
+    rss0 = rss_mb()
+    t0 = time.perf_counter()
+    clients, replies = asyncio.run(_openai_sessions(n, turns, per_session_client))
+    wall = time.perf_counter() - t0
+    how = "one client per session (as before)" if per_session_client else 'AgentSession(llm="openai/...")'
+    print(
+        f"  {how:36} {wall:7.1f} {peak_rss_mb():9.0f} {peak_rss_mb() - rss0:9.0f} {clients:8,} {replies:8,} {n * turns / wall:10,.0f}",
+        flush=True,
+    )
+
+
+def _per_turn_split(turns: int, url: str, marks: tuple[int, ...] = ()) -> list[tuple[int, float, float, float]]:
+    """(turn, real-client per-turn ms, the client's conversion ms, agentlab's own ms) at each of ``marks``
+    (default: turn 100 and the last), each a mean over the 10 turns up to it."""
+    from openai._utils import async_maybe_transform
+    from openai.types.chat import completion_create_params
+
+    from agentlab.models.llm import LLM, ChatChunk, ChoiceDelta, CompletionUsage, LLMRequest
+    from agentlab.models.openai import OpenAILLM
+
+    class _Instant(OpenAILLM):
+        """agentlab's whole per-turn work with an OpenAI LLM (the session, building the request's
+        parameters and message list), and nothing of the client's: the answer comes at once."""
+
+        async def _stream(self, request: LLMRequest) -> Any:
+            self.build_params(request)
+            yield ChatChunk(delta=ChoiceDelta(content=REPLY))
+            yield ChatChunk(usage=CompletionUsage(5, 10, 15))
+
+    marks = sorted(set(marks) or {min(100, turns), turns})
+    window = 10
+
+    async def conversation(llm: LLM, convert: bool) -> dict[int, tuple[float, float]]:
+        session = al.AgentSession(llm=llm)
+        await session.start(al.Agent(instructions="Answer briefly."))
+        times: list[float] = []
+        out: dict[int, tuple[float, float]] = {}
+        for i in range(1, turns + 1):
+            t = time.perf_counter()
+            await session.run(user_input=f"Question number {i}, can you help me with that?")
+            times.append(time.perf_counter() - t)
+            if i in marks:
+                client_ms = float("nan")
+                if convert:  # what create() does to the parameters before sending them, timed alone
+                    ctx = al.ChatContext([al.ChatMessage(role="system", content=["Answer briefly."]), *session.history.items])
+                    params = llm.build_params(LLMRequest(chat_ctx=ctx))  # type: ignore[attr-defined]
+                    t = time.perf_counter()
+                    for _ in range(window):
+                        await async_maybe_transform(params, completion_create_params.CompletionCreateParamsStreaming)
+                    client_ms = (time.perf_counter() - t) / window * 1000
+                out[i] = (sum(times[-window:]) / window * 1000, client_ms)
+        await session.aclose()
+        await llm.aclose()
+        return out
+
+    real = asyncio.run(conversation(OpenAILLM(base_url=url, api_key="bench-no-key"), True))
+    own = asyncio.run(conversation(_Instant(base_url=url, api_key="bench-no-key"), False))
+    return [(i, real[i][0], real[i][1], own[i][0]) for i in marks]
+
+
+def bench_openai(n: int, turns: int, long_turns: int) -> None:
+    print(f"== the real openai client against tests/openai_server.py (own process): {n:,} sessions x {turns} turns ==")
+    with _Server() as url:
+        os.environ["OPENAI_BASE_URL"] = url
+        os.environ.setdefault("OPENAI_API_KEY", "bench-no-key")
+        print(f"  {'how':36} {'wall s':>7} {'peak RSS':>9} {'RSS +MiB':>9} {'clients':>8} {'replies':>8} {'requests/s':>10}")
+        _openai_load(n, turns, per_session_client=False)
+        # The comparison in its own process: its peak must not mix with the first.
+        flags = ["--only", "openai-per-session", "--openai-sessions", str(n), "--openai-turns", str(turns)]
+        subprocess.run([sys.executable, __file__, *flags], check=True)
+        print("  (peak RSS: this process's, agentlab and the openai client imported; replies: runs that got the answer)")
+
+        print(f"\n  one conversation of {long_turns} turns: per-turn time, mean of the {10} turns up to the one shown")
+        print(f"  {'turn':>6} {'per turn ms':>12} {'client converts ms':>19} {'agentlab own ms':>16} {'other ms':>9}")
+        for i, total, client, own in _per_turn_split(long_turns, url):
+            print(f"  {i:6} {total:12.1f} {client:19.1f} {own:16.2f} {total - client - own:9.1f}")
+        print("  client converts: openai's own transform of the parameters (async_maybe_transform), timed alone on")
+        print("  the turn's messages; agentlab own: the same turns with an LLM that builds the same parameters and")
+        print("  answers at once (the session's work and agentlab's message list); other: HTTP, server, SSE parsing")
+    print(f"  process peak RSS {peak_rss_mb():.0f} MiB")
+
+
 # --- main ------------------------------------------------------------------------------------------
 
 
@@ -553,7 +701,10 @@ def main() -> None:
     parser.add_argument("--conversations", type=int, default=10000)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--scaling", action=argparse.BooleanOptionalAction, default=True, help="also sweep a tenth first")
-    parser.add_argument("--only", choices=PARTS)
+    parser.add_argument("--openai-sessions", type=int, default=1000, help="sessions at once with the real openai client")
+    parser.add_argument("--openai-turns", type=int, default=1, help="turns of each of those sessions")
+    parser.add_argument("--long-turns", type=int, default=500, help="turns of the long conversation with the real client")
+    parser.add_argument("--only", choices=(*PARTS, "openai-per-session"))
     args = parser.parse_args()
     if args.only is None:  # each part in its own process: ru_maxrss is then that part's peak
         flags = sys.argv[1:]
@@ -569,6 +720,10 @@ def main() -> None:
         bench_long(args.hours, args.every)
     elif args.only == "sweep":
         bench_sweep(args.conversations, args.workers, args.scaling)
+    elif args.only == "openai":
+        bench_openai(args.openai_sessions, args.openai_turns, args.long_turns)
+    elif args.only == "openai-per-session":
+        _openai_load(args.openai_sessions, args.openai_turns, per_session_client=True)
     else:
         bench_cache()
 

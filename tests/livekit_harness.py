@@ -157,7 +157,7 @@ uuid.uuid4 = _uuid4
 # LiveKit is imported only now, so `Field(default_factory=time.time)` captures the shim.
 from livekit import rtc  # noqa: E402
 from livekit.agents import DEFAULT_API_CONNECT_OPTIONS as CONN  # noqa: E402
-from livekit.agents import Agent, AgentSession, llm, stt, tts, utils, vad  # noqa: E402
+from livekit.agents import Agent, AgentSession, RunContext, llm, stt, tts, utils, vad  # noqa: E402
 from livekit.agents import __version__ as lk_version  # noqa: E402
 from livekit.agents.voice.io import (  # noqa: E402
     AudioInput,
@@ -701,9 +701,18 @@ def _turn_handling(options: dict) -> dict:
 
 
 def _make_tool(s: dict):
-    """A raw function tool that sleeps `delay` seconds, then returns `output`."""
+    """A raw function tool: optionally speaks first (`say: {text, await}`, `reply: {instructions, await}`),
+    sleeps `delay` seconds, then returns `output` (null: returns None, so no follow-up reply)."""
 
-    async def impl(raw_arguments: dict) -> str:
+    async def impl(raw_arguments: dict, context: RunContext) -> str | None:
+        if s.get("say"):
+            handle = context.session.say(s["say"]["text"])
+            if s["say"].get("await"):
+                await handle
+        if s.get("reply"):
+            handle = context.session.generate_reply(instructions=s["reply"]["instructions"])
+            if s["reply"].get("await"):
+                await handle
         if s.get("delay"):
             await asyncio.sleep(s["delay"])
         return s.get("output", "")

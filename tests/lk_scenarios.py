@@ -108,10 +108,18 @@ def _tools(spec: dict[str, Any]) -> list[Any]:
     tools = []
     for t in spec.get("tools", []):
 
-        async def tool(raw_arguments: dict[str, Any], t: dict[str, Any] = t) -> str:
+        async def tool(raw_arguments: dict[str, Any], context: al.RunContext, t: dict[str, Any] = t) -> str | None:
+            if t.get("say"):
+                handle = context.session.say(t["say"]["text"])
+                if t["say"].get("await"):
+                    await handle
+            if t.get("reply"):
+                handle = context.session.generate_reply(instructions=t["reply"]["instructions"])
+                if t["reply"].get("await"):
+                    await handle
             if t.get("delay"):
                 await asyncio.sleep(t["delay"])
-            return t["output"]
+            return t.get("output", "")
 
         schema = {"name": t["name"], "description": t.get("description", ""), "parameters": t.get("parameters", {"type": "object"})}
         tools.append(al.function_tool(tool, raw_schema=schema))
@@ -169,7 +177,20 @@ def run_agentlab(spec: dict[str, Any]) -> dict[str, Any]:
         return session
 
     session = al.VirtualClock().run(main)
-    return {"events": [_event(e) for e in session.events], "playback": [p.__dict__ for p in session.playback]}
+    return {
+        "events": [_event(e) for e in session.events],
+        "playback": [p.__dict__ for p in session.playback],
+        "history": [_item(i) for i in session.history.items],
+    }
+
+
+def _item(item: Any) -> dict[str, Any]:
+    d: dict[str, Any] = {"type": item.type, "created_at": item.created_at}
+    if item.type == "message":
+        d.update(role=item.role, text=item.text_content)
+    elif item.type in ("function_call", "function_call_output"):
+        d.update(name=item.name)
+    return d
 
 
 def _event(e: Any) -> dict[str, Any]:
@@ -199,7 +220,7 @@ def _ms(x: Any) -> Any:
 
 def decisions(output: dict[str, Any]) -> dict[str, list[Any]]:
     """The comparable decisions of one run's output (see the module docstring)."""
-    out: dict[str, list[Any]] = {k: [] for k in ("agent", "user", "transcripts", "messages", "speeches", "false_interruptions")}
+    out: dict[str, list[Any]] = {k: [] for k in ("agent", "user", "transcripts", "messages", "speeches", "false_interruptions", "history")}
     for e in output["events"]:
         t = e["type"]
         if t == "agent_state_changed":
@@ -228,6 +249,12 @@ def decisions(output: dict[str, Any]) -> dict[str, list[Any]]:
             out["speeches"].append(_ms(e["at"]))
         elif t == "agent_false_interruption":
             out["false_interruptions"].append((_ms(e["at"]), e["resumed"]))
+    # the history's order and times: messages, tool calls and outputs (LiveKit's config updates are not agentlab items)
+    out["history"] = [
+        (h["type"], h.get("role") or h.get("name"), _ms(h["created_at"]))
+        for h in output.get("history", [])
+        if h["type"] in ("message", "function_call", "function_call_output")
+    ]
     return out
 
 

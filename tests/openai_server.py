@@ -12,6 +12,19 @@ scripted by :func:`speech`). Both also take the chat faults (:func:`status_fault
 :func:`delay_fault`). A recorded transcription body is the form: text fields as strings (repeated
 ``name[]`` fields as lists) and the file as an :class:`UploadedFile`.
 
+Faults a provider or a proxy in front of it can produce: :func:`status_fault` (an HTTP error, with
+or without ``retry-after``), :func:`delay_fault` (no answer in time), :func:`cut_stream` (the
+connection drops mid-stream), :func:`stream_error` (an ``{"error": ...}`` event in a 200 stream),
+:func:`stalled_stream` (the stream stops sending), :func:`unfinished_stream` (the stream ends
+cleanly but without ``finish_reason``, usage or ``[DONE]``), :func:`empty_choices` (every chunk has
+empty ``choices``), :func:`html_page` (a 200 that is a web page, as a login page or a proxy gives),
+:func:`malformed_tool_call` and :func:`empty_reply`. Switch one on for every request with
+``server.default = html_page()``, or for the next ones with :meth:`OpenAIServer.enqueue`.
+
+Run as a script it serves ``server.default`` until interrupted, in its own process (the load
+benchmark uses it so the server's work does not share the client's interpreter):
+``python tests/openai_server.py`` prints ``base_url=http://127.0.0.1:PORT/v1``.
+
 Example::
 
     with OpenAIServer() as server:
@@ -53,14 +66,18 @@ __all__ = [
     "Usage",
     "cut_stream",
     "delay_fault",
+    "empty_choices",
     "empty_reply",
+    "html_page",
     "malformed_tool_call",
     "pcm16_tone",
     "reply",
     "speech",
+    "stalled_stream",
     "status_fault",
     "stream_error",
     "transcript",
+    "unfinished_stream",
 ]
 
 #: How long an idle keep-alive connection is kept before its handler thread gives up.
@@ -116,6 +133,16 @@ class ScriptedResponse:
     error_after: int | None = None
     #: Characters per streamed text chunk (whole words are kept together when they fit).
     chunk_chars: int = 6
+    #: Answer 200 with this body as it is (and ``content_type``) instead of a completion.
+    raw_body: bytes | None = None
+    content_type: str = "application/json"
+    #: After this many SSE chunks send nothing for ``stall_seconds``, then drop the connection.
+    stall_after: int | None = None
+    stall_seconds: float = 0.0
+    #: End the stream cleanly before the answer ends: no finish_reason, usage or ``[DONE]``.
+    unfinished: bool = False
+    #: Every chunk carries empty ``choices`` (and no usage); then ``[DONE]``.
+    no_choices: bool = False
 
 
 def reply(
@@ -176,6 +203,47 @@ def stream_error(message: str = "The server had an error while processing your r
         stream_error("overloaded")
     """
     return ScriptedResponse(text="partial answer", error_after=after_chunks, error_message=message)
+
+
+def stalled_stream(text: str = "This answer stops arriving", *, after_chunks: int = 2, seconds: float = 60.0) -> ScriptedResponse:
+    """Stream ``after_chunks`` chunks, then send nothing for ``seconds`` (a client timeout), then hang up.
+
+    Example::
+
+        stalled_stream(after_chunks=0, seconds=30)   # headers, then silence
+    """
+    return ScriptedResponse(text=text, stall_after=after_chunks, stall_seconds=seconds)
+
+
+def unfinished_stream(text: str = "This answer ends too soon", *, after_chunks: int | None = None) -> ScriptedResponse:
+    """The text (or its first ``after_chunks`` chunks), then a clean end of the body with no
+    ``finish_reason``, no usage and no ``[DONE]``: an answer cut short by a proxy or a crashing server.
+
+    Example::
+
+        unfinished_stream("Hello wor")
+    """
+    return ScriptedResponse(text=text, unfinished=True, cut_after=after_chunks)
+
+
+def empty_choices(chunks: int = 3) -> ScriptedResponse:
+    """A 200 event stream of ``chunks`` chunks whose ``choices`` are all empty, then ``[DONE]``.
+
+    Example::
+
+        empty_choices(5)
+    """
+    return ScriptedResponse(text="x" * chunks, chunk_chars=1, no_choices=True, usage=None)
+
+
+def html_page(body: str = "<!doctype html><html><body><h1>Please sign in</h1></body></html>") -> ScriptedResponse:
+    """A 200 with an HTML page instead of a completion, as a login page or a misconfigured proxy sends.
+
+    Example::
+
+        server.default = html_page()
+    """
+    return ScriptedResponse(raw_body=body.encode(), content_type="text/html; charset=utf-8")
 
 
 def malformed_tool_call(name: str = "get_weather", arguments: str = '{"city": "Par') -> ScriptedResponse:
@@ -286,7 +354,8 @@ class OpenAIServer:
             server.request_count      # chat-completion requests so far
     """
 
-    def __init__(self, *, default: ScriptedResponse | None = None, model: str = "gpt-4.1-mini") -> None:
+    def __init__(self, *, default: ScriptedResponse | None = None, model: str = "gpt-4.1-mini", keep_requests: int | None = None) -> None:
+        """``keep_requests`` bounds the request log to the last N (``None``: keep all, as tests want)."""
         self.default = default or reply("Hello from the test server.")
         self.model = model
         #: What transcription and speech requests get when their queues are empty.
@@ -295,7 +364,7 @@ class OpenAIServer:
         self._queue: deque[ScriptedResponse] = deque()
         self._transcript_queue: deque[ScriptedTranscript | ScriptedResponse] = deque()
         self._speech_queue: deque[ScriptedSpeech | ScriptedResponse] = deque()
-        self._requests: list[RecordedRequest] = []
+        self._requests: deque[RecordedRequest] = deque(maxlen=keep_requests)
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._connections: set[socket.socket] = set()
@@ -433,6 +502,8 @@ class OpenAIServer:
 
 class _HTTPServer(ThreadingHTTPServer):
     daemon_threads = True
+    #: Connections waiting to be accepted (socketserver's default of 5 refuses a crowd of clients).
+    request_queue_size = 1024
 
     def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler], owner: OpenAIServer) -> None:
         self.owner = owner
@@ -446,6 +517,9 @@ class _HTTPServer(ThreadingHTTPServer):
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     timeout = IDLE_TIMEOUT
+    #: Headers and body go out in separate writes: with Nagle's algorithm the body waits for the
+    #: client's delayed ACK, 40 ms per answer.
+    disable_nagle_algorithm = True
     server: _HTTPServer
 
     def setup(self) -> None:
@@ -517,6 +591,9 @@ class _Handler(BaseHTTPRequestHandler):
         if scripted.status != 200:
             kind = "rate_limit_exceeded" if scripted.status == 429 else "server_error"
             self._send_json(scripted.status, _error_body(scripted.error_message, kind), scripted.headers)
+            return
+        if scripted.raw_body is not None:
+            self._send_raw(scripted.raw_body, scripted.content_type)
             return
         model = body.get("model") or self.owner.model
         if body.get("stream"):
@@ -616,6 +693,14 @@ class _Handler(BaseHTTPRequestHandler):
         headers = {k.lower(): v for k, v in self.headers.items()}
         self.owner._record(RecordedRequest(method=self.command, path=self.path, headers=headers, body=body))
 
+    def _send_raw(self, data: bytes, content_type: str) -> None:
+        self.send_response(200)
+        self.send_header("content-type", content_type)
+        self.send_header("content-length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+        self.wfile.flush()
+
     def _send_json(self, status: int, payload: Any, headers: tuple[tuple[str, str], ...] = ()) -> None:
         data = json.dumps(payload).encode()
         self.send_response(status)
@@ -657,6 +742,8 @@ class _Handler(BaseHTTPRequestHandler):
             choices = [] if delta is None else [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}]
             return {"id": cid, "object": "chat.completion.chunk", "created": created, "model": model, "choices": choices, "usage": usage}
 
+        if scripted.no_choices:
+            return [chunk(None) for _ in _split_text(scripted.text, scripted.chunk_chars)]
         events = [chunk({"role": "assistant", "content": "", "refusal": None})]
         events += [chunk({"content": piece}) for piece in _split_text(scripted.text, scripted.chunk_chars)]
         for index, (call_id, tc) in enumerate(zip(self._tool_ids(scripted), scripted.tool_calls, strict=True)):
@@ -664,6 +751,8 @@ class _Handler(BaseHTTPRequestHandler):
             events.append(chunk({"tool_calls": [first]}))
             for frag in _split_arguments(tc.arguments):
                 events.append(chunk({"tool_calls": [{"index": index, "function": {"arguments": frag}}]}))
+        if scripted.unfinished:
+            return events
         events.append(chunk({}, finish="tool_calls" if scripted.tool_calls else "stop"))
         if include_usage and scripted.usage is not None:
             events.append(chunk(None, usage=scripted.usage.to_json()))
@@ -677,7 +766,13 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("transfer-encoding", "chunked")
         self.end_headers()
         for n, event in enumerate(self._stream_events(scripted, model, include_usage)):
+            if scripted.stall_after is not None and n >= scripted.stall_after:
+                self.owner._stopping.wait(scripted.stall_seconds)
+                self._drop_connection()
+                return
             if scripted.cut_after is not None and n >= scripted.cut_after:
+                if scripted.unfinished:
+                    break  # a clean end of the body, as if the server meant it
                 self._drop_connection()
                 return
             if scripted.error_after is not None and n >= scripted.error_after:
@@ -685,7 +780,8 @@ class _Handler(BaseHTTPRequestHandler):
                 break
             self._write_chunk(b"data: " + json.dumps(event).encode() + b"\n\n")
         else:
-            self._write_chunk(b"data: [DONE]\n\n")
+            if not scripted.unfinished:
+                self._write_chunk(b"data: [DONE]\n\n")
         self._write_chunk(b"")
 
     def _write_chunk(self, data: bytes) -> None:
@@ -768,3 +864,23 @@ def _split_arguments(arguments: str) -> list[str]:
         return []
     step = max(1, math.ceil(len(arguments) / 3))
     return [arguments[i : i + step] for i in range(0, len(arguments), step)]
+
+
+def main() -> None:
+    """Serve ``reply(...)`` until interrupted; print the base URL first (for benchmarks)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description="A scripted OpenAI-compatible server on 127.0.0.1 (tests/openai_server.py).")
+    parser.add_argument("--reply", default="Sure, here is a short answer to that question.", help="what every completion says")
+    args = parser.parse_args()
+    server = OpenAIServer(default=reply(args.reply), keep_requests=0)
+    with server:
+        print(f"base_url={server.base_url}", flush=True)
+        try:
+            threading.Event().wait()
+        except KeyboardInterrupt:
+            pass
+
+
+if __name__ == "__main__":
+    main()

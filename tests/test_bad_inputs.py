@@ -592,9 +592,13 @@ def test_other_rates_and_channels_become_16k_mono_in_a_simulation(files: Path) -
     assert audio.peak == pytest.approx(0.3, abs=0.01)  # the channels' mean, not their sum
 
 
-def test_wav_cut_short_loads_what_is_there(files: Path) -> None:
-    """The header says 1 s; half the data is there: libsndfile reads the half (as players do)."""
-    audio = load_audio(files / "cut_data.wav")
+def test_wav_cut_short_is_an_error_unless_allowed(files: Path) -> None:
+    """The header says 1 s; half the data is there: an error naming both durations (issue 21), or,
+    allowed, a warning and the half that is there (what libsndfile and players do silently)."""
+    with pytest.raises(AudioError, match=r"cut_data\.wav: duration: .*promises 1\.000 s .* holds 0\.4\d\d s"):
+        load_audio(files / "cut_data.wav")
+    with pytest.warns(UserWarning, match=r"cut_data\.wav: duration: the file is cut short"):
+        audio = load_audio(files / "cut_data.wav", allow_truncated=True)
     assert 0.45 < audio.duration < 0.55
     assert np.array_equal(audio.samples, load_audio(files / "good.wav").samples[: len(audio)])
 

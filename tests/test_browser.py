@@ -207,6 +207,33 @@ def _shot(locator, name: str) -> Path:
     return path
 
 
+_FIGURE_FITS = """img => {
+    const out = img.closest('.jp-OutputArea-output').getBoundingClientRect();
+    const r = img.getBoundingClientRect();
+    return {natural: img.naturalWidth, shown: r.width, left: r.left - out.left, right: out.right - r.right};
+}"""
+
+
+def _figures(page, notebook: str) -> list[Path]:
+    """Screenshot every matplotlib figure the notebook shows, as it shows at notebook width, into
+    ``artifacts/browser/figures/``; each must have loaded and fit its output area."""
+    folder = ARTIFACTS / "figures"
+    folder.mkdir(exist_ok=True)
+    for old in folder.glob(f"{notebook[:2]}-*.png"):
+        old.unlink()
+    images = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-RenderedImage img")
+    shots = []
+    for i in range(images.count()):
+        img = images.nth(i)
+        img.scroll_into_view_if_needed()
+        page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=img.element_handle(), timeout=10_000)
+        box = img.evaluate(_FIGURE_FITS)
+        assert box["left"] >= -1 and box["right"] >= -1, f"{notebook} figure {i + 1} runs out of its output area: {box}"
+        assert box["shown"] >= 0.75 * box["natural"], f"{notebook} figure {i + 1} is shrunk to fit: {box}"
+        shots.append(_shot(img, f"figures/{notebook[:2]}-figure-{i + 1}.png"))
+    return shots
+
+
 def test_chat_widget_in_jupyterlab(lab, browser):
     context, errors = browser
     page, chat = _open_widget(context, lab, "01-text-chat.ipynb", ".al-chat")
@@ -243,6 +270,7 @@ def test_conversation_widget_in_jupyterlab(lab, browser):
     widget.locator(".lm-TabBar-tab", has_text="Events").click()
     widget.locator(".al-table", has_text="agent_state_changed").first.wait_for(timeout=10_000)
     _shot(widget, "02-conversation-widget.png")
+    assert len(_figures(widget.page, "02-recorded-conversation.ipynb")) == 1  # run.timeline()
     assert not errors, errors
 
 
@@ -261,6 +289,15 @@ def test_sweep_widget_in_jupyterlab(lab, browser):
     assert first and first.startswith(("blob:", "data:"))
     assert "Recommended" in sweep.locator(".al-best").inner_text() or "No setting" in sweep.locator(".al-best").inner_text()
     _shot(sweep, "03-sweep-widget.png")
+    # every range readout shows its whole text, and the summary table fits the widget (no clipped columns)
+    readouts = sweep.locator(".widget-readout").evaluate_all("els => els.map(e => [e.textContent, e.scrollWidth - e.clientWidth])")
+    assert readouts and all(extra <= 1 for _, extra in readouts), readouts
+    fits = sweep.locator(".al-summary .al-table").evaluate(
+        "t => { const w = t.closest('.al-sweep').getBoundingClientRect(), r = t.getBoundingClientRect();"
+        " return [r.right - w.right, t.parentElement.scrollWidth - t.parentElement.clientWidth]; }"
+    )
+    assert fits[0] <= 1 and fits[1] <= 1, f"the summary table overflows by {fits} px"
+    assert len(_figures(page, "03-endpointing-sweep.ipynb")) == 3  # trade-off, latency distribution, heatmap
     # change another control: compare preemptive on/off → 6 settings, a new plot
     sweep.get_by_text("compare preemptive generation on / off").click()
     sweep.locator(".al-run").click()
@@ -270,4 +307,15 @@ def test_sweep_widget_in_jupyterlab(lab, browser):
     picker.select_option(index=0)
     sweep.locator(".al-conversation").first.wait_for(timeout=120_000)
     _shot(sweep, "03-sweep-widget-after-change.png")
+    assert not errors, errors
+
+
+@pytest.mark.parametrize(
+    ("notebook", "figures"), [("04-interruptions.ipynb", 3), ("05-preemptive-generation.ipynb", 1), ("06-tool-steps.ipynb", 1)]
+)
+def test_notebook_figures_at_notebook_width(lab, browser, notebook, figures):
+    """The other notebooks' figures, as a reader sees them: loaded, fitting the column, screenshotted."""
+    context, errors = browser
+    page = _open_and_run_all(context, lab, notebook)
+    assert len(_figures(page, notebook)) == figures
     assert not errors, errors

@@ -46,7 +46,7 @@ CELLS = [
     session = agentlab.AgentSession(llm=agentlab.ScriptedLLM(responses=["Hello from the notebook!"], ttft=0.01))
     await session.start(agentlab.Agent(instructions="Be brief."))
     result = await session.run(user_input="hi")
-    print("REPLY:", result.final_output)
+    print("REPLY:", [e.item.text_content for e in result.events if e.type == "message"][-1])
     print("CLOCK:", type(session.clock).__name__)
     print("SAME_LOOP:", session.clock._loop is asyncio.get_running_loop())
     """,

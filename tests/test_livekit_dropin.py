@@ -1,4 +1,4 @@
-"""LiveKit agent code runs in agentlab once ``livekit.agents`` becomes ``agentlab`` in its imports.
+"""LiveKit agent code runs in agentlab once ``livekit.agents`` becomes ``agentlab.livekit`` in its imports.
 
 The three modules in ``tests/livekit_agents/`` are written for livekit-agents 1.8 (a tool agent, a
 multi-agent handoff with userdata, an agent using ``on_user_turn_completed``). Each is imported as
@@ -25,7 +25,7 @@ MODULES = ("tool_agent", "handoff_agent", "rag_agent")
 def _load(name: str, *, rewrite: bool):
     source = (HERE / f"{name}.py").read_text()
     if rewrite:
-        source = source.replace("livekit.agents", "agentlab")  # the only change
+        source = source.replace("livekit.agents", "agentlab.livekit")  # the only change
     module_name = f"_lk_{name}_{'agentlab' if rewrite else 'livekit'}"
     spec = importlib.util.spec_from_loader(module_name, loader=None)
     module = importlib.util.module_from_spec(spec)
@@ -125,7 +125,11 @@ def test_rag_agent_on_user_turn_completed():
 
 
 @pytest.mark.parametrize("name", MODULES)
-def test_livekit_only_parts_fail_clearly(name):
+def test_livekit_cli_runs_offline_commands_and_refuses_server_ones(name, capsys):
     m = _load(name, rewrite=True)
-    with pytest.raises(Unsupported, match=r"not supported by agentlab.*simulate"):
-        m.cli.run_app(m.WorkerOptions(entrypoint_fnc=m.entrypoint))
+    options = m.WorkerOptions(entrypoint_fnc=m.entrypoint)
+    assert m.cli.run_app(options, argv=["dev"]) == 2
+    assert "registers a worker with a LiveKit server" in capsys.readouterr().err
+    assert m.cli.run_app(options, argv=["download-files"]) == 0
+    with pytest.raises(Unsupported, match=r"JobContext.api is not supported by agentlab.*LiveKit server"):
+        m.JobContext(proc=None, room=None).api  # noqa: B018

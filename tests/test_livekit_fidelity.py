@@ -225,6 +225,61 @@ for (_i, _text), _at, _pause, _spread in itertools.product(enumerate(SYNC_TEXTS)
     SCENARIOS[f"sync_text{_i}_at{_at}_{'pause' if _pause else 'stop'}_{'spread' if _spread else 'whole'}"] = _spec
 
 
+# Speech a tool creates (reference §20.3): `say` or `generate_reply` from inside a tool, awaited or
+# not, plays right after the step's own text; the tool follow-up queues up behind it.
+def _tool_speech(**tool: object) -> dict:
+    pre = tool.pop("pre", "Let me check.")
+    return {
+        "user": [{"start": 0.5, "end": 2.0, "transcript": "Weather in Paris?"}],
+        "llm": [
+            {"input": "Weather in Paris?", "content": pre, "tool_calls": [{"name": "weather", "arguments": "{}", "call_id": "c1"}]},
+            {"input": "sunny", "content": "It is sunny in Paris."},
+            {"input": "Tell a joke", "content": "Why did the cloud cry?"},
+        ],
+        "tools": [{"name": "weather", "output": "sunny", "delay": 0.5, **tool}],
+        "tts": [
+            {"input": pre, "audio_duration": 1.5},
+            {"input": "It is sunny in Paris.", "audio_duration": 2.0},
+            {"input": "One moment please.", "audio_duration": 1.0},
+            {"input": "Why did the cloud cry?", "audio_duration": 1.2},
+        ],
+    }
+
+
+SCENARIOS |= {
+    "tool_say_not_awaited": _tool_speech(say={"text": "One moment please."}),
+    "tool_say_awaited": _tool_speech(say={"text": "One moment please.", "await": True}),
+    "tool_say_awaited_without_text_before": _tool_speech(say={"text": "One moment please.", "await": True}, pre=""),
+    "tool_generate_reply_not_awaited": _tool_speech(reply={"instructions": "Tell a joke"}),
+    "tool_generate_reply_awaited": _tool_speech(reply={"instructions": "Tell a joke", "await": True}),
+    "tool_says_and_returns_none": _tool_speech(say={"text": "One moment please."}, output=None),
+}
+
+
+# user_turn_limit (reference §20.6): counted on each final transcript, across turns, until the agent
+# speaks; past the limit the agent's default on_user_turn_exceeded cuts in once the agent is idle.
+_LONG_TALK = [
+    {"start": 0.5, "end": 1.5, "transcript": "one two"},
+    {"start": 3.0, "end": 4.0, "transcript": "three, four"},
+    {"start": 5.5, "end": 6.5, "transcript": "five-six seven"},
+    {"start": 9.0, "end": 10.0, "transcript": "eight nine"},
+]
+SCENARIOS |= {
+    f"user_turn_limit_{name}": {"user": _LONG_TALK, "llm": llm, "tts": tts, "options": {"turn_handling": {"user_turn_limit": limit}}}
+    for name, limit, llm, tts in (
+        ("6_words", {"max_words": 6}, [], []),
+        ("3_words", {"max_words": 3}, [], []),
+        ("4_seconds", {"max_duration": 4.0}, [], []),
+        (
+            "reset_by_an_answer",
+            {"max_words": 6},
+            [{"input": "three, four", "content": "Got it."}],
+            [{"input": "Got it.", "audio_duration": 1.0}],
+        ),
+    )
+}
+
+
 @pytest.fixture(scope="module")
 def livekit() -> dict[str, dict]:
     """Every scenario's LiveKit run (one subprocess for all)."""

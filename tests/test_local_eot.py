@@ -2,7 +2,7 @@
 
 Most tests use stand-in models (``predict(int16 array) -> float``), so the analysis, the cache,
 the lookups and the engine's timing are checked without ``livekit-local-inference``. The tests of
-the real LiveKit model run only when that package is installed (``pip install 'agentlab[local-eot]'``);
+the real LiveKit model run only when that package is installed (``pip install 'agentlab-voice[local-eot]'``);
 it is not part of the test extra (see the licence note in ``agentlab/models/local_eot.py``).
 """
 
@@ -176,7 +176,7 @@ def test_simulate_analyses_the_recording_for_the_detector(tmp_path):
 
 def test_missing_package_names_the_extra(monkeypatch):
     monkeypatch.setattr(local_eot, "available", lambda: False)
-    with pytest.raises(ImportError, match=r"livekit-local-inference.*pip install 'agentlab\[local-eot\]'"):
+    with pytest.raises(ImportError, match=r"livekit-local-inference.*pip install 'agentlab-voice\[local-eot\]'"):
         LocalAudioTurnDetector(accept_livekit_model_license=True)
 
 
@@ -204,7 +204,7 @@ def test_bad_arguments_are_named():
 # --- the real LiveKit model (only when installed) ---------------------------------------------------
 
 
-@pytest.mark.skipif(not local_eot.available(), reason="livekit-local-inference is not installed: pip install 'agentlab[local-eot]'")
+@pytest.mark.skipif(not local_eot.available(), reason="livekit-local-inference is not installed: pip install 'agentlab-voice[local-eot]'")
 def test_livekit_model_gives_deterministic_probabilities(speech3):
     audio, track, _ = speech3
     first = LocalAudioTurnDetector(cache=False, accept_livekit_model_license=True).analyze(audio, track)

@@ -23,7 +23,7 @@ def test_text_run_round_trip(tmp_path):
     report = run.report()
     text = json.dumps(report.to_dict(), allow_nan=False)  # plain JSON
     assert json.loads(text)["options"]["max_tool_steps"] == 2
-    assert report.agent == "EventsDesk"  # the agent at the end, after the handoff
+    assert report.agent == "events_desk"  # the agent at the end, after the handoff (its id, as LiveKit labels agents)
     assert report.components["llm"] == {"class": "ScriptedLLM", "model": "scripted"}
     back = SessionReport.load(report.save(tmp_path / "r.json"))
     _same(back, run)

@@ -27,7 +27,7 @@ from openai_server import (
 
 from agentlab import Agent, AgentSession, OpenAILLM, function_tool
 from agentlab.chat import ChatMessage, FunctionCall, FunctionCallOutput
-from agentlab.models.llm import APIConnectionError, APIStatusError, APITimeoutError
+from agentlab.models.llm import APIConnectionError, APIConnectOptions, APIStatusError, APITimeoutError
 from agentlab.session.events import CloseEvent, ErrorEvent
 
 #: A recognizable fake key: it must never show up in reprs, frames or error messages.
@@ -37,6 +37,11 @@ API_KEY = "test-PLANTED0123456789abcdef"
 INSTRUCTIONS = "You are a weather assistant."
 #: No ``run()`` in this file may take longer than this (a hang fails fast instead of blocking CI).
 RUN_TIMEOUT = 5.0
+
+
+def _last_reply(result):
+    """The run's last assistant text (LiveKit's final_output is an AgentTask's result, not this)."""
+    return next(e.item.text_content for e in reversed(result.events) if e.type == "message" and e.item.role == "assistant")
 
 
 @function_tool
@@ -50,11 +55,14 @@ MakeSession = Callable[..., Awaitable[tuple[AgentSession, OpenAILLM]]]
 
 @pytest.fixture
 async def make_session(server: OpenAIServer) -> AsyncIterator[MakeSession]:
-    """``await make_session(max_retries=..., timeout=..., **session_kwargs)`` -> a started (session, llm)."""
+    """``await make_session(max_retries=..., timeout=..., retry_interval=..., **session_kwargs)`` -> a started (session, llm)."""
     made: list[tuple[AgentSession, OpenAILLM]] = []
 
-    async def make(*, max_retries: int = 0, timeout: float = 2.0, agent: Agent | None = None, **session_kwargs: Any) -> Any:
-        llm = OpenAILLM(base_url=server.base_url, api_key=API_KEY, max_retries=max_retries, timeout=timeout)
+    async def make(
+        *, max_retries: int = 0, timeout: float = 2.0, retry_interval: float = 2.0, agent: Agent | None = None, **session_kwargs: Any
+    ) -> Any:
+        options = APIConnectOptions(max_retry=max_retries, timeout=timeout, retry_interval=retry_interval)
+        llm = OpenAILLM(base_url=server.base_url, api_key=API_KEY, conn_options=options)
         session = AgentSession(llm=llm, **session_kwargs)
         made.append((session, llm))
         await session.start(agent or Agent(instructions=INSTRUCTIONS, tools=[get_weather]))
@@ -94,7 +102,7 @@ async def test_tool_turn_through_the_openai_client(server: OpenAIServer, make_se
     ex.next_event().is_function_call_output(output="sunny in Paris", is_error=False)
     ex.next_event().is_message(role="assistant")
     ex.no_more_events()
-    assert result.final_output == "It is sunny in Paris today."
+    assert _last_reply(result) == "It is sunny in Paris today."
     assert result.expect[0].event().item.call_id == "call_w1", "the server's call id is kept"
 
     assert server.request_count == 2
@@ -135,7 +143,7 @@ async def test_max_tool_steps_forces_a_final_text_reply(server: OpenAIServer, ma
     assert server.request_count == 3
     assert [r.body.get("tool_choice") for r in server.completions] == [None, "auto", "none"]
     assert server.last_body["tool_choice"] == "none"
-    assert result.final_output == "Final answer: sunny in Oslo."
+    assert _last_reply(result) == "Final answer: sunny in Oslo."
     assert assistant_texts(session) == ["Final answer: sunny in Oslo."]
     calls = [it for it in session.history.items if isinstance(it, FunctionCall)]
     assert len(calls) == 2, "the tool call made under tool_choice='none' is ignored"
@@ -146,39 +154,41 @@ async def test_max_tool_steps_forces_a_final_text_reply(server: OpenAIServer, ma
 # --- provider faults at session level --------------------------------------------------------------
 
 
-async def test_429_then_success_is_retried_by_the_client(server: OpenAIServer, make_session: MakeSession) -> None:
+async def test_429_then_success_is_retried(server: OpenAIServer, make_session: MakeSession) -> None:
     server.enqueue(status_fault(429, retry_after=0.01), reply("Back after a short wait."))
     session, _ = await make_session(max_retries=2)
     started = time.monotonic()
     result = await run(session, "Hello?")
-    assert time.monotonic() - started < 1.5, "retry-after-ms is honoured"
-    assert result.final_output == "Back after a short wait."
+    assert time.monotonic() - started < 1.5, "LiveKit's first retry comes after 0.1 s"
+    assert _last_reply(result) == "Back after a short wait."
     assert server.request_count == 2
-    assert server.completions[1].headers.get("x-stainless-retry-count") == "1"
     # The failed attempt is reported, as LiveKit's retrying streams do: recoverable, nothing else changes.
     (err,) = errors_of(session)
     assert (err.source, err.recoverable) == ("llm", True)
-    assert "attempt 1 failed (HTTP 429, retry-after 10 ms); retry 1 of 2" in err.message
+    assert err.message.endswith("HTTP 429: scripted HTTP 429 (retry-after 10 ms) (attempt 1 of 3 failed; retrying in 0.1 s)")
     assert session.agent_state == "listening" and not any(e.type == "close" for e in session.events)
 
 
-async def test_persistent_500_emits_unrecoverable_llm_error_and_run_completes(server: OpenAIServer, make_session: MakeSession) -> None:
+async def test_persistent_500_emits_unrecoverable_llm_error_and_run_raises(server: OpenAIServer, make_session: MakeSession) -> None:
     server.default = status_fault(500, message="upstream exploded", retry_after=0.01)
     session, _ = await make_session(max_retries=0)
     seen: list[ErrorEvent] = []
     session.on("error", seen.append)
 
-    result = await run(session, "Hello?")
+    # max_retry=0: LiveKit re-raises the provider's own error.
+    with pytest.raises(APIStatusError, match="upstream exploded") as info:
+        await run(session, "Hello?")
 
-    assert server.request_count == 1, "max_retries=0: no client retry"
+    assert server.request_count == 1, "max_retries=0: no retry"
     assert len(seen) == 1
     err = seen[0]
+    assert err.error is info.value
     assert (err.source, err.recoverable) == ("llm", False), "the request failed for good"
     assert isinstance(err.error, APIStatusError) and err.error.status_code == 500
     assert "upstream exploded" in err.message
     assert errors_of(session) == seen
-    assert result.events == [], "nothing was said or called"
     assert assistant_texts(session) == []
+    assert [it.role for it in session.history.items if isinstance(it, ChatMessage)] == ["user"], "the user message stays"
     assert session.agent_state == "listening"
     frame = session.events_frame()
     row = frame[frame["type"] == "error"].iloc[0]
@@ -189,7 +199,8 @@ async def test_timeout_fault_emits_error_without_hanging(server: OpenAIServer, m
     server.enqueue(delay_fault(5.0))
     session, _ = await make_session(max_retries=0, timeout=0.3)
     started = time.monotonic()
-    await run(session, "Hello?")
+    with pytest.raises(APITimeoutError):
+        await run(session, "Hello?")
     assert time.monotonic() - started < 2.0
     (err,) = errors_of(session)
     assert isinstance(err.error, APITimeoutError)
@@ -200,15 +211,18 @@ async def test_timeout_fault_emits_error_without_hanging(server: OpenAIServer, m
 async def test_retried_attempts_are_recoverable_and_the_final_failure_is_not(server: OpenAIServer, make_session: MakeSession) -> None:
     server.enqueue(status_fault(503, retry_after=0.01), delay_fault(5.0))
     server.default = status_fault(500, retry_after=0.01)
-    session, _ = await make_session(max_retries=2, timeout=0.3)
-    await run(session, "Hello?")
+    session, _ = await make_session(max_retries=2, timeout=0.3, retry_interval=0.05)
+    with pytest.raises(APIConnectionError, match="after 3 attempts") as info:
+        await run(session, "Hello?")
     assert server.request_count == 3
-    got = [(e.recoverable, e.message.split(": ", 1)[1]) for e in errors_of(session)]
+    got = [(e.recoverable, e.message.split("/v1: ", 1)[-1]) for e in errors_of(session)]
     assert got == [
-        (True, "attempt 1 failed (HTTP 503, retry-after 10 ms); retry 1 of 2"),
-        (True, "attempt 2 failed (no answer in time or the connection failed); retry 2 of 2"),
-        (False, "HTTP 500: scripted HTTP 500"),
+        (True, "HTTP 503: scripted HTTP 503 (retry-after 10 ms) (attempt 1 of 3 failed; retrying in 0.1 s)"),
+        (True, "no answer within 0.3s (attempt 2 of 3 failed; retrying in 0.05 s)"),
+        (False, "HTTP 500: scripted HTTP 500 (retry-after 10 ms))"),
     ]
+    assert errors_of(session)[-1].message.startswith("failed to generate LLM completion after 3 attempts (caused by APIStatusError: ")
+    assert errors_of(session)[-1].error is info.value and isinstance(info.value.__cause__, APIStatusError)
     assert [e.source for e in errors_of(session)] == ["llm"] * 3
     assert session.agent_state == "listening"
 
@@ -217,14 +231,16 @@ async def test_stream_cut_midway_emits_error(server: OpenAIServer, make_session:
     text = "one two three four five six seven eight nine ten"
     server.enqueue(cut_stream(text, after_chunks=3))
     session, _ = await make_session(max_retries=0)
-    await run(session, "Count for me")
+    with pytest.raises(APIConnectionError, match="stream broke off"):
+        await run(session, "Count for me")
     (err,) = errors_of(session)
     assert isinstance(err.error, APIConnectionError) and not isinstance(err.error, APITimeoutError)
     assert (err.source, err.recoverable) == ("llm", False)
     assert "stream broke off" in err.message
-    # What was streamed before the cut was shown; at most that prefix is kept.
-    for said in assistant_texts(session):
-        assert text.startswith(said) and said != text
+    # What was streamed before the cut was shown; that prefix is kept, marked incomplete.
+    (said,) = [it for it in session.history.items if isinstance(it, ChatMessage) and it.role == "assistant"]
+    assert text.startswith(said.text_content or "") and said.text_content != text
+    assert said.incomplete and not said.interrupted
 
 
 async def test_malformed_tool_arguments_become_an_error_output(server: OpenAIServer, make_session: MakeSession) -> None:
@@ -253,7 +269,7 @@ async def test_unknown_tool_becomes_an_error_output(server: OpenAIServer, make_s
     result = await run(session, "Launch the rockets")
     result.expect.next_event().is_function_call(name="launch_rockets", arguments={"count": 3})
     result.expect[1].is_function_call_output(output="Unknown function: launch_rockets", is_error=True)
-    assert result.final_output == "I can't do that."
+    assert _last_reply(result) == "I can't do that."
     assert server.request_count == 2
     assert errors_of(session) == []
 
@@ -270,7 +286,7 @@ async def test_empty_completion_adds_no_message(server: OpenAIServer, make_sessi
     # The session is still usable.
     server.enqueue(reply("Now I have something to say."))
     result = await run(session, "Still there?")
-    assert result.final_output == "Now I have something to say."
+    assert _last_reply(result) == "Now I have something to say."
 
 
 # --- too many failures in a row close the session -----------------------------------------------------
@@ -289,10 +305,12 @@ async def test_consecutive_llm_failures_close_the_session(server: OpenAIServer, 
         closed.set()
 
     for n in range(1, 4):
-        await run(session, f"attempt {n}")
+        with pytest.raises(APIStatusError):
+            await run(session, f"attempt {n}")
         assert len(errors_of(session)) == n
         assert closes == [], f"still open after {n} failures"
-    await run(session, "attempt 4")  # the 4th failure in a row (> max_unrecoverable_errors)
+    with pytest.raises(APIStatusError):
+        await run(session, "attempt 4")  # the 4th failure in a row (> max_unrecoverable_errors)
     await asyncio.wait_for(closed.wait(), RUN_TIMEOUT)
 
     assert server.request_count == 4
@@ -348,7 +366,8 @@ async def test_api_key_never_leaks(server: OpenAIServer, make_session: MakeSessi
         reply("Sunny in Rome."),
     )
     session, llm = await make_session(max_retries=0)
-    await run(session, "Hello?")
+    with pytest.raises(APIStatusError) as raised:
+        await run(session, "Hello?")
     await run(session, "Weather in Rome?")
     assert server.completions[0].headers["authorization"] == f"Bearer {API_KEY}", "the planted key is the one in use"
 
@@ -366,6 +385,7 @@ async def test_api_key_never_leaks(server: OpenAIServer, make_session: MakeSessi
         "repr(error)": repr(err.error),
         "html": session._repr_html_(),
         "traceback": "".join(traceback.format_exception(err.error)),
+        "raised by run()": "".join(traceback.format_exception(raised.value)),
         "error body": repr(getattr(err.error, "body", None)),
     }
     for where, text in texts.items():
@@ -385,6 +405,6 @@ async def test_run_right_after_start(server: OpenAIServer) -> None:
         async with AgentSession(llm=llm) as session:
             await session.start(Agent(instructions=INSTRUCTIONS))
             result = await run(session, "Hello")
-            assert result.final_output == "Hi!"
+            assert _last_reply(result) == "Hi!"
     finally:
         await llm.aclose()

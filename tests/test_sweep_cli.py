@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 import sys
@@ -37,6 +36,12 @@ def folder(tmp_path_factory):
     return root
 
 
+def _summary_table(stdout: str) -> list[str]:
+    """The first block of the printed summary table: its header line, then one line per setting."""
+    after = stdout.split("every figure is in summary.csv):\n", 1)[1]
+    return after.split("\n\n", 1)[0].splitlines()
+
+
 def _run(*args, cwd=None):
     return subprocess.run(
         [sys.executable, "-m", "agentlab.cli", "sweep", *map(str, args)], capture_output=True, text=True, timeout=120, cwd=cwd
@@ -54,10 +59,18 @@ def test_sweep_from_yaml(folder):
     assert list(summary["endpointing.min_delay"]) == [0.2, 1.0] and (summary.n_cells == 3).all() and (summary.n_failed == 0).all()
     assert len(turns) > 0 and set(turns.conversation) == {c.id for c in ads.load(folder / "tiny")}
     assert len(list((out / "cells").iterdir())) == 6
-    assert "summary (2 settings)" in p.stdout and "false_cutoff_rate" in p.stdout
+    assert "summary (2 settings" in p.stdout
+    header, *rows = _summary_table(p.stdout)
+    # the grid's parameters and the voice figures, not the summary's 40 columns; floats rounded
+    assert header.split()[:2] == ["endpointing.min_delay", "interruption.min_duration"] and "false_cutoff_rate" in header
+    assert "task_success_rate" not in header and "hold_cutoffs" not in header and "n_cells" not in header
+    assert len(rows) == 2 and all(len(line) <= 150 for line in [header, *rows])
+    decimals = [len(v.split(".")[1]) for line in rows for v in line.split()[2:] if "." in v]
+    assert decimals and max(decimals) <= 3, rows
     assert "best with at most 5% cut-offs" in p.stdout and "best with at most 10% cut-offs" in p.stdout
-    if importlib.util.find_spec("agentlab.sweeps.plots") is not None:  # figures only when the plots module is there
-        assert (out / "tradeoff.png").is_file() and (out / "tradeoff.png").stat().st_size > 1000
+    assert "recommended by task success" not in p.stdout
+    assert (out / "tradeoff.png").is_file() and (out / "tradeoff.png").stat().st_size > 1000
+    assert not (out / "tool_steps.png").exists()
     # resumable: run again, nothing recomputed, the same tables
     again = _run(cfg, "--out", out, "--no-progress")
     assert again.returncode == 0, again.stderr
@@ -129,13 +142,25 @@ def test_task_sweep_with_an_agent_factory(folder):
     assert p.stdout.count("made agent for") == 4  # a fresh agent per cell
     summary = pd.read_csv(folder / "tasks-out" / "summary.csv")
     assert summary.task_success_rate.tolist() == [0.0, 1.0] and summary.forced_replies.iloc[0] > 0
+    # a task dataset: recommended by task success, the tool-steps figure, nothing about cut-offs or end-of-turn latency
+    assert "recommended by task success: max_tool_steps=2 (task_success_rate 1.000" in p.stdout
+    assert "cut-offs" not in p.stdout and "no setting qualifies" not in p.stdout
+    assert (folder / "tasks-out" / "tool_steps.png").stat().st_size > 1000
+    pngs = {f.name for f in (folder / "tasks-out").glob("*.png")}
+    assert pngs == {"tool_steps.png"}, pngs  # no empty trade-off or latency plots
+    assert "skipped" not in p.stderr, p.stderr
 
 
 def test_the_documented_example_config_runs(tmp_path):
-    """docs/sweep.yaml, with a smaller grid: hearing (vad_backend, stt) comes from the config."""
+    """agentlab/examples/sweep.yaml (shipped, linked from docs/sweeps.md), with a smaller grid: hearing
+    (vad_backend, stt) comes from the config."""
     import yaml
 
-    cfg = yaml.safe_load((Path(__file__).parents[1] / "docs" / "sweep.yaml").read_text())
+    example = Path(__file__).parents[1] / "agentlab" / "examples" / "sweep.yaml"
+    assert "(../agentlab/examples/sweep.yaml)" in (Path(__file__).parents[1] / "docs" / "sweeps.md").read_text()
+    printed = _run("--example")
+    assert printed.returncode == 0 and printed.stdout == example.read_text()  # agentlab sweep --example > sweep.yaml
+    cfg = yaml.safe_load(example.read_text())
     assert cfg["dataset"] == "real" and cfg["stt"]["wer"] == 0.1
     cfg["grid"] = {"endpointing.min_delay": [0.5], "stt.model": ["aligned", "modelled"]}
     path = tmp_path / "sweep.yaml"

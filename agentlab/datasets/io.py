@@ -10,8 +10,9 @@ audio: the checks read only the audio files' headers (``soundfile.info``), and
 look at its labels as a DataFrame (:meth:`Dataset.frame`), count them (:meth:`Dataset.summary`),
 and write it back (:meth:`Dataset.save`, atomically, file by file).
 
-Bundled datasets live in the repository's ``datasets/`` folder (override with the environment
-variable ``AGENTLAB_DATASETS``); :func:`list_datasets` names them.
+Bundled datasets ship inside the package (``agentlab/datasets/bundled``, built from the
+repository's top-level ``datasets/`` folder, which a source checkout reads directly); the
+environment variable ``AGENTLAB_DATASETS`` points elsewhere; :func:`list_datasets` names them.
 
 Example::
 
@@ -173,11 +174,26 @@ def _is_index(v: Any) -> bool:
 
 
 def datasets_root() -> Path:
-    """The folder of bundled datasets: ``$AGENTLAB_DATASETS``, else the repository's ``datasets/``."""
+    """The folder of bundled datasets: ``$AGENTLAB_DATASETS``; else the copy an installed wheel
+    holds (``agentlab/datasets/bundled``); else, in a source checkout, the repository's ``datasets/``.
+
+    Example::
+
+        datasets_root() / "dictation" / "manifest.json"
+    """
     env = os.environ.get(ENV_VAR)
     if env:
         return Path(env).expanduser()
-    return Path(__file__).resolve().parents[2] / "datasets"
+    here = Path(__file__).resolve().parent
+    packaged = here / "bundled"  # a wheel maps the top-level datasets/ here (pyproject's package-dir)
+    return packaged if packaged.is_dir() else here.parents[1] / "datasets"
+
+
+def _no_bundled_fix(root: Path) -> str:
+    """How to get the bundled datasets back when ``root`` holds none (one clause, for error messages)."""
+    if os.environ.get(ENV_VAR):
+        return f"${ENV_VAR} points to {root}, which holds none: unset it, or point it to a folder of datasets"
+    return f"none found in {root}: reinstall with pip install --force-reinstall agentlab-voice, or set ${ENV_VAR} to a folder of datasets"
 
 
 def list_datasets() -> list[str]:
@@ -213,10 +229,8 @@ def _locate(name_or_path: str | os.PathLike[str]) -> tuple[Path, bool]:
             bundled = False
         return p, bundled
     names = list_datasets()
-    raise FileNotFoundError(
-        f"no dataset {str(name_or_path)!r}: not a dataset folder, nor a bundled dataset "
-        f"(bundled in {root}: {', '.join(names) if names else 'none'})"
-    )
+    bundled_names = f"bundled in {root}: {', '.join(names)}" if names else f"bundled: {_no_bundled_fix(root)}"
+    raise FileNotFoundError(f"no dataset {str(name_or_path)!r}: not a dataset folder, nor a bundled dataset ({bundled_names})")
 
 
 # --------------------------------------------------------------------------------------------------

@@ -1,8 +1,10 @@
 """Components: the LLM and TTS protocols and their scripted and OpenAI implementations."""
 
 from .llm import (
+    DEFAULT_API_CONNECT_OPTIONS,
     LLM,
     APIConnectionError,
+    APIConnectOptions,
     APIError,
     APIStatusError,
     APITimeoutError,
@@ -16,9 +18,11 @@ from .stt import STT, AlignedSTT, ModelledSTT, STTOptions, Utterance
 from .tts import TTS, AudioFrame, ScriptedTTS
 
 __all__ = [
+    "DEFAULT_API_CONNECT_OPTIONS",
     "LLM",
     "STT",
     "TTS",
+    "APIConnectOptions",
     "APIConnectionError",
     "APIError",
     "APIStatusError",

@@ -9,7 +9,7 @@ from one call to the next (its seed API does not change that). So nothing in age
 from espeak: :class:`~agentlab.ScriptedTTS` times frames with its duration model and fits the
 espeak audio to that duration (:func:`fit`).
 
-Install with ``pip install 'agentlab[voice]'``.
+Install with ``pip install 'agentlab-voice[voice]'``.
 
 Example::
 
@@ -51,7 +51,7 @@ def _engine() -> tuple[Any, int, list[np.ndarray], Any]:
     try:
         import espeakng_loader
     except ImportError:
-        raise ImportError("espeak synthesis needs espeakng-loader: pip install 'agentlab[voice]'") from None
+        raise ImportError("espeak synthesis needs espeakng-loader: pip install 'agentlab-voice[voice]'") from None
     lib = ctypes.CDLL(espeakng_loader.get_library_path())
     lib.espeak_Initialize.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_char_p, ctypes.c_int]
     lib.espeak_SetVoiceByName.argtypes = [ctypes.c_char_p]

@@ -39,7 +39,7 @@ audio end-of-turn models); by default it is ``livekit.local_inference.EOT()``, c
 framework, not standalone or with other frameworks. agentlab does not ship or depend on the package
 (the ``local-eot`` extra is opt-in); check that your use complies before installing it.
 
-Install with ``pip install 'agentlab[local-eot]'`` (one 35 MB wheel, no dependencies besides numpy).
+Install with ``pip install 'agentlab-voice[local-eot]'`` (one 35 MB wheel, no dependencies besides numpy).
 
 Example::
 
@@ -71,7 +71,7 @@ if TYPE_CHECKING:
 
 __all__ = ["EOT_MAX_SAMPLES", "LocalAudioTurnDetector", "available"]
 
-_INSTALL_HINT = "pip install 'agentlab[local-eot]'"
+_INSTALL_HINT = "pip install 'agentlab-voice[local-eot]'"
 _SAMPLE_RATE = 16000
 #: The model's receptive field: 1.2 s at 16 kHz (``livekit.local_inference.EOT_MAX_SAMPLES``).
 EOT_MAX_SAMPLES = 19200

@@ -1,9 +1,16 @@
 """OpenAI chat completions as an :class:`~agentlab.models.llm.LLM`, for OpenAI and compatible servers.
 
 Works with api.openai.com and any server speaking the chat-completions protocol (vLLM, llama.cpp,
-Ollama, LM Studio...). Retries with backoff are the ``openai`` client's own (``max_retries``);
-errors come out as agentlab's :class:`~agentlab.models.llm.APIError` family so the session can
-tell recoverable failures from fatal ones.
+Ollama, LM Studio...). Retries follow LiveKit's ``APIConnectOptions`` (``conn_options``: 3 retries,
+the first after 0.1 s and the others 2 s apart, 10 s per attempt), done by ``LLM.chat()``; the
+``openai`` client itself does not retry. Errors come out as agentlab's
+:class:`~agentlab.models.llm.APIError` family so the session can tell recoverable failures from
+fatal ones; a 200 that is not an event stream, or a stream that ends before the answer is finished
+(no ``finish_reason`` and no usage), is an ``APIConnectionError`` rather than an empty answer.
+
+All ``OpenAILLM`` objects with the same key and URL share one ``openai.AsyncOpenAI`` (one HTTP
+connection pool) per event loop, so a thousand sessions built from ``"openai/..."`` strings hold
+one client, not a thousand; it is closed when the last of them is closed or garbage-collected.
 
 Example::
 
@@ -16,9 +23,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import inspect
 import json
 import os
+import weakref
 from collections.abc import AsyncIterator
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -29,8 +38,10 @@ import openai
 from .._secrets import register, scrub
 from .._utils import shortuuid
 from .llm import (
+    DEFAULT_API_CONNECT_OPTIONS,
     LLM,
     APIConnectionError,
+    APIConnectOptions,
     APIError,
     APIStatusError,
     APITimeoutError,
@@ -154,7 +165,7 @@ class _OpenAIClient:
             await client.close()
         self._client_loop = None
 
-    def _api_error(self, exc: Exception, what: str | None = None, *, received: int = 0) -> APIError:
+    def _api_error(self, exc: Exception, what: str | None = None, *, received: int = 0, timeout: float | None = None) -> APIError:
         """``exc`` from the openai client as our error type; the message and body are scrubbed of the key.
 
         ``what`` names the request in the message; ``received`` counts the stream chunks that came
@@ -167,13 +178,17 @@ class _OpenAIClient:
             where = f"{where}: {what}"
         broke_off = f"stream broke off after {received} chunks" if received else None
         if isinstance(exc, openai.APITimeoutError):
-            return APITimeoutError(scrub(f"{where}: no answer within {self.timeout:g}s"))
+            stalled = f" (the stream stalled after {received} chunks)" if received else ""
+            return APITimeoutError(scrub(f"{where}: no answer within {self.timeout if timeout is None else timeout:g}s{stalled}"))
         if isinstance(exc, openai.APIConnectionError):
             cause = exc.__cause__ or exc
             return APIConnectionError(scrub(f"{where}: {broke_off or 'connection failed'} ({type(cause).__name__}: {cause})"))
         if isinstance(exc, openai.APIStatusError):
+            headers = exc.response.headers
+            ms, after = headers.get("retry-after-ms"), headers.get("retry-after")
+            wait = f" (retry-after {ms} ms)" if ms else f" (retry-after {after} s)" if after else ""
             return APIStatusError(
-                scrub(f"{where}: HTTP {exc.status_code}: {_error_detail(exc)}"),
+                scrub(f"{where}: HTTP {exc.status_code}: {_error_detail(exc)}{wait}"),
                 status_code=exc.status_code,
                 body=_scrub_body(exc.body),
             )
@@ -192,14 +207,18 @@ class OpenAILLM(_OpenAIClient, LLM):
         base_url: server URL ending in ``/v1``; defaults to ``OPENAI_BASE_URL``, else OpenAI.
         temperature: sampling temperature (server default when ``None``).
         parallel_tool_calls: allow several tool calls per response (server default when ``None``).
-        timeout: seconds the client waits to connect and between reads.
-        max_retries: retries the ``openai`` client makes itself on 408/409/429/5xx and
-            connection errors, honouring ``retry-after`` headers.
-        client: an existing ``openai.AsyncOpenAI`` to use instead (never closed by us).
+        conn_options: retries and per-attempt timeout, LiveKit's
+            :class:`~agentlab.models.llm.APIConnectOptions` (default: 3 retries, 0.1 s then 2 s
+            apart, 10 s per attempt). ``timeout`` bounds connecting and every read of the stream.
+        timeout: shorthand for ``conn_options.timeout``.
+        max_retries: shorthand for ``conn_options.max_retry``.
+        client: an existing ``openai.AsyncOpenAI`` to use instead (never closed by us; give it
+            ``max_retries=0``, or its own retries come on top of ours).
 
     Example::
 
         llm = OpenAILLM(model="gpt-4.1-mini", temperature=0.2)
+        patient = OpenAILLM(model="qwen3", base_url="http://127.0.0.1:8000/v1", conn_options=APIConnectOptions(timeout=60))
         ctx = ChatContext()
         ctx.add_message(role="user", content="Say hi")
         async for chunk in llm.chat(chat_ctx=ctx):
@@ -217,20 +236,41 @@ class OpenAILLM(_OpenAIClient, LLM):
         base_url: str | None = None,
         temperature: float | None = None,
         parallel_tool_calls: bool | None = None,
-        timeout: float = 30.0,
-        max_retries: int = 2,
+        conn_options: APIConnectOptions | None = None,
+        timeout: float | None = None,
+        max_retries: int | None = None,
         client: openai.AsyncOpenAI | None = None,
     ) -> None:
+        options = DEFAULT_API_CONNECT_OPTIONS if conn_options is None else conn_options
+        if not isinstance(options, APIConnectOptions):
+            raise TypeError(
+                f"OpenAILLM: conn_options = {options!r} must be an APIConnectOptions(max_retry=..., retry_interval=..., timeout=...)"
+            )
+        if timeout is not None:
+            options = dataclasses.replace(options, timeout=timeout)
+        if max_retries is not None:
+            options = dataclasses.replace(options, max_retry=max_retries)
         self.model = model
         self.temperature = temperature
         self.parallel_tool_calls = parallel_tool_calls
-        self.timeout = timeout
-        self.max_retries = max_retries
+        self.conn_options = options
+        self._shared_key: tuple[str, str | None] | None = None
+        self._release: weakref.finalize | None = None
         self._init_client(api_key, base_url, client, owner="OpenAILLM")
 
     @property
+    def timeout(self) -> float:  # type: ignore[override]  # read by the shared plumbing's messages
+        """Seconds each attempt may wait (``conn_options.timeout``)."""
+        return self.conn_options.timeout
+
+    @property
+    def max_retries(self) -> int:  # type: ignore[override]
+        """Retries after a failed attempt (``conn_options.max_retry``)."""
+        return self.conn_options.max_retry
+
+    @property
     def client(self) -> openai.AsyncOpenAI:
-        """The ``openai.AsyncOpenAI`` in use, created on first access inside the running loop.
+        """The ``openai.AsyncOpenAI`` in use: the one given, or the one shared per loop, key and URL.
 
         Example::
 
@@ -238,16 +278,47 @@ class OpenAILLM(_OpenAIClient, LLM):
         """
         if self._external_client is not None:
             return self._external_client
-        return self._loop_client()
+        loop = asyncio.get_running_loop()
+        if self._client is None or self._client_loop is not loop:
+            # A notebook that re-runs ``asyncio.run`` gets a fresh loop: an httpx pool belongs to
+            # the loop that opened it, so the old share is given back and the new loop's taken.
+            old_loop, stale = self._client_loop, self._give_back()
+            if stale is not None and old_loop is not None:
+                _close_soon(old_loop, stale)
+            key = (self._api_key, self.base_url)
+            self._client = _SHARED.acquire(loop, key)
+            self._client_loop, self._shared_key = loop, key
+            self._release = weakref.finalize(self, _SHARED.release_later, weakref.ref(loop), key)
+            self._release.atexit = False
+        return self._client
 
     async def aclose(self) -> None:
-        """Close the HTTP client if this object created it.
+        """Stop using the HTTP client; the shared one closes when its last user does.
 
         Example::
 
             await llm.aclose()
         """
-        await self._close_loop_client()
+        loop, client = self._client_loop, self._give_back()
+        if client is None:
+            return
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            await client.close()
+        elif loop is not None:
+            _close_soon(loop, client)
+
+    def _give_back(self) -> openai.AsyncOpenAI | None:
+        """Drop this object's share; returns the client if it was the last user (the caller closes it)."""
+        release, self._release = self._release, None
+        loop, key = self._client_loop, self._shared_key
+        self._client = self._client_loop = self._shared_key = None
+        if release is None or not release.detach() or loop is None or key is None:
+            return None
+        return _SHARED.release(loop, key)
 
     def build_params(self, request: LLMRequest) -> dict[str, Any]:
         """The keyword arguments for ``client.chat.completions.create`` for one request.
@@ -287,11 +358,14 @@ class OpenAILLM(_OpenAIClient, LLM):
     async def _stream(self, request: LLMRequest) -> AsyncIterator[ChatChunk]:
         params = self.build_params(request)
         client = self.client
+        timeout = request.conn_options.timeout
         partial: dict[int, _PartialCall] = {}
         current: int | None = None
         usage: CompletionUsage | None = None
         chunk_id = ""
-        async with contextlib.aclosing(self._raw_chunks(client, params)) as raw:
+        finished = False
+        seen = _Received()
+        async with contextlib.aclosing(self._raw_chunks(client, params, timeout, seen)) as raw:
             async for chunk in raw:
                 chunk_id = chunk.id or chunk_id
                 if chunk.usage is not None:
@@ -301,6 +375,7 @@ class OpenAILLM(_OpenAIClient, LLM):
                 choice = chunk.choices[0]
                 delta = choice.delta
                 if delta is not None and delta.content:
+                    seen.characters += len(delta.content)
                     yield ChatChunk(id=chunk_id or shortuuid("chunk"), delta=ChoiceDelta(content=delta.content))
                 for tc in (delta.tool_calls if delta is not None else None) or ():
                     index = tc.index if tc.index is not None else (current if current is not None else 0)
@@ -314,31 +389,145 @@ class OpenAILLM(_OpenAIClient, LLM):
                     call.add(tc)
                     current = index
                 if choice.finish_reason is not None:
+                    finished = True
                     for index in sorted(partial):
                         yield _call_chunk(chunk_id, partial[index])
                     partial.clear()
                     current = None
+        if not finished and usage is None:
+            # The body ended cleanly but the answer did not: a proxy's HTML page, a stream of empty
+            # ``choices``, or a server that closed early. Passing it on would be a mute turn, or a
+            # fragment stored as a whole reply; half-built tool calls are never sent.
+            raise self._unfinished(seen) from None
         for index in sorted(partial):
             yield _call_chunk(chunk_id, partial[index])
         if usage is not None:
             yield ChatChunk(id=chunk_id or shortuuid("chunk"), usage=usage)
 
-    async def _raw_chunks(self, client: openai.AsyncOpenAI, params: dict[str, Any]) -> AsyncIterator[Any]:
+    def _unfinished(self, seen: _Received) -> APIConnectionError:
+        kind = seen.content_type or "no content-type"
+        if seen.chunks == 0:
+            problem = f"the server answered 200 but sent no event stream ({kind}); is base_url an OpenAI-compatible /v1 URL?"
+        else:
+            got = f"{seen.chunks} chunks, {seen.characters} characters of text"
+            problem = f"the stream ended before the answer did (no finish_reason, usage or [DONE]; {got}; {kind})"
+        return APIConnectionError(scrub(f"{self._where()}: {problem}"))
+
+    async def _raw_chunks(self, client: openai.AsyncOpenAI, params: dict[str, Any], timeout: float, seen: _Received) -> AsyncIterator[Any]:
         # Only the network side is wrapped, so a bug in chunk handling is not reported as a connection error.
-        received = 0
         try:
-            stream = await client.chat.completions.create(**params)
+            stream = await client.chat.completions.create(**params, timeout=timeout)
+            seen.content_type = stream.response.headers.get("content-type", "").split(";")[0].strip()
             async with stream:
                 async for chunk in stream:
-                    received += 1
+                    seen.chunks += 1
                     yield chunk
         except Exception as exc:  # every failure becomes our error type, scrubbed (see _api_error)
-            error = self._api_error(exc, received=received)
+            error = self._api_error(exc, received=seen.chunks, timeout=timeout)
         else:
             return
         # Raised outside ``except``: the openai exception (which may echo the key, and holds the
         # request) must not travel along as ``__context__`` either.
         raise error from None
+
+
+@dataclass
+class _Received:
+    """What one attempt's stream delivered, to word the error when it ends unfinished."""
+
+    content_type: str = ""
+    chunks: int = 0
+    characters: int = 0
+
+
+@dataclass
+class _Share:
+    client: openai.AsyncOpenAI
+    users: int = 0
+
+
+class _SharedClients:
+    """One ``openai.AsyncOpenAI`` per event loop and (key, URL), counted by the OpenAILLMs using it.
+
+    The client does not retry (``LLM.chat()`` does) and its timeout is set per request, so LLMs
+    that differ in ``conn_options`` still share it. A loop's entries hold the loop only while
+    some OpenAILLM uses them.
+    """
+
+    def __init__(self) -> None:
+        self._by_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[str, str | None], _Share]] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    def acquire(self, loop: asyncio.AbstractEventLoop, key: tuple[str, str | None]) -> openai.AsyncOpenAI:
+        shares = self._by_loop.setdefault(loop, {})
+        share = shares.get(key)
+        if share is None:
+            api_key, base_url = key
+            share = shares[key] = _Share(_no_thread_hop(openai.AsyncOpenAI(api_key=api_key, base_url=base_url, max_retries=0)))
+        share.users += 1
+        return share.client
+
+    def release(self, loop: asyncio.AbstractEventLoop, key: tuple[str, str | None]) -> openai.AsyncOpenAI | None:
+        """One user fewer; the client when that was the last one (no longer shared: the caller closes it)."""
+        shares = self._by_loop.get(loop)
+        share = shares.get(key) if shares is not None else None
+        if share is None:
+            return None
+        share.users -= 1
+        if share.users > 0:
+            return None
+        del shares[key]
+        if not shares:
+            del self._by_loop[loop]
+        return share.client
+
+    def release_later(self, loop_ref: weakref.ref[asyncio.AbstractEventLoop], key: tuple[str, str | None]) -> None:
+        """An OpenAILLM was garbage-collected without ``aclose()``: its share is given back, and the
+        client, if it was the last user, is closed on its own loop."""
+        loop = loop_ref()
+        client = self.release(loop, key) if loop is not None else None
+        if client is not None and loop is not None:
+            _close_soon(loop, client)
+
+    def count(self, loop: asyncio.AbstractEventLoop) -> int:
+        """How many clients ``loop`` holds (for tests and benchmarks)."""
+        return len(self._by_loop.get(loop, {}))
+
+
+def _no_thread_hop(client: openai.AsyncOpenAI) -> openai.AsyncOpenAI:
+    """Look up the OS name for the client's headers now, synchronously, once per client.
+
+    The client otherwise does it in a worker thread on its first request, and on a
+    :class:`~agentlab.VirtualClock` the loop would jump to its next timer meanwhile (a user-away
+    timeout, say) before the request even left. Best effort: a client without the attribute is
+    left as it is.
+    """
+    with contextlib.suppress(Exception):
+        from openai._base_client import get_platform
+
+        if getattr(client, "_platform", False) is None:
+            client._platform = get_platform()
+    return client
+
+
+_SHARED = _SharedClients()
+_CLOSING: set[asyncio.Future[Any]] = set()
+
+
+def _close_soon(loop: asyncio.AbstractEventLoop, client: openai.AsyncOpenAI) -> None:
+    """Close ``client`` on ``loop`` from anywhere (a finalizer, another loop); a closed loop's
+    sockets are already gone with it, so there is nothing left to do then."""
+    if loop.is_closed():
+        return
+
+    def start() -> None:
+        task = asyncio.ensure_future(client.close(), loop=loop)
+        _CLOSING.add(task)
+        task.add_done_callback(_CLOSING.discard)
+
+    with contextlib.suppress(RuntimeError):  # closed between the check and the call
+        loop.call_soon_threadsafe(start)
 
 
 def _scrub_body(body: Any) -> Any:
@@ -360,28 +549,29 @@ def to_openai_messages(chat_ctx: ChatContext) -> list[dict[str, Any]]:
         ctx.add_message(role="user", content="hi")
         to_openai_messages(ctx)   # [{'role': 'user', 'content': 'hi'}]
     """
+    # Runs once per LLM request over the whole conversation, so per item it does as little as it can
+    # (a message of one text part, the usual case, skips ``text_content``): a long conversation's
+    # per-turn cost on agentlab's side stays small (see benchmarks/bench_load.py --only openai).
     messages: list[dict[str, Any]] = []
-    pending_calls: list[dict[str, Any]] = []
-
-    def flush_calls() -> None:
-        if pending_calls:
-            messages.append({"role": "assistant", "tool_calls": list(pending_calls)})
-            pending_calls.clear()
-
+    append = messages.append
+    calls: list[dict[str, Any]] = []
     for item in chat_ctx.items:
-        if item.type == "function_call":
-            pending_calls.append(
-                {"id": item.call_id, "type": "function", "function": {"name": item.name, "arguments": item.arguments or "{}"}}
-            )
+        kind = item.type
+        if kind == "function_call":
+            calls.append({"id": item.call_id, "type": "function", "function": {"name": item.name, "arguments": item.arguments or "{}"}})
             continue
-        flush_calls()
-        if item.type == "message":
-            text = item.text_content
+        if calls:
+            append({"role": "assistant", "tool_calls": calls})
+            calls = []
+        if kind == "message":
+            content = item.content
+            text = content[0] if len(content) == 1 and type(content[0]) is str else item.text_content
             if text:
-                messages.append({"role": item.role, "content": text})
-        elif item.type == "function_call_output":
-            messages.append({"role": "tool", "tool_call_id": item.call_id, "content": item.output})
-    flush_calls()
+                append({"role": item.role, "content": text})
+        elif kind == "function_call_output":
+            append({"role": "tool", "tool_call_id": item.call_id, "content": item.output})
+    if calls:
+        append({"role": "assistant", "tool_calls": calls})
     return messages
 
 

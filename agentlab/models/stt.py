@@ -315,7 +315,7 @@ class STTOptions:
       with median ``final_delay`` and 90th percentile ``final_delay_p90``, interims every
       ``interim_interval``.
     * ``"whisper"``: a real recognizer, :class:`~agentlab.models.whisper.WhisperSTT` (Whisper tiny.en,
-      offline; ``pip install 'agentlab[whisper]'``), one utterance per VAD segment, final
+      offline; ``pip install 'agentlab-voice[whisper]'``), one utterance per VAD segment, final
       ``final_delay`` after it. Needs audio; computed once per recording and cached like the VAD.
 
     ``interim_delay`` (aligned and whisper): the interim's delay after each stretch; ``None`` means

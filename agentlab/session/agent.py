@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import inspect
 import re
 from collections.abc import AsyncIterable, AsyncIterator
 from dataclasses import dataclass
@@ -32,7 +33,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 from .._utils import NOT_GIVEN, is_given
 from ..chat import ChatContext, ChatMessage
 from ..models.llm import LLM, ChatChunk, ToolChoice
-from ..tools import FunctionTool, find_function_tools
+from ..tools import FunctionTool, find_function_tools, flatten_tools
 
 if TYPE_CHECKING:
     from ..models.tts import TTS, AudioFrame
@@ -51,6 +52,23 @@ class ModelSettings:
     """Settings for one pipeline call (LiveKit's ``ModelSettings``)."""
 
     tool_choice: ToolChoice | None = None
+
+
+def _with_flat_turn_options(turn_handling: Any, turn_detection: Any, min_delay: Any, max_delay: Any) -> Any:
+    """LiveKit's older per-agent keywords folded into the agent's ``turn_handling``."""
+    if not any(is_given(v) for v in (turn_detection, min_delay, max_delay)):
+        return turn_handling
+    th = dict(turn_handling) if is_given(turn_handling) and turn_handling else {}
+    if is_given(turn_detection):
+        th["turn_detection"] = turn_detection
+    endpointing = dict(th.get("endpointing") or {})
+    if is_given(min_delay):
+        endpointing["min_delay"] = min_delay
+    if is_given(max_delay):
+        endpointing["max_delay"] = max_delay
+    if endpointing:
+        th["endpointing"] = endpointing
+    return th
 
 
 def _snake(name: str) -> str:
@@ -83,25 +101,44 @@ class Agent:
         allow_interruptions: bool = NOT_GIVEN,
         min_consecutive_speech_delay: float = NOT_GIVEN,
         id: str | None = None,
+        turn_detection: Any = NOT_GIVEN,
+        min_endpointing_delay: float = NOT_GIVEN,
+        max_endpointing_delay: float = NOT_GIVEN,
+        use_tts_aligned_transcript: Any = NOT_GIVEN,
+        tool_handling: Any = NOT_GIVEN,
+        expressive: Any = NOT_GIVEN,
+        mcp_servers: Any = NOT_GIVEN,
     ) -> None:
         if not isinstance(instructions, str):
             raise TypeError(f"Agent: instructions must be a string, got {type(instructions).__name__}")
+        from .options import warn_ignored
+
+        warn_ignored(
+            "Agent",
+            use_tts_aligned_transcript=use_tts_aligned_transcript,
+            tool_handling=tool_handling,
+            expressive=expressive,
+            mcp_servers=mcp_servers,
+        )
+        turn_handling = _with_flat_turn_options(turn_handling, turn_detection, min_endpointing_delay, max_endpointing_delay)
         self._instructions = instructions
-        self._chat_ctx = chat_ctx.copy() if chat_ctx is not None else ChatContext()
-        own = list(tools or [])
-        for t in own:
-            if not isinstance(t, FunctionTool):
-                raise TypeError(f"Agent: tools must be @function_tool functions, got {t!r}")
+        own = flatten_tools(tools, owner="Agent")
         declared = find_function_tools(self)
         names = [t.name for t in declared + own]
         dup = sorted({n for n in names if names.count(n) > 1})
         if dup:
             raise ValueError(f"Agent {type(self).__name__}: duplicate tool name(s) {dup}")
         self._tools = declared + own
+        # LiveKit copies a given context keeping only the calls of this agent's own tools
+        self._chat_ctx = chat_ctx.copy(tools=self._tools) if chat_ctx is not None else ChatContext()
         if isinstance(llm, str):
             from ..models.openai import llm_from_string
 
             llm = llm_from_string(llm)
+        if isinstance(stt, str) or isinstance(tts, str):
+            from .session import _model_strings
+
+            stt, tts = _model_strings(stt, tts)
         self._llm = llm
         self._tts = tts
         self._stt = stt
@@ -109,18 +146,19 @@ class Agent:
         self._turn_handling = turn_handling
         self._allow_interruptions = allow_interruptions
         self._min_consecutive_speech_delay = min_consecutive_speech_delay
-        self._id = id or _snake(type(self).__name__)
+        # LiveKit: a plain Agent is always "default_agent"; a subclass is id= or its class name in snake case
+        self._id = "default_agent" if type(self) is Agent else (id or _snake(type(self).__name__))
         self._session: AgentSession | None = None
 
     @property
     def id(self) -> str:
-        """``snake_case`` of the class name unless given (``Agent`` → ``"agent"``)."""
+        """``id=``, else the class name in snake case (``Weather`` → ``"weather"``); ``"default_agent"`` for a plain Agent."""
         return self._id
 
     @property
     def label(self) -> str:
-        """The class name, as LiveKit labels agents."""
-        return type(self).__name__
+        """The same as :attr:`id`, as in LiveKit."""
+        return self._id
 
     @property
     def instructions(self) -> str:
@@ -164,11 +202,27 @@ class Agent:
 
     async def update_tools(self, tools: list[FunctionTool]) -> None:
         """Replace this agent's tools."""
-        self._tools = list(tools)
+        self._tools = flatten_tools(tools, owner="Agent.update_tools")
 
-    async def update_chat_ctx(self, chat_ctx: ChatContext) -> None:
-        """Replace this agent's conversation."""
-        self._chat_ctx = chat_ctx.copy()
+    async def update_chat_ctx(self, chat_ctx: ChatContext, *, exclude_invalid_function_calls: bool = True) -> None:
+        """Replace this agent's conversation; by default without calls of tools it does not have
+        (and their outputs), as LiveKit does. Messages and handoffs stay."""
+        self._chat_ctx = chat_ctx.copy(tools=self._tools) if exclude_invalid_function_calls else chat_ctx.copy()
+
+    def update_options(
+        self, *, llm: Any = NOT_GIVEN, tts: Any = NOT_GIVEN, stt: Any = NOT_GIVEN, vad: Any = NOT_GIVEN, expressive: Any = NOT_GIVEN
+    ) -> None:
+        """Change this agent's components (``None`` falls back to the session's)."""
+        from .options import warn_ignored
+
+        warn_ignored("Agent.update_options", expressive=expressive)
+        if isinstance(llm, str):
+            from ..models.openai import llm_from_string
+
+            llm = llm_from_string(llm)
+        for name, value in (("_llm", llm), ("_tts", tts), ("_stt", stt), ("_vad", vad)):
+            if is_given(value):
+                setattr(self, name, value)
 
     # --- hooks ---
 
@@ -183,6 +237,22 @@ class Agent:
 
         ``turn_ctx`` is a temporary copy used for this reply only; ``new_message`` may be edited.
         """
+
+    async def on_user_turn_exceeded(self, ev: Any) -> None:
+        """The user spoke past ``turn_handling["user_turn_limit"]`` without an answer
+        (a :class:`~agentlab.session.events.UserTurnExceededEvent`). The default, as in LiveKit, cuts
+        in: an uninterruptible reply to the current turn, without tools. Override to say something
+        canned, or nothing.
+        """
+        await self.session.generate_reply(
+            user_input=ev.transcript,
+            instructions=(
+                "The user has been talking for a long time without a pause for you to answer. "
+                "Cut in politely with a brief reply; keep it short, as the user cannot interrupt it."
+            ),
+            allow_interruptions=False,
+            tool_choice="none",
+        )
 
     # --- pipeline nodes ---
 
@@ -201,6 +271,18 @@ class Agent:
         """Turn the reply text into audio frames. Override to change pronunciation or pacing."""
         return Agent.default.tts_node(self, text, model_settings)
 
+    def transcription_node(self, text: AsyncIterable[str], model_settings: ModelSettings) -> AsyncIterable[str] | None:
+        """The text shown to the user and stored in the assistant message (the TTS still gets the
+        LLM's text). Override to redact or reformat; returning ``None`` stores nothing (LiveKit).
+
+        Example::
+
+            async def transcription_node(self, text, model_settings):
+                async for chunk in text:
+                    yield chunk.replace("secret", "[redacted]")
+        """
+        return Agent.default.transcription_node(self, text, model_settings)
+
     class default:
         """The built-in node implementations, callable from overrides."""
 
@@ -215,6 +297,10 @@ class Agent:
             if llm is None:
                 raise RuntimeError(f"Agent {agent.label}: no LLM configured (pass llm= to AgentSession or Agent)")
             return llm.chat(chat_ctx=chat_ctx, tools=tools, tool_choice=model_settings.tool_choice)
+
+        @staticmethod
+        def transcription_node(agent: Agent, text: AsyncIterable[str], model_settings: ModelSettings) -> AsyncIterable[str]:
+            return text
 
         @staticmethod
         def tts_node(agent: Agent, text: AsyncIterable[str], model_settings: ModelSettings) -> AsyncIterator[AudioFrame]:
@@ -245,22 +331,26 @@ class AgentTask(Agent, Generic[T]):
                 self.complete(name)
     """
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, preserve_function_call_history: bool = False, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        #: Merge the task's function calls and outputs back into the caller's context too (LiveKit).
+        self.preserve_function_call_history = preserve_function_call_history
         self._future: asyncio.Future[T] | None = None
         self._result: Any = NOT_GIVEN
         self._waiter: tuple[Any, Any] | None = None  # (caller task, caller speech) while awaited
 
-    @property
     def done(self) -> bool:
-        """True once :meth:`complete` was called."""
+        """True once :meth:`complete` was called (a method, as in LiveKit)."""
         return is_given(self._result)
 
     def complete(self, result: T | BaseException) -> None:
         """Finish the task; an exception is raised in the awaiting caller."""
-        if self.done:
-            raise RuntimeError(f"{self.label}.complete() called twice")
+        if self.done():
+            raise RuntimeError(f"{type(self).__name__} is already done")
         self._result = result
+        run = self._session._run_result if self._session is not None else None
+        if run is not None and not isinstance(result, BaseException):
+            run._final_output = result  # LiveKit: the run's final output
         if self._session is not None and self._waiter is not None:
             # The caller is about to resume: from now on runs and wait_for_idle must wait for it.
             self._session._set_waiting(*self._waiter, False)
@@ -275,3 +365,23 @@ class AgentTask(Agent, Generic[T]):
         if session is None:
             raise RuntimeError(f"{self.label} must be awaited inside a running session (from a tool or on_enter)")
         return session._run_agent_task(self).__await__()
+
+
+def overrides(agent: Agent, node: str) -> bool:
+    """True when ``agent``'s class overrides the node method ``node`` (so it must be called)."""
+    return getattr(type(agent), node) is not getattr(Agent, node)
+
+
+async def node_text(result: Any) -> AsyncIterator[str]:
+    """The text a node returned, whatever its shape: an async iterable of text, a coroutine of one,
+    a whole string, or ``None`` (nothing)."""
+    if inspect.isawaitable(result):
+        result = await result
+    if result is None:
+        return
+    if isinstance(result, str):
+        yield result
+        return
+    async for chunk in result:
+        if isinstance(chunk, str):
+            yield chunk

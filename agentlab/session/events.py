@@ -43,6 +43,7 @@ __all__ = [
     "UserState",
     "UserStateChangedEvent",
     "UserTurnDroppedEvent",
+    "UserTurnExceededEvent",
     "WakeUpEvent",
 ]
 
@@ -176,6 +177,22 @@ class UserTurnDroppedEvent(_Event):
     reason: Literal["uninterruptible", "handoff"]
     speech_id: str | None = None
     type: Literal["user_turn_dropped"] = "user_turn_dropped"
+
+
+@dataclass(frozen=True, kw_only=True)
+class UserTurnExceededEvent(_Event):
+    """The user spoke past ``turn_handling["user_turn_limit"]`` without the agent answering.
+
+    ``transcript`` is the current (uncommitted) turn, interim text included; the accumulated fields
+    count every final transcript since the agent last spoke. ``Agent.on_user_turn_exceeded``
+    receives it; agentlab also emits it as a session event (LiveKit only calls the agent).
+    """
+
+    transcript: str
+    accumulated_transcript: str
+    accumulated_word_count: int
+    duration: float
+    type: Literal["user_turn_exceeded"] = "user_turn_exceeded"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -315,6 +332,7 @@ class MetricsCollectedEvent(_Event):
 
 
 AgentEvent = Union[
+    UserTurnExceededEvent,
     AgentStateChangedEvent,
     UserStateChangedEvent,
     UserInputTranscribedEvent,

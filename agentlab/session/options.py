@@ -368,3 +368,28 @@ def _validate(o: SessionOptions) -> None:
                     f"AgentSession: tts_text_transforms entry {t!r} is not allowed; "
                     "expected 'filter_markdown', 'filter_emoji' or a callable"
                 )
+
+
+#: LiveKit session options agentlab accepts but does not model, and why (docs/livekit-compatibility.md).
+IGNORED_OPTIONS = {
+    "stt_context_options": "agentlab's STTs take no keyterms or chat context",
+    "keyterms_options": "agentlab's STTs take no keyterms",
+    "tool_handling": "tool-call handling options (duplicates, progress updates) are not modelled",
+    "expressive": "expressive TTS steering is not simulated",
+    "video_sampler": "video is not simulated",
+    "ivr_detection": "IVR detection needs a phone call",
+    "mcp_servers": "MCP servers are not connected; pass their tools as function tools",
+    "use_tts_aligned_transcript": "the transcript is paced by LiveKit's synchronizer rule, not TTS word timings",
+    "transcription_timeout": "no user_transcription_timeout event is emitted (it is exported to LiveKit as set)",
+}
+
+
+class IgnoredOptionWarning(UserWarning):
+    """A LiveKit option agentlab accepts (so the file runs) but that changes nothing here."""
+
+
+def warn_ignored(owner: str, **given: Any) -> None:
+    """Warn (:class:`IgnoredOptionWarning`) for each LiveKit option given a value agentlab does not model."""
+    for name, value in given.items():
+        if is_given(value) and value is not None and value is not False:
+            warnings.warn(f"{owner}: {name} has no effect in agentlab ({IGNORED_OPTIONS[name]})", IgnoredOptionWarning, stacklevel=3)

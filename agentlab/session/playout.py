@@ -39,7 +39,7 @@ from hyphenate import hyphenate_word
 from ..models.llm import retry_observer
 from ..models.tts import AudioFrame
 from . import events as ev
-from .agent import ModelSettings
+from .agent import ModelSettings, node_text, overrides
 from .speech import SpeechHandle
 from .transforms import apply_text_transforms
 
@@ -201,6 +201,7 @@ class _Playout:
         self.parts: list[str] = []  # a text step's pieces (a TTS step's words are in ``transcript``)
         self.transcript: _Transcript | None = None  # a TTS step's text and audio as they reached the output
         self.synced = True  # the output paces the transcript (sync_transcription)
+        self.transcribed = False  # the text went through the agent's transcription_node
         self.pauses: list[tuple[float, float | None]] = []
         self.started_at: float | None = None
         self.frame: AudioFrame | None = None
@@ -259,6 +260,13 @@ class _Playout:
             session._log_playback(self, start, played, offset, cut=True)
             remaining -= played
 
+    def full_text(self, llm_text: str) -> str:
+        """What a step that played to the end stores: the transcription node's output when the
+        agent has one (LiveKit stores the transcript), else the LLM's text."""
+        if not self.transcribed:
+            return llm_text.strip()
+        return ("".join(self.parts) if self.transcript is None else self.transcript.text).strip()
+
     def heard_text(self, now: float) -> str:
         """What the user heard of an interrupted step at ``now``: the synchronizer's words (a TTS
         step, ``sync_transcription`` on), else everything that reached the output."""
@@ -282,13 +290,46 @@ class _TTSPipe:
         self.ttfb = -1.0
         self.error: BaseException | None = None
         self.transcript = _Transcript()
+        #: The agent's transcription_node, when it has one: it writes the transcript (shown and stored).
+        self.transcribe = activity.agent.transcription_node if overrides(activity.agent, "transcription_node") else None
+        self.node_task: asyncio.Task[None] | None = None
         self.task = asyncio.get_running_loop().create_task(self._run(self._logged(text)))
 
     async def _logged(self, text: Any) -> Any:
+        if self.transcribe is not None:
+            async for chunk in self._teed(text):
+                yield chunk
+            return
         async for chunk in text:
             self.transcript.push_text(chunk, self.session.now())
             yield chunk
         self.transcript.text_done = self.session.now()
+
+    async def _teed(self, text: Any) -> Any:
+        """The LLM's text to the TTS; a copy through the transcription node to the transcript."""
+        copy: asyncio.Queue[str | None] = asyncio.Queue()
+
+        async def node_input() -> Any:
+            while (chunk := await copy.get()) is not None:
+                yield chunk
+
+        self.node_task = asyncio.get_running_loop().create_task(self._transcribe(node_input()))
+        try:
+            async for chunk in text:
+                copy.put_nowait(chunk)
+                yield chunk
+        finally:
+            copy.put_nowait(None)
+
+    async def _transcribe(self, text: Any) -> None:
+        s = self.session
+        try:
+            async for out in node_text(self.transcribe(text, ModelSettings())):
+                self.transcript.push_text(out, s.now())
+        except Exception as exc:  # LiveKit: logged; the transcript keeps what came before
+            s._report_error(exc, source="transcription_node", recoverable=True)
+        finally:
+            self.transcript.text_done = s.now()
 
     async def _run(self, text: Any) -> None:
         s = self.session

@@ -22,6 +22,7 @@ from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, Union
 
+from .._utils import NOT_GIVEN
 from ..chat import AgentHandoff, ChatContext, ChatItem, ChatMessage, FunctionCall, FunctionCallOutput
 from ..tools import function_tool
 
@@ -83,7 +84,10 @@ class RunResult:
 
     A run has settled when every speech it started has played out (a speech whose tool is waiting
     for an ``AgentTask`` counts as settled: it waits for the user's next input) and every handoff
-    it caused has entered its new agent.
+    it caused has entered its new agent. If a reply of the run failed for good, awaiting it raises
+    that reply's error, as LiveKit's does: ``APIConnectionError: failed to generate LLM completion
+    after 4 attempts ...`` (the last attempt's error as ``__cause__``), a non-retryable provider
+    error as it is, or the exception an ``llm_node`` override raised.
     """
 
     def __init__(self, *, session: AgentSession, user_input: str | None) -> None:
@@ -93,10 +97,10 @@ class RunResult:
         self._done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._skipped_input = user_input is None
-        self._agents: dict[str, Agent] = {}
         self._expect: RunAssert | None = None
         #: Speeches started during the run: only their items are the run's events (as LiveKit's _watch_handle).
         self._speeches: set[Any] = set()
+        self._final_output: Any = NOT_GIVEN  # an AgentTask's result, when one completes during the run
 
     @property
     def events(self) -> list[RunEvent]:
@@ -111,12 +115,17 @@ class RunResult:
         return self._expect
 
     @property
-    def final_output(self) -> str | None:
-        """The text of the last assistant message of the run."""
-        for e in reversed(self._events):
-            if isinstance(e, ChatMessageEvent) and e.item.role == "assistant":
-                return e.item.text_content
-        return None
+    def final_output(self) -> Any:
+        """The result of the ``AgentTask`` completed during the run (LiveKit's typed output).
+
+        Raises ``RuntimeError`` before the run is done, or when no task completed in it (a plain
+        reply has no final output, as in LiveKit; read its message from :attr:`events`).
+        """
+        if not self.done():
+            raise RuntimeError("cannot retrieve final_output, RunResult is not done")
+        if self._final_output is NOT_GIVEN:
+            raise RuntimeError("no final output")
+        return self._final_output
 
     def done(self) -> bool:
         """True once the run has settled."""
@@ -126,9 +135,19 @@ class RunResult:
         async def _wait() -> RunResult:
             self._recheck()
             await asyncio.shield(self._done)
+            error = self._error()
+            if error is not None:
+                raise error
             return self
 
         return _wait().__await__()
+
+    def _error(self) -> BaseException | None:
+        """As LiveKit's run: the error of the latest of the run's speeches whose reply failed for
+        good, raised as it is (the LLM's ``APIConnectionError`` with its ``__cause__``, or an
+        ``llm_node``'s own exception). Its items stay in ``events`` and the session history."""
+        failed = [h for h in self._speeches if getattr(h, "_error", None) is not None]
+        return max(failed, key=lambda h: h._seq)._error if failed else None
 
     def __repr__(self) -> str:
         return f"RunResult(user_input={self._user_input!r}, events={len(self._events)}, done={self.done()})"
@@ -150,9 +169,7 @@ class RunResult:
         elif isinstance(item, AgentHandoff):
             activity = self._session._activity
             new_agent = activity.agent if activity is not None else None
-            old = self._agents.get(item.old_agent_id or "")
-            if new_agent is not None:
-                self._agents[new_agent.id] = new_agent
+            old = self._session._handoff_from
             self._events.append(AgentHandoffEvent(item, old_agent=old, new_agent=new_agent))  # type: ignore[arg-type]
 
     def _watch_task(self, task: asyncio.Task[Any]) -> None:
@@ -240,16 +257,40 @@ class RunAssert:
             self.next_event()
         return self
 
-    def skip_next_event_if(self, *, type: str, role: str | None = None, name: str | None = None) -> EventAssert | None:
-        """Skip the next event if it matches; returns it, or ``None`` when it did not match."""
+    def skip_next_event_if(
+        self,
+        *,
+        type: str,
+        role: str | None = None,
+        name: str | None = None,
+        arguments: dict[str, Any] | None = None,
+        output: str | None = None,
+        is_error: bool | None = None,
+        new_agent_type: type | None = None,
+    ) -> EventAssert | None:
+        """Skip the next event if it matches (``arguments`` as a subset); returns it, or ``None``."""
         if self._cursor >= len(self._events):
             return None
         e = self._events[self._cursor]
+        item = getattr(e, "item", None)
         if e.type != type:
             return None
-        if role is not None and getattr(e.item, "role", None) != role:
+        if role is not None and getattr(item, "role", None) != role:
             return None
-        if name is not None and getattr(e.item, "name", None) != name:
+        if name is not None and getattr(item, "name", None) != name:
+            return None
+        if arguments is not None:
+            try:
+                actual = json.loads(getattr(item, "arguments", "") or "{}")
+            except ValueError:
+                return None
+            if any(k not in actual or actual[k] != v for k, v in arguments.items()):
+                return None
+        if output is not None and getattr(item, "output", None) != output:
+            return None
+        if is_error is not None and getattr(item, "is_error", None) != is_error:
+            return None
+        if new_agent_type is not None and not isinstance(getattr(e, "new_agent", None), new_agent_type):
             return None
         self._cursor += 1
         return EventAssert(self._events, self._cursor - 1)
@@ -416,17 +457,28 @@ class AgentHandoffAssert(EventAssert):
 _MOCKS: list[tuple[type, dict[str, Callable[..., Any]]]] = []
 
 
-@contextlib.contextmanager
-def mock_tools(agent_type: type, mocks: dict[str, Callable[..., Any]]) -> Iterator[None]:
-    """Replace tools of agents of ``agent_type`` by the given functions while the block runs.
+def mock_tools(agent_type: type, mocks: dict[str, Callable[..., Any]], *, session: AgentSession | None = None) -> Any:
+    """Replace tools of agents of ``agent_type`` by the given functions.
 
-    A mock receives the arguments it names (and the ``RunContext``, if the tool takes one).
+    Without ``session``, a context manager: the mocks hold while the block runs. With ``session``,
+    they hold on that session from now on (call again to replace them, ``{}`` to drop them); the
+    block's mocks win over the session's, as in LiveKit. A mock receives the arguments it names (and
+    the ``RunContext``, if the tool takes one).
 
     Example::
 
         with mock_tools(Host, {"check_availability": lambda party_size: "fully booked"}):
             result = await session.run(user_input="Table for 4?")
+        mock_tools(Host, {"book_table": lambda: "booked"}, session=session)
     """
+    if session is not None:
+        session._mock_tools[agent_type] = dict(mocks)
+        return None
+    return _mock_block(agent_type, mocks)
+
+
+@contextlib.contextmanager
+def _mock_block(agent_type: type, mocks: dict[str, Callable[..., Any]]) -> Iterator[None]:
     entry = (agent_type, dict(mocks))
     _MOCKS.append(entry)
     try:
@@ -437,6 +489,10 @@ def mock_tools(agent_type: type, mocks: dict[str, Callable[..., Any]]) -> Iterat
 
 def _mock_for(agent: Agent, name: str) -> Callable[..., Any] | None:
     for klass, mocks in reversed(_MOCKS):
+        if isinstance(agent, klass) and name in mocks:
+            return mocks[name]
+    session = agent._session
+    for klass, mocks in session._mock_tools.items() if session is not None else ():
         if isinstance(agent, klass) and name in mocks:
             return mocks[name]
     return None

@@ -39,7 +39,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import inspect
+import sys
 import types
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -51,14 +53,14 @@ from ..clock import Clock, clock_for
 from ..engine.inputs import InputEvent, UserSpeech
 from ..models.llm import LLM, APIError
 from ..models.tts import TTS
-from ..tools import FunctionTool
+from ..tools import FunctionTool, flatten_tools
 from . import events as ev
 from .activity import _AgentActivity, _in_tool, _log_failure, _log_task_error, run_agent_task, switch_activity
 from .agent import Agent, AgentTask, _current_session
-from .options import DEPRECATED_KWARGS, SessionOptions, build_options
+from .options import DEPRECATED_KWARGS, IgnoredOptionWarning, SessionOptions, build_options, warn_ignored
 from .playout import Played, SessionOutput, _Playout
 from .speech import SpeechHandle
-from .voice import _VoiceInput
+from .voice import _TurnLimitTracker, _VoiceInput
 
 __all__ = ["AgentSession"]
 
@@ -103,11 +105,22 @@ class AgentSession:
         wake_up: float | None = None,
         on_wake_up: Callable[[], Any] | None = None,
         tool_timeout: float | None = None,
+        stt_context_options: Any = NOT_GIVEN,
+        keyterms_options: Any = NOT_GIVEN,
+        tool_handling: Any = NOT_GIVEN,
+        expressive: Any = False,
+        video_sampler: Any = NOT_GIVEN,
+        ivr_detection: bool = False,
+        conn_options: Any = NOT_GIVEN,
+        mcp_servers: Any = NOT_GIVEN,
+        loop: Any = None,
         **deprecated: Any,
     ) -> None:
         unknown = set(deprecated) - set(DEPRECATED_KWARGS)
         if unknown:
             raise TypeError(f"AgentSession: unknown argument(s) {sorted(unknown)}")
+        if is_given(conn_options) and hasattr(conn_options, "max_unrecoverable_errors"):
+            max_unrecoverable_errors = conn_options.max_unrecoverable_errors  # LiveKit's SessionConnectOptions
         self._options = build_options(
             turn_handling,
             max_tool_steps=max_tool_steps,
@@ -123,16 +136,35 @@ class AgentSession:
             tool_timeout=tool_timeout,
             **deprecated,
         )
+        warn_ignored(
+            "AgentSession",
+            stt_context_options=stt_context_options,
+            keyterms_options=keyterms_options,
+            tool_handling=tool_handling,
+            expressive=expressive,
+            video_sampler=video_sampler,
+            ivr_detection=ivr_detection,
+            mcp_servers=mcp_servers,
+            use_tts_aligned_transcript=use_tts_aligned_transcript if use_tts_aligned_transcript is True else NOT_GIVEN,
+            transcription_timeout=transcription_timeout,
+        )
         if isinstance(llm, str):
-            from ..models.openai import llm_from_string
+            from ..models.offline import NOT_OVERRIDDEN, override
 
-            llm = llm_from_string(llm)
+            # a model string is a cloud model: an offline run of an agent file may stand in for it
+            chosen = override("llm")
+            if chosen is NOT_OVERRIDDEN:
+                from ..models.openai import llm_from_string
+
+                chosen = llm_from_string(llm)
+            llm = chosen
+        stt, tts = _model_strings(stt, tts)
         _check_components(llm=llm, tts=tts, vad=vad, tools=tools)
         self._llm: LLM | None = llm if is_given(llm) else None
         self._tts: TTS | None = tts if is_given(tts) else None
         self._stt = stt if is_given(stt) else None
         self._vad = vad if is_given(vad) else None
-        self._tools = list(tools or [])
+        self._tools = flatten_tools(tools, owner="AgentSession")
         self._userdata = userdata
         self.on_wake_up = on_wake_up
 
@@ -142,6 +174,9 @@ class AgentSession:
         self._agent_state: ev.AgentState = "initializing"
         self._user_state: ev.UserState = "listening"
         self._activity: _AgentActivity | None = None
+        self._handoff_from: Agent | None = None  # the agent the latest handoff item left
+        self._switches: set[asyncio.Task[Any]] = set()  # handoffs in progress
+        self._mock_tools: dict[type, dict[str, Any]] = {}  # mock_tools(..., session=self)
         self._run_result: Any = None  # RunResult while session.run() is in progress
         self._transitions: set[asyncio.Task[Any]] = set()
         self._ids = current_ids.get() or IdFactory()
@@ -216,6 +251,23 @@ class AgentSession:
     def tts(self) -> TTS | None:
         """The session's TTS component (``None``: text output)."""
         return self._tts
+
+    @property
+    def stt(self) -> Any:
+        """The session's STT component (``None``: transcripts come with the simulated speech)."""
+        return self._stt
+
+    @property
+    def vad(self) -> Any:
+        """The session's VAD options or component (``None``: the defaults)."""
+        return self._vad
+
+    @property
+    def usage(self) -> Any:
+        """What the session used so far, per model (LiveKit's ``AgentSessionUsage``: ``model_usage``)."""
+        from ..livekit.metrics import session_usage
+
+        return session_usage(self._events)
 
     @property
     def tools(self) -> list[FunctionTool]:
@@ -320,16 +372,26 @@ class AgentSession:
 
     # --- lifecycle ------------------------------------------------------------------------
 
-    async def start(self, agent: Agent, *, capture_run: bool = False, room: Any = None, room_options: Any = None) -> Any:
+    async def start(
+        self,
+        agent: Agent,
+        *,
+        capture_run: bool = False,
+        room: Any = NOT_GIVEN,
+        room_options: Any = NOT_GIVEN,
+        session_host: Any = NOT_GIVEN,
+        record: Any = NOT_GIVEN,
+        room_input_options: Any = NOT_GIVEN,
+        room_output_options: Any = NOT_GIVEN,
+    ) -> Any:
         """Start the session with ``agent``: emits its handoff item and runs ``on_enter``.
 
         With ``capture_run=True`` returns a :class:`RunResult` of what ``on_enter`` produced.
-        ``room``/``room_options`` are accepted for LiveKit compatibility and must be ``None`` (no rooms here).
+        ``room`` (a job's offline room), ``room_options`` and the other LiveKit room keywords are
+        accepted and change nothing: audio and text run in-process. Inside a job
+        (:mod:`agentlab.livekit`), the first session started is the job's ``primary_session``.
         """
-        if room is not None or room_options is not None:
-            raise NotImplementedError(
-                "AgentSession.start: rooms are not supported in agentlab; drop room= (text and simulated audio run in-process)"
-            )
+        self.room_options = room_options if is_given(room_options) else None
         if self._started:
             raise RuntimeError("AgentSession.start: the session is already started")
         if self._options.wake_up is not None and self.on_wake_up is None:
@@ -346,6 +408,10 @@ class AgentSession:
         self._switch_lock = asyncio.Lock()
         self._started = True
         _current_session.set(self)
+        job_module = sys.modules.get("agentlab.livekit._server")  # a job is only possible once it is loaded
+        job = job_module.get_job_context(required=False) if job_module is not None else None
+        if job is not None:
+            job._register_session(self)
         run = None
         if capture_run:
             from .run_result import RunResult
@@ -474,7 +540,14 @@ class AgentSession:
     def update_agent(self, agent: Agent) -> None:
         """Hand off to ``agent``: the current one drains (``on_exit``), then ``agent.on_enter`` runs."""
         self._require_activity("update_agent")
-        self._track(self._switch_activity(agent))
+        task = self._track(self._switch_activity(agent))
+        self._switches.add(task)
+        task.add_done_callback(self._switches.discard)
+
+    async def _handoffs_done(self) -> None:
+        """Wait for handoffs in progress (the old agent draining, the new one starting)."""
+        while self._switches:
+            await asyncio.wait(list(self._switches))
 
     async def run(self, *, user_input: str, input_modality: str = "text", output_type: Any = None) -> Any:
         """Send ``user_input`` and wait for everything it causes; returns a :class:`RunResult`.
@@ -487,7 +560,9 @@ class AgentSession:
         from .run_result import RunResult
 
         if output_type is not None:
-            raise NotImplementedError("AgentSession.run: output_type (typed final output) is not supported yet; use result.final_output")
+            raise NotImplementedError(
+                "AgentSession.run: output_type (a typed final output) is not supported; an AgentTask's result is result.final_output"
+            )
         if self._run_result is not None and not self._run_result.done():
             raise RuntimeError("AgentSession.run: a run is already in progress (nested runs are not supported)")
         result = RunResult(session=self, user_input=user_input)
@@ -546,13 +621,15 @@ class AgentSession:
         self._user_turn.clear()
         if self._voice is not None:
             self._voice.engine.clear_user_turn()
+            self._voice.limit = _TurnLimitTracker()
 
     # --- internals used by activities, runs and tasks ---------------------------------------
 
     def _require_activity(self, what: str) -> _AgentActivity:
         if self._activity is None:
             raise RuntimeError(f"AgentSession.{what}: the session is not started; call await session.start(agent) first")
-        if self._closing:
+        if self._closing and (self._activity._draining or self._activity._closed):
+            # While closing, on_exit may still speak (LiveKit plays a goodbye said there); after it, nothing.
             raise RuntimeError(f"AgentSession.{what}: the session is closing")
         return self._activity
 
@@ -583,6 +660,8 @@ class AgentSession:
         old, self._agent_state = self._agent_state, state
         if state == "speaking":
             self._error_streaks.clear()
+            if self._voice is not None:
+                self._voice.limit = _TurnLimitTracker()  # user_turn_limit counts from the agent's last output
         self._emit(ev.AgentStateChangedEvent, old_state=old, new_state=state)
         self._update_idle_timers()
         self._notify_engine()
@@ -663,9 +742,18 @@ class AgentSession:
         return lambda error: self._report_error(error, source=source, recoverable=True)
 
     def _activate(self, agent: Agent, *, old: _AgentActivity | None) -> None:
+        for node in ("stt_node", "realtime_audio_output_node"):
+            if callable(getattr(type(agent), node, None)):
+                warnings.warn(
+                    f"{type(agent).__name__}.{node} is never called in agentlab (transcripts come from the inputs, "
+                    "realtime models are not simulated)",
+                    IgnoredOptionWarning,
+                    stacklevel=3,
+                )
         activity = _AgentActivity(self, agent)
         self._activity = activity
         agent._session = self
+        self._handoff_from = old.agent if old else None  # AgentHandoffEvent.old_agent of the item added now
         handoff = AgentHandoff(
             new_agent_id=agent.id, old_agent_id=old.agent.id if old else None, id=self._ids("item"), created_at=self.now()
         )
@@ -807,6 +895,20 @@ class _UserTurn:
         self.interim = ""
 
 
+def _model_strings(stt: Any, tts: Any) -> tuple[Any, Any]:
+    """LiveKit's ``stt="deepgram/nova-3"`` / ``tts="cartesia/sonic-3"`` strings name cloud models:
+    offline they are agentlab's components (see :mod:`agentlab.livekit.inference`)."""
+    def named(x: Any) -> bool:
+        return isinstance(x, str) and "/" in x  # "provider/model[:voice]"; any other string is refused later
+
+    if named(stt) or named(tts):
+        from ..livekit import inference
+
+        stt = inference.STT(stt) if named(stt) else stt
+        tts = inference.TTS(tts) if named(tts) else tts
+    return stt, tts
+
+
 def _check_components(*, llm: Any, tts: Any, vad: Any, tools: Any) -> None:
     """Refuse what would fail only later, inside a reply (and quietly: a run with no replies)."""
     for name, value, method in (("llm", llm, "chat"), ("tts", tts, "stream")):
@@ -816,5 +918,3 @@ def _check_components(*, llm: Any, tts: Any, vad: Any, tools: Any) -> None:
         raise TypeError(f"AgentSession: vad = {vad!r} is a dict; pass agentlab.audio.VADOptions(**{vad!r})")
     if is_given(vad) and vad is not None and not all(hasattr(vad, a) for a in ("min_speech_duration", "min_silence_duration")):
         raise TypeError(f"AgentSession: vad = {vad!r} has no min_speech_duration/min_silence_duration; pass agentlab.audio.VADOptions(...)")
-    if tools is not None and (not isinstance(tools, (list, tuple)) or not all(isinstance(t, FunctionTool) for t in tools)):
-        raise TypeError(f"AgentSession: tools = {tools!r} must be a list of @function_tool functions")

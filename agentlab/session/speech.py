@@ -10,6 +10,7 @@ Example::
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections.abc import Callable, Generator
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +21,9 @@ __all__ = ["SpeechHandle"]
 
 #: Seconds after an interruption before a speech's remaining work is force-cancelled (LiveKit: 5 s).
 INTERRUPT_WATCHDOG = 5.0
+
+#: Creation order of handles (a run re-raises the error of the latest one that failed).
+_order = itertools.count()
 
 
 class SpeechHandle:
@@ -47,7 +51,10 @@ class SpeechHandle:
         self._loop = asyncio.get_running_loop()
         self._done_fut: asyncio.Future[None] = self._loop.create_future()
         self._interrupt_fut: asyncio.Future[None] = self._loop.create_future()
-        self._authorized: asyncio.Future[None] = self._loop.create_future()  # the scheduler let it play
+        self._authorized: asyncio.Future[None] = self._loop.create_future()  # the scheduler let this step play
+        # This step's generation is over (played, or given up): the scheduler may authorize the next
+        # speech, even while this one's tools still run (LiveKit's _wait_for_generation).
+        self._generation_done: asyncio.Future[None] = self._loop.create_future()
         self._queued: asyncio.Future[None] = self._loop.create_future()  # in the queue (a preemptive reply waits for it)
         self._step_played = asyncio.Event()
         self._in_tools = False  # between steps, its tools running (not the current speech for LiveKit)
@@ -57,6 +64,8 @@ class SpeechHandle:
         self._watchdog: asyncio.TimerHandle | None = None
         self._playout: Any = None  # the step being played (pause/resume for false interruptions)
         self._pause_requested = False
+        self._error: BaseException | None = None  # why the reply failed (LLM or llm_node), if it did
+        self._seq = next(_order)
 
     @property
     def id(self) -> str:
@@ -108,6 +117,23 @@ class SpeechHandle:
         """True when it finished playing out or was interrupted and cleaned up."""
         return self._done_fut.done()
 
+    def exception(self) -> BaseException | None:
+        """Why the reply failed, once the speech is done: the LLM's final error (e.g.
+        ``APIConnectionError: failed to generate LLM completion after 4 attempts``) or what an
+        ``llm_node`` override raised; ``None`` if it did not fail. Before it is done, raises
+        ``asyncio.InvalidStateError`` (as LiveKit). Awaiting the handle never raises.
+
+        Example::
+
+            handle = session.generate_reply(user_input="Hi")
+            await handle
+            if handle.exception() is not None:
+                print("the reply failed:", handle.exception())
+        """
+        if not self.done():
+            raise asyncio.InvalidStateError(f"{self._id} is not done yet; await it before asking for its exception()")
+        return self._error
+
     def interrupt(self, *, force: bool = False) -> SpeechHandle:
         """Stop this speech. Raises ``RuntimeError`` if it does not allow interruptions (unless ``force``)."""
         if not force and not self._allow_interruptions:
@@ -152,6 +178,9 @@ class SpeechHandle:
             # LiveKit's watchdog: whatever still runs 5 s after an interruption (a hung tool) is cancelled.
             self._watchdog = self._loop.call_later(INTERRUPT_WATCHDOG, self._force_cancel)
 
+    def _set_error(self, error: BaseException) -> None:
+        self._error = error
+
     def _force_cancel(self) -> None:
         if not self.done() and self._task is not None:
             self._task.cancel()
@@ -159,8 +188,18 @@ class SpeechHandle:
     def _mark_done(self) -> None:
         if self._watchdog is not None:
             self._watchdog.cancel()
+        self._end_generation()
         if not self._done_fut.done():
             self._done_fut.set_result(None)
+
+    def _end_generation(self) -> None:
+        if not self._generation_done.done():
+            self._generation_done.set_result(None)
+
+    def _next_step(self) -> None:
+        """A tool follow-up: the speech goes back in the queue and waits to be authorized again (LiveKit)."""
+        self._authorized = self._loop.create_future()
+        self._generation_done = self._loop.create_future()
 
     async def _wait_for_step_playout(self) -> None:
         await self._step_played.wait()

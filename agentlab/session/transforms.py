@@ -14,7 +14,7 @@ import re
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Sequence
 from typing import Any
 
-__all__ = ["apply_text_transforms", "filter_emoji", "filter_markdown"]
+__all__ = ["apply_text_transforms", "filter_emoji", "filter_markdown", "replace"]
 
 _MARKDOWN = [
     (re.compile(r"```[a-zA-Z0-9]*\n?"), ""),
@@ -56,12 +56,29 @@ _BUILTIN: dict[str, Callable[[str], str]] = {"filter_markdown": filter_markdown,
 
 
 async def apply_text_transforms(text: AsyncIterable[str], transforms: Sequence[Any] | None) -> AsyncIterator[str]:
-    """Apply transforms to streamed text; markup split across chunks is held until it is whole."""
-    funcs = [(_BUILTIN[t] if isinstance(t, str) else t) for t in (transforms or ())]
-    if not funcs:
-        async for chunk in text:
-            yield chunk
-        return
+    """Apply ``transforms`` in order to streamed text.
+
+    A name (``"filter_markdown"``, ``"filter_emoji"``) cleans text with markup split across chunks
+    held until it is whole. A callable is a stream transform, as in LiveKit: it takes the
+    ``AsyncIterable[str]`` and returns (or is) an async iterable of the new text, e.g.
+    :func:`replace`.
+    """
+    stream: AsyncIterable[str] = text
+    names: list[Callable[[str], str]] = []
+    for t in transforms or ():
+        if isinstance(t, str):
+            names.append(_BUILTIN[t])
+            continue
+        if names:
+            stream, names = _builtin_stream(stream, names), []
+        stream = t(stream)
+    if names:
+        stream = _builtin_stream(stream, names)
+    async for chunk in stream:
+        yield chunk
+
+
+async def _builtin_stream(text: AsyncIterable[str], funcs: list[Callable[[str], str]]) -> AsyncIterator[str]:
     buffer = ""
     async for chunk in text:
         buffer += chunk
@@ -73,6 +90,53 @@ async def apply_text_transforms(text: AsyncIterable[str], transforms: Sequence[A
             buffer = ""
     if buffer:
         yield _apply(buffer, funcs)
+
+
+def replace(replacements: dict[str, str], *, case_sensitive: bool = False) -> Callable[[AsyncIterable[str]], AsyncIterator[str]]:
+    """A stream transform that replaces whole words (LiveKit's ``text_transforms.replace``).
+
+    Words split across chunks are still matched: text is held back only while its last word
+    could still grow into a key.
+
+    Example::
+
+        AgentSession(tts_text_transforms=["filter_markdown", replace({"LiveKit": "Live Kit"})])
+    """
+    if not isinstance(replacements, dict) or not all(isinstance(k, str) and k and isinstance(v, str) for k, v in replacements.items()):
+        raise ValueError(f"replace: replacements must map non-empty words to strings, got {replacements!r}")
+    flags = 0 if case_sensitive else re.IGNORECASE
+    keys = sorted(replacements, key=len, reverse=True)
+    pattern = re.compile(r"(?<!\w)(" + "|".join(re.escape(k) for k in keys) + r")(?!\w)", flags)
+    lookup = {(k if case_sensitive else k.lower()): v for k, v in replacements.items()}
+
+    def sub(text: str) -> str:
+        return pattern.sub(lambda m: lookup[m.group(0) if case_sensitive else m.group(0).lower()], text)
+
+    def could_grow(tail: str) -> bool:
+        t = tail if case_sensitive else tail.lower()
+        return any((k if case_sensitive else k.lower()).startswith(t) for k in keys)
+
+    async def transform(text: AsyncIterable[str]) -> AsyncIterator[str]:
+        buffer = ""
+        async for chunk in text:
+            buffer += chunk
+            # Hold the trailing word (and what precedes it on the same key) while a key could still match.
+            match = re.search(r"[\w'-]*$", buffer)
+            cut = match.start() if match and match.group(0) and could_grow(match.group(0)) else len(buffer)
+            # A multi-word key may span the cut: hold back from the earliest key prefix that ends the text.
+            for k in keys:
+                for n in range(len(k) - 1, 0, -1):
+                    head = k[:n]
+                    if (buffer.endswith(head) if case_sensitive else buffer.lower().endswith(head.lower())) and " " in head:
+                        cut = min(cut, len(buffer) - n)
+                        break
+            ready, buffer = buffer[:cut], buffer[cut:]
+            if ready:
+                yield sub(ready)
+        if buffer:
+            yield sub(buffer)
+
+    return transform
 
 
 def _balanced(text: str) -> bool:

@@ -29,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import operator
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -83,6 +84,20 @@ def _ctx_signature(ctx: ChatContext) -> tuple[str, ...]:
     return tuple(map(_ID, ctx.items))
 
 
+@dataclass
+class _TurnLimitTracker:
+    """Words and time since the agent last started speaking (reset then, and by clear_user_turn)."""
+
+    started_at: float | None = None
+    words: int = 0
+    transcript: str = ""
+
+
+def _word_count(text: str) -> int:
+    # LiveKit's basic word tokenizer: whitespace-separated words, punctuation dropped ("five-six" is one)
+    return sum(1 for w in text.split() if re.search(r"\w", w))
+
+
 class _VoiceInput:
     """A session's voice input: the turn engine, the observations fed to it, and what its decisions did."""
 
@@ -106,15 +121,22 @@ class _VoiceInput:
         self.skip_next_reply = False
         self.input_events: list[InputEvent] = []
         self.user_speech: list[UserSpeech] = []
+        self.limit = _TurnLimitTracker()
 
     # --- configuration ------------------------------------------------------------------------
 
-    def engine_config(self) -> eng.EngineConfig:
+    def options(self) -> Any:
         """The current agent's turn handling (its ``turn_handling`` overrides the session's)."""
         o = self.session._options
         agent = self.session.current_agent
-        opts = o.replace(**agent._turn_handling) if is_given(agent._turn_handling) and agent._turn_handling else o
-        return opts.engine_config(has_stt=self.wiring["has_stt"], pausable=self.wiring["pausable_output"] and agent.tts is not None)
+        return o.replace(**agent._turn_handling) if is_given(agent._turn_handling) and agent._turn_handling else o
+
+    def engine_config(self) -> eng.EngineConfig:
+        """The engine's configuration from :meth:`options`."""
+        agent = self.session.current_agent
+        return self.options().engine_config(
+            has_stt=self.wiring["has_stt"], pausable=self.wiring["pausable_output"] and agent.tts is not None
+        )
 
     def reconfigure(self) -> None:
         """A new agent is active: the engine decides with its options from now on."""
@@ -232,6 +254,7 @@ class _VoiceInput:
                 s._emit(ev.UserInputTranscribedEvent, transcript=a.transcript, is_final=a.is_final, language=a.language)
                 if a.is_final:
                     self.final_arrived.set()
+                    self.check_turn_limit(a.transcript)
                     if s._user_state == "away":
                         s._set_user_state("listening")  # LiveKit: a final transcript brings the user back
                     elif s._away_timer is not None:
@@ -256,6 +279,32 @@ class _VoiceInput:
                 skip, self.skip_next_reply = self.skip_next_reply, False
                 self.turn_task = s._track(self.on_turn_committed(a, self.turn_seq, pre, self.turn_task, skip))
         self.rearm()
+
+    def check_turn_limit(self, transcript: str) -> None:
+        """LiveKit's ``user_turn_limit`` (reference §20.6): on every final transcript, the words and
+        time since the agent last spoke; past a limit, the agent's ``on_user_turn_exceeded``."""
+        s = self.session
+        opts = self.options().user_turn_limit
+        if opts.max_words is None and opts.max_duration is None:
+            return
+        now = s.now()
+        t = self.limit
+        if t.started_at is None:
+            t.started_at = self.engine.vad_speech_start if self.engine.user_speaking and self.engine.vad_speech_start is not None else now
+        t.words += _word_count(transcript)
+        t.transcript = f"{t.transcript} {transcript}".strip()
+        duration = now - t.started_at
+        if (opts.max_duration is not None and duration >= opts.max_duration) or (opts.max_words is not None and t.words >= opts.max_words):
+            current = " ".join([*self.engine.turn.finals, self.engine.turn.interim]).strip()
+            event = s._emit(
+                ev.UserTurnExceededEvent,
+                transcript=current,
+                accumulated_transcript=t.transcript,
+                accumulated_word_count=t.words,
+                duration=round(duration, 9),
+            )
+            if event is not None and s._activity is not None:
+                s._activity.on_user_turn_exceeded(event)
 
     def interrupt_current(self) -> None:
         """Interrupt the current speech and forget its pause. Interrupted first, so a paused

@@ -15,9 +15,15 @@ Example::
     result = sweep(None, "dictation", {"endpointing.min_delay": [0.3, 0.5, 0.8, 1.2]}, out="sweep-dictation")
     result.best(max_cutoff_rate=0.10)
     plots.tradeoff(result)
+
+``plots`` (and so matplotlib) is imported on first use, when a figure is asked for.
 """
 
-from . import plots
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
 from .replay import (
     AgentPlayback,
     Commit,
@@ -46,6 +52,16 @@ from .score import (
     summarize,
 )
 from .tasks import check_factory, make_agent, reference_agent, run_task, task_outcomes
+
+if TYPE_CHECKING:
+    from . import plots
+
+
+def __getattr__(name: str) -> object:
+    if name == "plots":  # matplotlib loads only when a figure is asked for
+        return importlib.import_module(".plots", __name__)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "DEFAULT_GRACE",

@@ -15,7 +15,7 @@ same figures as the one that was written.
 
 Saving: :meth:`SweepResult.to_csv` / :meth:`SweepResult.from_csv` (one CSV file, no extra
 dependency) and :meth:`SweepResult.to_parquet` / :meth:`SweepResult.from_parquet` (``pyarrow``,
-in ``agentlab[sweep]``).
+in ``agentlab-voice[sweep]``).
 
 Example::
 
@@ -44,6 +44,11 @@ __all__ = ["CELL_COLUMNS", "SweepResult"]
 #: Cell table columns after ``setting`` and the grid parameters: ``vad`` and ``stt`` say what heard the
 #: user (None for task conversations, which are typed).
 CELL_COLUMNS = ("conversation", "status", "error", "vad", "stt")
+
+#: The plain-text repr shows at most this many settings (the HTML one scrolls).
+_REPR_ROWS = 20
+#: ... and wraps its columns at this many characters.
+_REPR_WIDTH = 120
 
 # The CSV marks a cell's status row with this ``kind`` so one file carries both tables (a cell
 # without spans, or a failed one, must survive the round trip too).
@@ -103,6 +108,27 @@ class SweepResult:
                 )
             self._summary = pd.DataFrame(rows)
         return self._summary
+
+    def overview(self) -> pd.DataFrame:
+        """The summary cut to what to read first: the grid's parameters, then the figures that matter
+        for the dataset's kind (and ``n_failed`` when a cell failed), floats rounded to 3 decimals.
+
+        Turn datasets (labelled holds and ends of turn): cut-offs, missed turns and latencies
+        (:func:`agentlab.report.metric_columns` chooses them), plus barge-in recall and false interruptions when the
+        conversations label overlaps. Task datasets: task success, tool calls, forced replies,
+        tool rounds and LLM requests. A preemptive-generation parameter in the grid adds LLM requests
+        per turn and the wasted preemptive rate. Both reprs show this table; setting ids and every
+        other figure are in :attr:`summary`.
+
+        Example::
+
+            res.overview()                       # endpointing.min_delay, false_cutoff_rate, ...
+            res.summary                          # every figure
+        """
+        from ..report import metric_columns
+
+        s = self.summary
+        return s[[*self.params, *metric_columns(s, self.params)]].round(3)
 
     # --- choosing a setting ---------------------------------------------------------------------
 
@@ -188,7 +214,7 @@ class SweepResult:
         return cls._split(pd.read_csv(path, keep_default_na=False, na_values=[""]))
 
     def to_parquet(self, path: str | os.PathLike[str]) -> None:
-        """Write both tables to one Parquet file, as :meth:`to_csv` does (needs ``pyarrow``: ``agentlab[sweep]``).
+        """Write both tables to one Parquet file, as :meth:`to_csv` does (needs ``pyarrow``: ``agentlab-voice[sweep]``).
 
         Example::
 
@@ -229,26 +255,28 @@ class SweepResult:
 
     # --- display --------------------------------------------------------------------------------
 
-    def __repr__(self) -> str:
+    def _headline(self) -> str:
         n_conv = self.cells["conversation"].nunique() if len(self.cells) else 0
         n_failed = len(self.failed)
         extra = f", {n_failed} failed" if n_failed else ""
         grid = ", ".join(self.params) or "no grid"
         return f"SweepResult({len(self.settings)} settings × {n_conv} conversations, {len(self.cells)} cells{extra}; grid: {grid})"
 
+    def __repr__(self) -> str:
+        table = self.overview()
+        if not len(table):
+            return self._headline()
+        shown = table.head(_REPR_ROWS).to_string(index=False, na_rep="–", line_width=_REPR_WIDTH)
+        more = f"\n… {len(table) - _REPR_ROWS} more settings: .overview() or .summary" if len(table) > _REPR_ROWS else ""
+        lines = "\n".join(line.rstrip() for line in shown.splitlines())
+        return f"{self._headline()}\n{lines}{more}"
+
     def _repr_html_(self) -> str:
-        s = self.summary
-        cols = ["setting", *self.params]
-        if len(s) and s["eots"].sum() + s["holds"].sum() > 0:  # voice conversations
-            cols += ["false_cutoff_rate", "hold_cutoff_rate", "turn_cutoff_rate", "eot_latency_p50", "eot_latency_p90"]
-            cols += ["response_latency_p50", "missed_turn_rate", "late_rate", "barge_in_recall", "false_interruption_rate"]
-        if len(s) and s["tasks"].sum() > 0:  # task conversations
-            cols += ["task_success_rate", "forced_reply_rate", "tool_rounds_per_turn", "llm_requests_per_turn"]
-            cols += [] if "response_latency_p50" in cols else ["response_latency_p50"]
-        cols += ["n_failed"]
-        head = "".join(f"<th style='padding:0 6px'>{html.escape(c)}</th>" for c in cols)
-        td = "<td style='padding:0 6px;text-align:right'>{}</td>"
-        body = "".join("<tr>" + "".join(td.format(_fmt(r[c])) for c in cols) + "</tr>" for r in s.to_dict("records"))
+        table = self.overview()
+        cols = list(table.columns)
+        head = "".join(f"<th style='padding:0 6px'>{_breakable(c)}</th>" for c in cols)
+        td = "<td style='padding:0 6px;text-align:right;white-space:nowrap'>{}</td>"
+        body = "".join("<tr>" + "".join(td.format(_fmt(r[c])) for c in cols) + "</tr>" for r in table.to_dict("records"))
         failed = self.failed
         note = ""
         if len(failed):
@@ -256,8 +284,9 @@ class SweepResult:
             note = f"<br>{len(failed)} failed cells (see <code>.failed</code>), first: {first}"
         return (
             "<div style='font-family:var(--jp-ui-font-family,sans-serif);font-size:13px'>"
-            f"<b>{html.escape(repr(self))}</b>"
-            f"<table style='border-collapse:collapse;margin-top:4px'><tr>{head}</tr>{body}</table>{note}</div>"
+            f"<b>{html.escape(self._headline())}</b>"
+            "<div style='max-height:420px;overflow:auto'>"
+            f"<table style='border-collapse:collapse;margin-top:4px'><tr>{head}</tr>{body}</table></div>{note}</div>"
         )
 
 
@@ -267,6 +296,11 @@ def _within(value: Any, limit: float, *, nan_ok: bool) -> bool:
 
 def _valid(x: Any) -> bool:
     return isinstance(x, (int, float)) and not isinstance(x, bool) and not math.isnan(x)
+
+
+def _breakable(name: str) -> str:
+    """A column name that may wrap after its dots and underscores (long names, narrow columns)."""
+    return "".join(html.escape(ch) + ("<wbr>" if ch in "._" else "") for ch in name)
 
 
 def _fmt(v: Any) -> str:
@@ -279,4 +313,4 @@ def _require_pyarrow() -> None:
     try:
         import pyarrow  # noqa: F401
     except ImportError:
-        raise ImportError("Parquet needs pyarrow: pip install 'agentlab[sweep]' (or use to_csv/from_csv)") from None
+        raise ImportError("Parquet needs pyarrow: pip install 'agentlab-voice[sweep]' (or use to_csv/from_csv)") from None

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import collections
 import concurrent.futures
+import contextvars
 import dataclasses
 import hashlib
 import itertools
@@ -49,6 +50,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .._progress import progress_bar, quiet
 from .._secrets import scrub
 from .._utils import atomic_write, is_finite_number
 from ..audio import VADOptions
@@ -347,8 +349,9 @@ def sweep(
       the same whatever the executor.
     * ``out``: a folder to keep the results in, cell by cell (see the module docstring). Reusing a
       folder with different arguments raises ``ValueError``.
-    * ``progress``: ``True`` for a ``tqdm.auto`` bar (if tqdm is installed), ``False`` for none, or
-      a function called as ``progress(done, total)`` (cells) at the start and after each cell. ``timeout``: the eot scoring
+    * ``progress``: ``True`` for a ``tqdm.auto`` bar (a widget in Jupyter, text on stderr in a
+      terminal) once the sweep has run 2 s, ``False`` for none, or a function called as
+      ``progress(done, total)`` (cells) at the start and after each cell. ``timeout``: the eot scoring
       window of :func:`~agentlab.sweeps.score.span_outcomes`; ``llm_ttft`` and ``tts_ttfb``: the
       reply timing that models response latency on the fast path (seconds; your model's figures).
 
@@ -429,20 +432,21 @@ def sweep(
             bar.update(1)
 
     try:
-        if executor is None:
-            groups: dict[str, tuple[Conversation, list[Setting]]] = {}
-            for conv, s in todo:
-                groups.setdefault(conv.id, (conv, []))[1].append(s)
-            for conv, todo_settings, events_cache in _analysed(list(groups.values()), resolved):
-                for s in todo_settings:
-                    done(_cell(conv, s, resolved[s.id], events_cache, scoring, agent_or_factory))
-        else:
-            tasks: dict[str, tuple[Conversation, list[tuple[Setting, _Resolved]]]] = {}
-            for conv, s in todo:
-                tasks.setdefault(conv.id, (conv, []))[1].append((s, resolved[s.id]))
-            for recs in _run_tasks(executor, list(tasks.values()), scoring, agent_or_factory):
-                for rec in recs:
-                    done(rec)
+        with quiet():  # the sweep's bar covers the analyses it runs: no bar of their own
+            if executor is None:
+                groups: dict[str, tuple[Conversation, list[Setting]]] = {}
+                for conv, s in todo:
+                    groups.setdefault(conv.id, (conv, []))[1].append(s)
+                for conv, todo_settings, events_cache in _analysed(list(groups.values()), resolved):
+                    for s in todo_settings:
+                        done(_cell(conv, s, resolved[s.id], events_cache, scoring, agent_or_factory))
+            else:
+                tasks: dict[str, tuple[Conversation, list[tuple[Setting, _Resolved]]]] = {}
+                for conv, s in todo:
+                    tasks.setdefault(conv.id, (conv, []))[1].append((s, resolved[s.id]))
+                for recs in _run_tasks(executor, list(tasks.values()), scoring, agent_or_factory):
+                    for rec in recs:
+                        done(rec)
     finally:
         if bar is not None:
             bar.close()
@@ -472,7 +476,8 @@ def _run_conversation(
 ) -> list[dict[str, Any]]:
     """One task of a parallel sweep: the cell records of ``conv`` under each setting (in a worker)."""
     events_cache: dict[tuple[str, str], Any] = {}
-    return [_cell(conv, s, res, events_cache, scoring, agent) for s, res in items]
+    with quiet():  # a worker's stderr is no place for bars; the sweep's own bar counts its cells
+        return [_cell(conv, s, res, events_cache, scoring, agent) for s, res in items]
 
 
 def _run_tasks(
@@ -592,17 +597,18 @@ def _analysed(
             yield conv, todo, analyse(conv, todo)
         return
     window = 2 * workers
+    # each analysis runs in a copy of this context: pool threads start from an empty one, which would show bars
     pool = concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix="agentlab-analysis")
     try:
         pending: collections.deque[Any] = collections.deque()
         queue = iter(groups)
         for conv, todo in itertools.islice(queue, window):
-            pending.append((conv, todo, pool.submit(analyse, conv, todo)))
+            pending.append((conv, todo, pool.submit(contextvars.copy_context().run, analyse, conv, todo)))
         while pending:
             conv, todo, fut = pending.popleft()
             nxt = next(queue, None)
             if nxt is not None:
-                pending.append((nxt[0], nxt[1], pool.submit(analyse, *nxt)))
+                pending.append((nxt[0], nxt[1], pool.submit(contextvars.copy_context().run, analyse, *nxt)))
             yield conv, todo, fut.result()
     finally:  # a sweep stopped midway (Ctrl-C) does not wait for analyses nobody will use
         pool.shutdown(wait=True, cancel_futures=True)
@@ -676,13 +682,7 @@ class _CallbackProgress:
 def _progress(progress: Any, total: int, done: int) -> Any:
     if callable(progress):
         return _CallbackProgress(progress, total, done)
-    if not progress:
-        return None
-    try:
-        from tqdm.auto import tqdm
-    except ImportError:  # tqdm is optional: no bar then
-        return None
-    return tqdm(total=total, initial=done, desc="sweep", unit="cell")
+    return progress_bar(total, initial=done, desc="sweep", unit="cell", enabled=bool(progress))
 
 
 def _assemble(params: list[str], settings: list[Setting], data: Dataset, records: Mapping[tuple[str, str], dict[str, Any]]) -> SweepResult:

@@ -61,10 +61,19 @@ def tool_block(name: str, arguments: str, output: str | None, *, is_error: bool 
 
 def table(df: Any, columns: list[str] | None = None, *, max_rows: int = 200, max_height: int = 280) -> str:
     """A DataFrame as a compact, scrollable HTML table: numbers right-aligned (times to the
-    millisecond, other floats to 3 significant digits), text left-aligned, NaN blank."""
+    millisecond, other floats to 3 significant digits), text left-aligned, NaN blank. Long column
+    names wrap after their dots and underscores, and the box scrolls sideways rather than
+    spilling out of a narrow output.
+
+    Example::
+
+        widgets.HTML(table(run.history, ["created_at", "role", "text"]))
+    """
+    from ..sweeps.result import _breakable
+
     frame = df if columns is None else df[[c for c in columns if c in df.columns]]
     shown = frame.head(max_rows)
-    head = "".join(f"<th style='text-align:{_align(shown[c])}'>{html.escape(str(c))}</th>" for c in shown.columns)
+    head = "".join(f"<th style='text-align:{_align(shown[c])}'>{_breakable(str(c))}</th>" for c in shown.columns)
     rows = []
     for rec in shown.itertuples(index=False):
         cells = "".join(
@@ -73,12 +82,13 @@ def table(df: Any, columns: list[str] | None = None, *, max_rows: int = 200, max
         rows.append(f"<tr>{cells}</tr>")
     more = f"<div style='color:{MUTED};font-size:11px'>first {max_rows} of {len(df)} rows</div>" if len(df) > max_rows else ""
     style = (
-        "<style>.al-table{border-collapse:collapse;font-size:12px}.al-table th{position:sticky;top:0;background:#f9fafb;"
-        "padding:3px 8px;border-bottom:1px solid #e5e7eb;font-weight:600}.al-table td{padding:2px 8px;"
+        "<style>.al-table{border-collapse:collapse;font-size:12px;line-height:1.3}.al-table th{position:sticky;top:0;background:#f9fafb;"
+        "padding:3px 8px;border-bottom:1px solid #e5e7eb;font-weight:600;vertical-align:bottom;min-width:3em}"
+        ".al-table td{padding:2px 8px;"
         "border-bottom:1px solid #f3f4f6;white-space:nowrap;max-width:420px;overflow:hidden;text-overflow:ellipsis}</style>"
     )
     body = f"<table class='al-table'><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
-    return f"{style}<div style='max-height:{max_height}px;overflow:auto'>{body}</div>{more}"
+    return f"{style}<div style='max-height:{max_height}px;max-width:100%;overflow:auto'>{body}</div>{more}"
 
 
 def _align(col: Any) -> str:

@@ -148,18 +148,25 @@ class ChatWidget(w.VBox):
         self._spawn(self.say(text))
 
     async def say(self, text: str) -> None:
-        """Send ``text`` as the user and wait until the agent's reply has played.
+        """Send ``text`` as the user and wait until the agent's reply has played; a reply that
+        failed for good is shown as an error in the chat.
 
         Example::
 
             await chat.say("A table for four at seven, please")
         """
         await self._start()
+        # After a handoff (or an AgentTask) the old agent drains: the next message is the new agent's.
+        await self.session._handoffs_done()
         if self.session.agent_state == "speaking":
             with contextlib.suppress(RuntimeError):  # uninterruptible speech just plays on
                 self.session.interrupt()
         handle = self.session.generate_reply(user_input=text)
         await handle.wait_for_playout()
+        error = handle.exception()
+        if error is not None:  # the reply failed for good (session.run would raise it): the chat says so
+            self._entries.append(_Entry("error", text=scrub(f"reply failed: {type(error).__name__}: {error}")))
+            self._render()
 
     async def _start(self) -> None:
         if self.session._started:

@@ -10,6 +10,7 @@ import ipywidgets as w
 from ..datasets.io import Dataset
 from ..datasets.model import Conversation
 from ..sim import Run
+from ..timeline import timeline_figure
 from ._html import FONT, MUTED, figure_png, header, table, wav_bytes
 
 __all__ = ["ConversationWidget", "default_agent"]
@@ -86,7 +87,7 @@ class ConversationWidget(w.VBox):
             f"· {run.duration:.1f} s · {users} user turns · {replies} replies" + (f" · {tools} tool calls" if tools else ""),
         ) + (f"<div style='{FONT}color:{MUTED};font-size:12px'>{html.escape(figures)}</div>" if figures else "")
         self.audio.value = wav_bytes(run.audio(), 16000)
-        fig = run.timeline()
+        fig = timeline_figure(run.session, name=title or self._title or run.name)
         self.figure.value = figure_png(fig)
         self.tables["History"].value = table(h, HISTORY_VIEW)
         self.tables["Events"].value = table(run.events, EVENTS_VIEW)

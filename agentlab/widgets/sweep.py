@@ -28,6 +28,13 @@ __all__ = ["DEFAULT_PARAMS", "Param", "SweepWidget"]
 
 BUNDLED = ("dictation", "conversational", "overlaps", "tasks")
 
+# ipywidgets caps a slider's readout at a width "0.20 – 1.20" overflows, and a flex item will not
+# shrink below its content, so a wide table would push past the output's right edge: undo both.
+_STYLE = (
+    "<style>.al-sweep .widget-readout{min-width:92px;max-width:none;overflow:visible}"
+    ".al-sweep .al-summary,.al-sweep .al-summary>.widget-html-content{min-width:0;max-width:100%}</style>"
+)
+
 
 @dataclass(frozen=True)
 class Param:
@@ -71,7 +78,7 @@ class _ParamRow:
         self.range = slider(
             value=p.default, min=p.low, max=p.high, step=p.step, continuous_update=False, readout_format="d" if p.integer else ".2f"
         )
-        self.range.layout.width = "320px"
+        self.range.layout.width = "380px"
         self.range.add_class(f"al-range-{p.name.replace('.', '-')}")
         self.points = w.BoundedIntText(value=p.points, min=1, max=10, description="points", layout=w.Layout(width="130px"))
         self.points.style.description_width = "45px"
@@ -145,7 +152,8 @@ class SweepWidget(w.VBox):
         self.best.add_class("al-best")
         self.plot = w.Image(format="png", layout=w.Layout(width="100%", max_width="640px", display="none"))
         self.plot.add_class("al-plot")
-        self.summary = w.HTML()
+        self.summary = w.HTML(layout=w.Layout(width="100%"))
+        self.summary.add_class("al-summary")
         self.picker = w.Dropdown(description="Setting", options=[], layout=w.Layout(width="460px", display="none"))
         self.picker.style.description_width = "60px"
         self.details = w.VBox()
@@ -156,7 +164,7 @@ class SweepWidget(w.VBox):
         self._build_params()
         super().__init__(
             [
-                w.HTML(header("Sweep", "· score session settings against labelled turns")),
+                w.HTML(_STYLE + header("Sweep", "· score session settings against labelled turns")),
                 w.HBox([self.dataset, self.preemptive], layout=w.Layout(align_items="center")),
                 self.params_box,
                 w.HBox([self.run_button, self.progress, self.status], layout=w.Layout(align_items="center")),
@@ -237,12 +245,9 @@ class SweepWidget(w.VBox):
         n_conv = res.cells.conversation.nunique()
         self.status.value = f"<span style='{FONT}color:{MUTED}'>{len(res.settings)} settings × {n_conv} conversations{failed}</span>"
         if tasks:
-            cols = ["task_success_rate", "forced_reply_rate", "tool_rounds_per_turn", "llm_requests_per_turn", "response_latency_p50"]
             fig = plots.tool_steps(res) if "max_tool_steps" in res.params and s["max_tool_steps"].nunique() > 1 else None
             best_text = _best_tasks(res)
         else:
-            cols = ["false_cutoff_rate", "eot_latency_p50", "eot_latency_p90", "response_latency_p50", "missed_turn_rate"]
-            cols += ["barge_in_recall", "false_interruption_rate", "llm_requests_per_turn"]
             fig = plots.tradeoff(res)
             best_text = _best_voice(res)
         self.best.value = f"<div style='{FONT}margin:6px 0'>{best_text}</div>"
@@ -251,7 +256,7 @@ class SweepWidget(w.VBox):
             self.plot.layout.display = "block"
         else:
             self.plot.layout.display = "none"
-        self.summary.value = table(s, [*res.params, *cols], max_height=260)
+        self.summary.value = table(res.overview(), max_height=260)
         labels = plots.setting_labels(res)
         self.picker.options = [(labels[sid], sid) for sid in res.settings]
         self.picker.value = None

@@ -1,0 +1,20 @@
+"""``livekit.agents.telemetry``: tracing setup, accepted offline; nothing is exported.
+
+agentlab's record of a run is its events and metrics frames; OpenTelemetry spans are not emitted.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .._unsupported import stand_in_module
+
+__all__ = ["set_tracer_provider"]
+
+
+def set_tracer_provider(tracer_provider: Any, *, metadata: dict[str, Any] | None = None) -> None:
+    """Accepted and ignored: agentlab emits no spans (read ``session.events_frame()``)."""
+
+
+def __getattr__(name: str) -> Any:
+    return getattr(stand_in_module("telemetry", "OpenTelemetry tracing is not exported"), name)
