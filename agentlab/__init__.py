@@ -86,10 +86,10 @@ def __getattr__(name: str) -> object:
         globals()[name] = value  # later lookups skip this function
         return value
     # LiveKit names that need a server (JobContext, WorkerOptions, cli...): importable, fail when used
-    from ._unsupported import UNSUPPORTED, stub
+    from ._unsupported import SERVER_NAMES, server_name
 
-    if name in UNSUPPORTED:
-        return stub(name)
+    if name in SERVER_NAMES:
+        return server_name(name)
     # a submodule (agentlab.datasets, agentlab.widgets...) is an attribute once imported, as an eager package made it
     if name.isidentifier() and not name.startswith("_") and importlib.util.find_spec(f"{__name__}.{name}") is not None:
         return importlib.import_module(f"{__name__}.{name}")

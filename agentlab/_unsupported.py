@@ -37,13 +37,18 @@ def fail(name: str, reason: str = "it needs a LiveKit server") -> NoReturn:
     raise Unsupported(f"livekit.agents {name} is not supported by agentlab: {reason}. {_ADVICE}")
 
 
+class _UnsupportedAttribute(Unsupported, AttributeError):
+    """A stand-in's attribute: ``Unsupported``, and an ``AttributeError`` so ``hasattr`` and
+    ``getattr(x, name, default)`` answer as for any missing attribute."""
+
+
 class _StandInType(type):
-    """The metaclass of stand-ins: a missing class attribute raises instead of AttributeError."""
+    """The metaclass of stand-ins: a missing class attribute raises :class:`Unsupported` with the reason."""
 
     def __getattr__(cls, attr: str) -> Any:
         if attr.startswith("__"):
             raise AttributeError(attr)
-        fail(f"{cls._lk_name}.{attr}", cls._lk_reason)
+        raise _UnsupportedAttribute(f"livekit.agents {cls._lk_name}.{attr} is not supported by agentlab: {cls._lk_reason}. {_ADVICE}")
 
     def __repr__(cls) -> str:
         return f"<stand-in for livekit.agents {cls._lk_name}: {cls._lk_reason}>"
@@ -91,8 +96,8 @@ def is_stand_in(value: Any) -> bool:
     return isinstance(value, (_StandInType, _StandInModule))
 
 
-# The names `agentlab` itself lets LiveKit code import (the older `livekit.agents` → `agentlab` form).
-UNSUPPORTED = (
+# LiveKit's server names that `agentlab` itself also gives (the older `livekit.agents` → `agentlab` form).
+SERVER_NAMES = (
     "AgentServer",
     "JobContext",
     "JobProcess",
@@ -105,8 +110,8 @@ UNSUPPORTED = (
 )
 
 
-def stub(name: str) -> Any:
-    """``agentlab.<name>`` for a LiveKit server name: the one in :mod:`agentlab.livekit`."""
+def server_name(name: str) -> Any:
+    """``agentlab.<name>`` for one of :data:`SERVER_NAMES`: the one in :mod:`agentlab.livekit`."""
     import agentlab.livekit
 
     return getattr(agentlab.livekit, name)

@@ -357,23 +357,41 @@ async def _chat(open_session: _Opener, out: TextIO, *, verbose: bool) -> None:
         session.on("error", on_error)
 
     session, close = await open_session(attach)
-    await session.wait_for_idle()
+    # The agent may end the conversation itself (an end_call tool shuts the session down).
+    closed = asyncio.get_running_loop().create_future()
+    session.on("close", lambda e: closed.done() or closed.set_result(e.reason))
+    try:
+        await session.wait_for_idle()
+        await _chat_loop(session, shown, marks, closed)
+    finally:
+        await close()
+    if closed.done():
+        shown.line(f"[the session closed: {closed.result()}]")
+    shown.line("bye")
+
+
+async def _chat_loop(session: Any, shown: _Transcript, marks: dict[str, float], closed: asyncio.Future[str]) -> None:
     loop = asyncio.get_running_loop()
     lines: asyncio.Queue[str | None] = asyncio.Queue()
     threading.Thread(target=_read_lines, args=(loop, lines), name="agentlab-chat-input", daemon=True).start()
     interactive = sys.stdin.isatty()
-    while True:
+    while not closed.done():
         if interactive:
-            out.write("you> ")
-            out.flush()
-        line = await lines.get()
+            shown.out.write("you> ")
+            shown.out.flush()
+        getter = asyncio.ensure_future(lines.get())
+        await asyncio.wait([getter, closed], return_when=asyncio.FIRST_COMPLETED)
+        if not getter.done():
+            getter.cancel()
+            return
+        line = getter.result()
         if line is None:
-            break
+            return
         text = line.strip()
         if not text:
             continue  # an empty line is a slip of the Enter key, not a goodbye
         if text in ("/quit", "/exit"):
-            break
+            return
         if not interactive:
             shown.line(f"you> {text}")  # piped input is not echoed by a terminal
         marks.clear()
@@ -387,8 +405,6 @@ async def _chat(open_session: _Opener, out: TextIO, *, verbose: bool) -> None:
             + (f"first words {first - sent:.3f}s" if first is not None else "no reply")
             + (f", LLM ttft {ttft:.3f}s" if ttft is not None else "")
         )
-    await close()
-    shown.line("bye")
 
 
 def _audio(cls: type[Agent], llm: Any, audio: str, out: TextIO, *, save_wav: str | None = None, save_timeline: str | None = None) -> int:

@@ -160,3 +160,22 @@ def test_audio_saves_the_wav_and_the_timeline(tmp_path):
     assert p.returncode == 2 and "missing/t.png: cannot write the timeline" in p.stderr and "Traceback" not in p.stderr
     p = _console("tests/livekit_agents/tool_agent.py", "--save-wav", wav)
     assert p.returncode == 2 and "need --audio" in p.stderr
+
+
+def test_the_chat_ends_when_the_agent_ends_the_call(tmp_path):
+    agent = tmp_path / "endcall.py"
+    agent.write_text(
+        "from livekit.agents import Agent, AgentServer, AgentSession, JobContext\n"
+        "from livekit.agents.beta import EndCallTool\n"
+        "from agentlab import ScriptedLLM, Rule, ScriptedToolCall\n\n"
+        "server = AgentServer()\n\n"
+        "@server.rtc_session()\n"
+        "async def entry(ctx: JobContext):\n"
+        "    llm = ScriptedLLM(rules=[Rule(r'bye', tool_calls=[ScriptedToolCall('end_call', {})]),\n"
+        "                             Rule(after_tool='end_call', reply='Goodbye!')], default='ok')\n"
+        "    await AgentSession(llm=llm).start(agent=Agent(instructions='x', tools=[EndCallTool()], llm=llm), room=ctx.room)\n"
+    )
+    p = _console(agent, stdin="bye\nstill there?\n")
+    assert p.returncode == 0, p.stderr
+    assert "agent> Goodbye!" in p.stdout and "[the session closed: user_initiated]" in p.stdout
+    assert "still there" not in p.stdout and "Traceback" not in p.stderr

@@ -301,3 +301,44 @@ def test_session_mocks_and_skipping_by_arguments():
     assert r1.expect.skip_next_event_if(type="function_call_output", output="fully booked") is not None
     r2.expect.next_event(type="function_call")
     r2.expect.next_event(type="function_call_output").is_function_call_output(output="one table left")
+
+
+def test_a_handoff_waits_for_a_reply_whose_tools_still_run():
+    """Review finding: the draining agent's scheduler must outlive a reply that re-queues its follow-up."""
+
+    class Sales(Agent):
+        def __init__(self) -> None:
+            super().__init__(instructions="sales")
+
+    class Front(Agent):
+        @function_tool
+        async def slow_lookup(self) -> str:
+            """Look something up slowly."""
+            await asyncio.sleep(1.0)
+            return "found"
+
+        @function_tool
+        async def to_sales(self) -> Agent:
+            """Transfer to sales."""
+            return Sales()
+
+    rules = [
+        al.Rule(r"look", tool_calls=[ScriptedToolCall("slow_lookup", {})]),
+        al.Rule(r"sales", tool_calls=[ScriptedToolCall("to_sales", {})]),
+        al.Rule(after_tool="slow_lookup", reply="Here it is."),
+    ]
+
+    async def main():
+        session = AgentSession(llm=ScriptedLLM(rules=rules, default="ok"))
+        await session.start(Front(instructions="front"))
+        h1 = session.generate_reply(user_input="look it up")
+        await asyncio.sleep(0.5)  # its tool is running
+        session.generate_reply(user_input="sales please")
+        await asyncio.wait_for(session.wait_for_idle(), 30)
+        texts = [i.text_content for i in session.history.items if i.type == "message" and i.role == "assistant"]
+        agent = session.current_agent.id
+        await session.aclose()
+        return h1.done(), texts, agent
+
+    done, texts, agent = VirtualClock().run(main)
+    assert done and "Here it is." in texts and agent == "sales"

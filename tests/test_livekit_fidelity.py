@@ -247,6 +247,29 @@ def _tool_speech(**tool: object) -> dict:
 
 
 SCENARIOS |= {
+    # the reply hold-off lifts on the VAD frame whose silence passes min_delay / 2, before end of speech
+    "tool_follow_up_after_a_noise": {
+        "user": [
+            {"start": 0.5, "end": 2.5, "transcript": "What's the weather?", "stt_delay": 0.2},
+            {"start": 5.0, "end": 5.3, "transcript": "", "stt_delay": 0.1},
+        ],
+        "llm": [
+            {
+                "input": "What's the weather?",
+                "content": "Let me check.",
+                "tool_calls": [{"name": "slow", "arguments": '{"city": "P"}', "call_id": "c1"}],
+                "ttft": 0.1,
+                "duration": 0.3,
+            },
+            {"input": "sunny", "content": "It is sunny.", "ttft": 0.1, "duration": 0.3},
+        ],
+        "tools": [{"name": "slow", "output": "sunny", "delay": 1.0}],
+        "tts": [
+            {"input": "Let me check.", "audio_duration": 2.0, "ttfb": 0.2},
+            {"input": "It is sunny.", "audio_duration": 2.0, "ttfb": 0.2},
+        ],
+        "options": {"turn_handling": {"interruption": {"min_duration": 1.0}}},
+    },
     "tool_say_not_awaited": _tool_speech(say={"text": "One moment please."}),
     "tool_say_awaited": _tool_speech(say={"text": "One moment please.", "await": True}),
     "tool_say_awaited_without_text_before": _tool_speech(say={"text": "One moment please.", "await": True}, pre=""),

@@ -172,8 +172,9 @@ def speech_events(
                     raw.append((s.start, "on_vad_speech", {}))  # ... but its frames showed the pause
             else:
                 segments.append([s.start, s.end])
-            if voiced:
-                raw.append((s.end, "on_vad_silence", {}))
+            # the VAD's frames go silent here: a voiced VAD stops counting speech, a span VAD only
+            # starts counting silence (the reply hold-off reads it)
+            raw.append((s.end, "on_vad_silence" if voiced else "on_vad_pause", {}))
         for start, end in segments:
             raw.append((start + vad.min_speech_duration, "on_vad_start", {"speech_start": start, "interval": vad.interval}))
             raw.append((end + vad.min_silence_duration, "on_vad_end", {"speech_end": end}))

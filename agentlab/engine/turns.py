@@ -319,6 +319,7 @@ class TurnEngine:
         self._present_since = 0.0
         self._frames: tuple[float, float] | None = None  # (time of the span's first frame, frame interval)
         self.vad_speech_start: float | None = None
+        self._hold_released = False  # the reply hold-off lifted during the current VAD span (its silence)
         self.min_delay = config.min_delay  # the learned value in dynamic mode
         self._deadlines: dict[str, float] = {}
         self._probability: float | None = None
@@ -343,6 +344,7 @@ class TurnEngine:
             "interrupt_check": self._on_interrupt_check,
             "eou": self._on_eou_deadline,
             "false_interruption": self._on_false_interruption_timeout,
+            "hold_release": self._on_hold_release,
         }
         while True:
             due = [(when, name) for name, when in self._deadlines.items() if when <= t + 1e-9]
@@ -373,6 +375,8 @@ class TurnEngine:
                 self._learn_pause(speech_start - self._prev_speech_end)
         self.user_speaking = True
         self.speech_present = True
+        self._hold_released = False
+        self._deadlines.pop("hold_release", None)
         self._speech_accum, self._present_since = 0.0, speech_start
         self._frames = (t, interval) if interval else None
         self.vad_speech_start = speech_start
@@ -398,7 +402,11 @@ class TurnEngine:
         """The VAD detected at ``t`` that speech stopped at ``speech_end``."""
         if not self.user_speaking:
             return []  # already flushed by the STT's end of speech (stt mode)
-        actions: list[Action] = [UserStateChange("listening", at=speech_end), ReplyHold(False)]
+        actions: list[Action] = [UserStateChange("listening", at=speech_end)]
+        if not self._hold_released:
+            actions.append(ReplyHold(False))
+        self._hold_released = False
+        self._deadlines.pop("hold_release", None)
         self.user_speaking = False
         self.speech_present = False
         self._deadlines.pop("interrupt_check", None)
@@ -417,6 +425,8 @@ class TurnEngine:
         """A "voiced" VAD (LiveKit's test VAD) stopped counting speech at ``t``: its speech duration
         stays where it is through the silence tail (LiveKit's real VAD counts the whole span and
         sends no such event)."""
+        if self.user_speaking:
+            self._arm_hold_release(t)
         if self.speech_present:
             self._speech_accum += t - self._present_since
             self.speech_present = False
@@ -424,13 +434,37 @@ class TurnEngine:
                 self._deadlines.pop("interrupt_check", None)  # it will not reach min_duration in this silence
         return []
 
+    def on_vad_pause(self, t: float) -> list[Action]:
+        """A VAD that counts the whole span as speech (LiveKit's real one) heard silence from ``t``:
+        its speech duration goes on, but its silence counter starts (see :meth:`_arm_hold_release`)."""
+        if self.user_speaking:
+            self._arm_hold_release(t)
+        return []
+
+    def _arm_hold_release(self, silence_from: float) -> None:
+        # LiveKit's reply hold-off (reference §8): on each VAD frame while the user speaks, a reply
+        # may start once the frame's accumulated silence exceeds half the endpointing min delay, so
+        # a pending reply (a tool follow-up, a say) need not wait for the VAD's end of speech.
+        self._deadlines["hold_release"] = self._at_frame(silence_from + self.min_delay / 2, after=True)
+
+    def _on_hold_release(self, t: float) -> list[Action]:
+        if not self.user_speaking or self._hold_released:
+            return []
+        self._hold_released = True
+        return [ReplyHold(False)]
+
     def on_vad_speech(self, t: float) -> list[Action]:
         """Speech again inside the same VAD segment (a pause shorter than ``min_silence_duration``)."""
+        actions: list[Action] = []
+        self._deadlines.pop("hold_release", None)
+        if self._hold_released:
+            self._hold_released = False
+            actions.append(ReplyHold(True))  # the silence counter is back to zero
         if self.user_speaking and not self.speech_present:
             self.speech_present = True
             self._present_since = t
             self._arm_interrupt_check(t)
-        return []
+        return actions
 
     def _speech_duration(self, t: float) -> float:
         return self._speech_accum + (t - self._present_since if self.speech_present else 0.0)
@@ -550,9 +584,13 @@ class TurnEngine:
             # LiveKit flushes a VAD still mid-segment: the STT has the last word on when speech ended.
             self.user_speaking = False
             self._deadlines.pop("interrupt_check", None)
+            self._deadlines.pop("hold_release", None)
             self._prev_speech_end = self.turn.last_speaking
             self._go("vad_end")
-            actions += [UserStateChange("listening", at=self.turn.last_speaking), ReplyHold(False)]
+            actions.append(UserStateChange("listening", at=self.turn.last_speaking))
+            if not self._hold_released:
+                actions.append(ReplyHold(False))
+            self._hold_released = False
         return actions + self._maybe_preempt(t) + self._run_eou(t)
 
     def on_stt_start_of_speech(self, t: float) -> list[Action]:

@@ -11,12 +11,12 @@ def main() -> None:
     data = names()
     core = {m: data[m] for m in ("livekit.agents", "livekit.agents.llm")}
     c, k = counts(data), counts(core)
-    print(
-        f"livekit.agents and livekit.agents.llm: {k['provided']} provided, {k['stand-in']} stand-ins, {k['missing']} missing (of {sum(k.values())})"
+    groups = (
+        ("livekit.agents and livekit.agents.llm", k),
+        ("with voice, beta, workflows, metrics, inference, cli, room_io, text_transforms", c),
     )
-    print(
-        f"with voice, beta, workflows, metrics, inference, cli, room_io, text_transforms: {c['provided']} provided, {c['stand-in']} stand-ins, {c['missing']} missing (of {sum(c.values())})"
-    )
+    for label, n in groups:
+        print(f"{label}: {n['provided']} provided, {n['stand-in']} stand-ins, {n['missing']} missing (of {sum(n.values())})")
     by_reason: dict[str, list[str]] = defaultdict(list)
     for module, entries in STAND_INS.items():
         short = module.removeprefix("livekit.agents").lstrip(".")

@@ -48,20 +48,36 @@ class _Finder(importlib.abc.MetaPathFinder):
         if fullname == "livekit":
             if any(f.find_spec(fullname, path) for f in sys.meta_path if f is not self and hasattr(f, "find_spec")):
                 return None  # the real livekit package (rtc, api...) stays
-            namespace = types.ModuleType("livekit", "A namespace for agentlab's livekit.agents import hook.")
-            namespace.__path__ = []
-            return importlib.machinery.ModuleSpec(fullname, _AliasLoader(namespace), is_package=True)
-        if fullname == "livekit.plugins" or fullname.startswith("livekit.plugins."):
+            module = types.ModuleType("livekit", "A namespace for agentlab's livekit.agents import hook.")
+            module.__path__ = []
+        elif fullname == "livekit.plugins" or fullname.startswith("livekit.plugins."):
             from .plugins import plugin_module
 
-            return importlib.machinery.ModuleSpec(fullname, _AliasLoader(plugin_module(fullname)), is_package=True)
-        if fullname != _PREFIX and not fullname.startswith(_PREFIX + "."):
+            module = plugin_module(fullname)
+        elif fullname == _PREFIX or fullname.startswith(_PREFIX + "."):
+            # An alias, not agentlab's module itself: importlib sets submodules as attributes of the
+            # module it serves, and LiveKit's files import from deep paths (livekit.agents.llm.tool_context),
+            # so it must be a package; neither may change agentlab's own modules.
+            module = _Alias(fullname, _resolve(_OURS + fullname[len(_PREFIX) :]))
+        else:
             return None
-        module = _resolve(_OURS + fullname[len(_PREFIX) :])
-        if not hasattr(module, "__path__"):
-            # LiveKit's files import from deep paths (livekit.agents.llm.tool_context): every module is a package here
-            module.__path__ = []  # type: ignore[attr-defined]
+        _served.add(fullname)
         return importlib.machinery.ModuleSpec(fullname, _AliasLoader(module), is_package=True)
+
+
+class _Alias(types.ModuleType):
+    """``livekit.agents[.X]``: forwards every attribute to the agentlab module it stands for."""
+
+    def __init__(self, name: str, target: types.ModuleType) -> None:
+        super().__init__(name, target.__doc__)
+        self.__path__: list[str] = []
+        self._lk_target = target
+
+    def __getattr__(self, attr: str) -> Any:
+        return getattr(self._lk_target, attr)
+
+    def __dir__(self) -> list[str]:
+        return sorted(set(dir(self._lk_target)) | set(vars(self)))
 
 
 def _resolve(name: str) -> types.ModuleType:
@@ -75,6 +91,10 @@ def _resolve(name: str) -> types.ModuleType:
     value = getattr(parent, attr, None)
     if isinstance(value, types.ModuleType):
         return value
+    if not attr.islower():
+        # a class or constant name, not a module path: `from livekit.agents import NoSuchName` must fail
+        lk = "livekit.agents" + name[len(_OURS) :]
+        raise ModuleNotFoundError(f"No module named {lk!r}", name=lk)
     return _DeepModule(name, parent)
 
 
@@ -105,7 +125,8 @@ def _ours_to_serve(name: str) -> bool:
 
 
 _finder = _Finder()
-_hidden: dict[str, types.ModuleType] = {}
+_hidden: dict[str, types.ModuleType] = {}  # real modules set aside while the hook is on
+_served: set[str] = set()  # the names the hook put in sys.modules
 
 
 def install_import_hook() -> None:
@@ -133,16 +154,14 @@ def uninstall_import_hook() -> None:
     if _finder not in sys.meta_path:
         return
     sys.meta_path.remove(_finder)
-    for name in [n for n in sys.modules if _ours_to_serve(n)]:
-        served = sys.modules[name]
-        if served.__name__.startswith(_OURS) or served.__name__.startswith("livekit.plugins"):
-            del sys.modules[name]
     livekit = sys.modules.get("livekit")
-    if livekit is not None:
-        if getattr(livekit, "__path__", None) == [] and livekit.__doc__ and "agentlab" in livekit.__doc__:
-            del sys.modules["livekit"]
-        elif "agents" in vars(livekit) and getattr(livekit.agents, "__name__", "").startswith(_OURS):
-            delattr(livekit, "agents")
+    for name in _served:
+        sys.modules.pop(name, None)
+    if livekit is not None and "livekit" not in _served:
+        for attr in ("agents", "plugins"):  # set on the real namespace package by the imports served
+            if attr in vars(livekit) and f"livekit.{attr}" in _served:
+                delattr(livekit, attr)
+    _served.clear()
     real = _hidden.pop("livekit:agents", None)
     if real is not None and "livekit" in sys.modules:
         sys.modules["livekit"].agents = real

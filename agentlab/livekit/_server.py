@@ -42,6 +42,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .._unsupported import fail
+from ..models import offline as _offline
+from ..models.offline import components_override
 
 __all__ = [
     "AgentServer",
@@ -291,6 +293,9 @@ class JobContext:
         self._entrypoint: asyncio.Task[Any] | None = None
         self._started: asyncio.Future[None] | None = None
         self._on_session: Callable[[Any], None] | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()  # participant entrypoints
+        #: The components standing in for cloud models in this job (see agentlab.models.offline).
+        self.components: dict[str, Any] = {}
         self._closed = False
         self.on_session_end: Callable[[JobContext], Any] | None = None
 
@@ -370,9 +375,13 @@ class JobContext:
 
     def _spawn(self, coro: Awaitable[Any]) -> None:
         task = asyncio.ensure_future(coro)
-        task.add_done_callback(
-            lambda t: t.cancelled() or t.exception() is None or logger.error("participant entrypoint failed", exc_info=t.exception())
-        )
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            logger.error("participant entrypoint failed", exc_info=task.exception())
 
     def _register_session(self, session: Any) -> None:
         """Called by ``AgentSession.start`` inside this job: the first session is the primary one."""
@@ -384,28 +393,41 @@ class JobContext:
                 self._started.set_result(None)
 
     async def wait_for_shutdown(self) -> str:
-        """agentlab: wait until :meth:`shutdown` is called (or the primary session closes); the reason."""
-        assert self._shutdown is not None
+        """agentlab: wait until :meth:`shutdown` is called; returns the reason."""
+        if self._shutdown is None:
+            raise RuntimeError("JobContext.wait_for_shutdown: the job has not started (AgentServer.start_job starts it)")
         return await self._shutdown
 
     async def aclose(self, reason: str = "user requested") -> None:
-        """agentlab: shut the job down in LiveKit's order and wait for it (idempotent)."""
+        """agentlab: shut the job down in LiveKit's order and wait for it (idempotent).
+
+        A step that fails is logged and the next ones still run, so shutdown callbacks always do.
+        """
         if self._closed:
             return
         self._closed = True
+        try:
+            await self._close_steps(reason)
+        finally:
+            if self in _open_jobs:
+                _open_jobs.remove(self)
+
+    async def _close_steps(self, reason: str) -> None:
         self.shutdown(reason)
+        for task in list(self._tasks):
+            task.cancel()
         if self._entrypoint is not None and not self._entrypoint.done():
             done, _ = await asyncio.wait([self._entrypoint], timeout=_ENTRYPOINT_WAIT)
             if not done:
                 self._entrypoint.cancel()
-        if self._entrypoint is not None and self._entrypoint.done() and not self._entrypoint.cancelled() and self._entrypoint.exception():
+        entry = self._entrypoint
+        crashed = entry is not None and entry.done() and not entry.cancelled() and entry.exception() is not None
+        if crashed and reason != "job crashed":  # a crash at start is raised by start_job instead
             logger.error("the entrypoint failed", exc_info=self._entrypoint.exception())
         if self._primary_session is not None:
-            await self._primary_session.aclose()
+            await _logged(self._primary_session.aclose(), "closing the session")
         if self.on_session_end is not None:
-            result = self.on_session_end(self)
-            if inspect.isawaitable(result):
-                await result
+            await _call_with_reason(self.on_session_end, self, pass_ctx=True)
         await self.room.disconnect()
         await asyncio.gather(*(_call_with_reason(cb, reason) for cb in self._shutdown_callbacks), return_exceptions=True)
 
@@ -413,9 +435,10 @@ class JobContext:
         return f"JobContext(room={self.room.name!r}, job={self.job.id!r})"
 
 
-async def _call_with_reason(callback: Callable[..., Any], reason: str) -> None:
+async def _call_with_reason(callback: Callable[..., Any], reason: Any, *, pass_ctx: bool = False) -> None:
+    """Call a shutdown callback with the reason when it takes one (``on_session_end`` always gets the context)."""
     try:
-        takes_reason = len(inspect.signature(callback).parameters) >= 1
+        takes_reason = pass_ctx or len(inspect.signature(callback).parameters) >= 1
     except (TypeError, ValueError):
         takes_reason = False
     try:
@@ -426,9 +449,18 @@ async def _call_with_reason(callback: Callable[..., Any], reason: str) -> None:
         logger.exception("shutdown callback %r failed", callback)
 
 
+#: Jobs started and not yet closed. Outside a job's own tasks (a notebook cell or the console
+#: driving ``ctx.primary_session``), the one running job is still "the" job, as in a LiveKit
+#: process that runs one job.
+_open_jobs: list[JobContext] = []
+
+
 def get_job_context(*, required: bool = True) -> JobContext | None:
-    """The running job's context (``RuntimeError`` outside a job unless ``required=False``)."""
-    ctx = _current_job.get()
+    """The running job's context (``RuntimeError`` outside a job unless ``required=False``).
+
+    Inside the job's tasks it is that job; elsewhere, the only job running, if exactly one is.
+    """
+    ctx = _current_job.get() or (_open_jobs[0] if len(_open_jobs) == 1 else None)
     if ctx is None and required:
         raise RuntimeError("no job context found; get_job_context() only works inside a job's entrypoint or session")
     return ctx
@@ -517,8 +549,10 @@ class AgentServer:
     ) -> JobContext:
         """agentlab: run one job here: prewarm (once per server), accept, run the entrypoint.
 
-        Returns once the entrypoint has returned (LiveKit entrypoints return after
-        ``session.start``), with ``ctx.primary_session`` started. Close with ``await ctx.aclose()``.
+        Returns as soon as the entrypoint has started its session (``ctx.primary_session``) or has
+        returned, whichever comes first; an entrypoint that goes on (a greeting it awaits) keeps
+        running. An error it raised is raised here, once the job is closed. Close the job with
+        ``await ctx.aclose()``.
         """
         if self._entrypoint is None:
             raise RuntimeError("AgentServer: no entrypoint registered (decorate one with @server.rtc_session())")
@@ -531,12 +565,14 @@ class AgentServer:
         self._jobs += 1
         job_id = "fake-job" if self._jobs == 1 else f"fake-job-{self._jobs}"
         ctx = JobContext(proc=self._proc, room=OfflineRoom(room_name), agent_name=self._agent_name, metadata=metadata, job_id=job_id)
+        ctx.components = components_override()  # the stand-ins for cloud models, for the job's whole life
         ctx.on_session_end = self._on_session_end
         ctx._on_session = on_session
         request = JobRequest(job_id, room_name)
         await (self._on_request or _accept_all)(request)
         loop = asyncio.get_running_loop()
         ctx._shutdown = loop.create_future()
+        _open_jobs.append(ctx)
         token = _current_job.set(ctx)
         try:
             # The entrypoint runs as its own task (it may keep running after starting the session),
@@ -549,10 +585,26 @@ class AgentServer:
         started = ctx._started = loop.create_future()
         await asyncio.wait([ctx._entrypoint, started], return_when=asyncio.FIRST_COMPLETED)
         started.cancel()
-        if ctx._entrypoint.done():
+        if ctx._entrypoint.done() and (ctx._entrypoint.cancelled() or ctx._entrypoint.exception() is not None):
+            await ctx.aclose(reason="job crashed")  # LiveKit's reason when the entrypoint fails
             ctx._entrypoint.result()
         return ctx
 
     def __repr__(self) -> str:
         name = getattr(self._entrypoint, "__name__", None)
         return f"AgentServer(entrypoint={name!r}, agent_name={self._agent_name!r})"
+
+
+async def _logged(step: Awaitable[Any], what: str) -> None:
+    try:
+        await step
+    except Exception:
+        logger.exception("job shutdown: %s failed", what)
+
+
+def _running_job_components() -> dict[str, Any] | None:
+    ctx = get_job_context(required=False)
+    return ctx.components if ctx is not None else None
+
+
+_offline.job_components = _running_job_components

@@ -483,9 +483,10 @@ def module_getattr(module: str) -> Any:
         try:
             value = resolve(module, name)
         except AttributeError:
-            if name.startswith("_") or importlib.util.find_spec(f"{ours}.{name}") is None:
+            # a subpackage such as beta, as an attribute (only packages have submodules)
+            if name.startswith("_") or not hasattr(sys.modules[ours], "__path__") or importlib.util.find_spec(f"{ours}.{name}") is None:
                 raise
-            value = importlib.import_module(f"{ours}.{name}")  # a subpackage such as beta, as an attribute
+            value = importlib.import_module(f"{ours}.{name}")
         setattr(sys.modules[ours], name, value)
         return value
 

@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
-__all__ = ["NOT_OVERRIDDEN", "offline_components", "override"]
+__all__ = ["NOT_OVERRIDDEN", "components_override", "offline_components", "override"]
 
 #: What :func:`override` returns when nothing stands in for that kind of component.
 NOT_OVERRIDDEN: Any = object()
@@ -43,6 +43,20 @@ def offline_components(**components: Any) -> Iterator[None]:
         _overrides.reset(token)
 
 
+#: Where the stand-ins come from outside an ``offline_components`` block: the running agent-file
+#: job's (set by :mod:`agentlab.livekit`, so a handoff built later in a notebook cell gets them too).
+def _no_job() -> dict[str, Any] | None:
+    return None
+
+
+job_components: Callable[[], dict[str, Any] | None] = _no_job
+
+
 def override(kind: str) -> Any:
     """The component standing in for ``kind`` here, or :data:`NOT_OVERRIDDEN`."""
-    return (_overrides.get() or {}).get(kind, NOT_OVERRIDDEN)
+    return (_overrides.get() or job_components() or {}).get(kind, NOT_OVERRIDDEN)
+
+
+def components_override() -> dict[str, Any]:
+    """The stand-ins in force here (a copy), to keep for later."""
+    return dict(_overrides.get() or {})

@@ -297,6 +297,7 @@ def recording_events(track: VADTrack, utterances: Sequence[Utterance], stt: STT,
     raw: list[tuple[float, str, dict[str, Any]]] = []
     for seg in track.segments:
         raw.append((seg.start_detected, "on_vad_start", {"speech_start": seg.start, "interval": track.frame_duration or None}))
+        raw.append((seg.end, "on_vad_pause", {}))  # the trailing silence starts (pauses inside a segment are not seen)
         raw.append((seg.end_detected, "on_vad_end", {"speech_end": seg.end}))
     raw += stt.transcript_events(utterances, end_of_speech=stt_end_of_speech)
     return [InputEvent(round(t, 9), i, kind, data) for i, (t, kind, data) in enumerate(sorted(raw, key=lambda r: r[0]))]

@@ -45,7 +45,7 @@ from ..chat import AgentHandoff, ChatContext, ChatItem, ChatMessage, FunctionCal
 from ..models.llm import APIError, ChatChunk, FlushSentinel, error_observer, retry_observer
 from ..tools import FunctionTool, RunContext, StopResponse, ToolArgumentsError, ToolError, output_to_text
 from . import events as ev
-from .agent import Agent, AgentTask, ModelSettings, node_text, overrides
+from .agent import Agent, AgentTask, ModelSettings, node_output, overrides
 from .playout import _Playout, _speaking_metrics, _TTSPipe
 from .speech import SpeechHandle, _first_of
 
@@ -104,10 +104,20 @@ class _Generation:
         retry_observer.set(s._retry_reporter("llm"))  # this task's own context: only this request's retries
         error_observer.set(self._on_llm_error)
         try:
-            async for chunk in _llm_node_chunks(agent.llm_node(chat_ctx, tools, ModelSettings(tool_choice=self.tool_choice))):
-                text, calls = (chunk, ()) if isinstance(chunk, str) else _unpack(chunk)
-                if isinstance(chunk, ChatChunk) and chunk.usage is not None:
-                    usage = chunk.usage
+            stream = agent.llm_node(chat_ctx, tools, ModelSettings(tool_choice=self.tool_choice))
+            if not hasattr(stream, "__aiter__"):  # a coroutine, a string or nothing: the rarer shapes
+                stream = node_output(stream, items=(str, ChatChunk), ignored=(ChatChunk, FlushSentinel))
+            async for chunk in stream:  # the stream itself, not a wrapper: a layer per token costs
+                if isinstance(chunk, str):
+                    text, calls = chunk, ()
+                elif isinstance(chunk, ChatChunk):
+                    text, calls = _unpack(chunk)
+                    if chunk.usage is not None:
+                        usage = chunk.usage
+                else:
+                    if not isinstance(chunk, FlushSentinel):
+                        logger.warning("llm_node yielded a %s; only text and ChatChunk are used", type(chunk).__name__)
+                    continue
                 if (text or calls) and self.ttft < 0:
                     self.ttft = s.now() - start
                 if text:
@@ -174,22 +184,14 @@ class _Generation:
             yield chunk
 
 
-async def _llm_node_chunks(result: Any) -> AsyncIterator[str | ChatChunk]:
-    """What an ``llm_node`` returned, in every shape LiveKit accepts (reference §20.4): an async
-    iterable (of text, chunks and flush markers), a coroutine of one, a whole string, or nothing.
-    A coroutine that returns a single ``ChatChunk`` is ignored, as LiveKit ignores it."""
-    if inspect.isawaitable(result):
-        result = await result
-    if result is None or isinstance(result, ChatChunk):
-        return
-    if isinstance(result, str):
-        yield result
-        return
-    async for item in result:
-        if isinstance(item, (str, ChatChunk)):
-            yield item
-        elif not isinstance(item, FlushSentinel):
-            logger.warning("llm_node yielded a %s; only text and ChatChunk are used", type(item).__name__)
+async def _transcribed(session: AgentSession, text: AsyncIterator[str]) -> AsyncIterator[str]:
+    """A transcription node's text; its failure is an ``error`` event and ends the text (LiveKit:
+    logged, the text before it kept), the same with or without a TTS."""
+    try:
+        async for chunk in text:
+            yield chunk
+    except Exception as exc:
+        session._report_error(exc, source="transcription_node", recoverable=True)
 
 
 def _unpack(chunk: ChatChunk) -> tuple[str, tuple[Any, ...]]:
@@ -303,6 +305,8 @@ class _AgentActivity:
     def _on_speech_done(self, handle: SpeechHandle) -> None:
         if handle in self._handles:
             self._handles.remove(handle)
+        if self._draining:
+            self._wake.set()  # the scheduler may be done now
         self.session._emit(ev.SpeechDoneEvent, speech_id=handle.id, source=handle.source, interrupted=handle.interrupted)
 
     async def _schedule_loop(self) -> None:
@@ -332,7 +336,9 @@ class _AgentActivity:
                 self.current = None
                 s._notify_engine()
                 self._last_end = s.now()
-            if self._draining and not self._queue and self.current is None:
+            # Draining ends when nothing can come back to the queue: a reply whose tools still run
+            # re-queues its follow-up (LiveKit's scheduler keeps running until then too).
+            if self._draining and not self._queue and self.current is None and all(h.done() for h in self._handles):
                 return
 
     def interrupt(self, *, force: bool) -> asyncio.Future[None]:
@@ -675,7 +681,7 @@ class _AgentActivity:
             playout.transcribed = pipe.transcribe is not None
         elif overrides(self.agent, "transcription_node"):
             # Without audio the text output is all there is: it shows (and the message keeps) the node's text.
-            text = node_text(self.agent.transcription_node(text, ModelSettings()))
+            text = _transcribed(s, node_output(self.agent.transcription_node(text, ModelSettings())))
             playout.transcribed = True
         task = asyncio.get_running_loop().create_task(forward_audio(pipe) if pipe is not None else forward_text())
         try:

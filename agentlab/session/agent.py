@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import inspect
+import logging
 import re
 from collections.abc import AsyncIterable, AsyncIterator
 from dataclasses import dataclass
@@ -40,6 +41,8 @@ if TYPE_CHECKING:
     from .session import AgentSession
 
 __all__ = ["Agent", "AgentTask", "ModelSettings"]
+
+logger = logging.getLogger("agentlab.session")
 
 T = TypeVar("T")
 
@@ -372,16 +375,25 @@ def overrides(agent: Agent, node: str) -> bool:
     return getattr(type(agent), node) is not getattr(Agent, node)
 
 
-async def node_text(result: Any) -> AsyncIterator[str]:
-    """The text a node returned, whatever its shape: an async iterable of text, a coroutine of one,
-    a whole string, or ``None`` (nothing)."""
+async def node_output(result: Any, *, items: tuple[type, ...] = (str,), ignored: tuple[type, ...] = ()) -> AsyncIterator[Any]:
+    """What a node returned, in every shape LiveKit accepts (reference §20.4): an async iterable, a
+    coroutine of one, a whole string, or ``None`` (nothing). From the iterable, ``items`` are kept;
+    ``ignored`` types are skipped silently, also as the whole result (LiveKit ignores a coroutine
+    that returns one ``ChatChunk``); anything else is skipped with a warning.
+
+    Example::
+
+        async for text in node_output(agent.transcription_node(text, ModelSettings())): ...
+    """
     if inspect.isawaitable(result):
         result = await result
-    if result is None:
+    if result is None or isinstance(result, ignored):
         return
     if isinstance(result, str):
         yield result
         return
-    async for chunk in result:
-        if isinstance(chunk, str):
-            yield chunk
+    async for item in result:
+        if isinstance(item, items):
+            yield item
+        elif not isinstance(item, ignored):
+            logger.warning("a node yielded a %s; only %s are used", type(item).__name__, ", ".join(t.__name__ for t in items))

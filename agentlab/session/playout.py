@@ -39,7 +39,7 @@ from hyphenate import hyphenate_word
 from ..models.llm import retry_observer
 from ..models.tts import AudioFrame
 from . import events as ev
-from .agent import ModelSettings, node_text, overrides
+from .agent import ModelSettings, node_output, overrides
 from .speech import SpeechHandle
 from .transforms import apply_text_transforms
 
@@ -324,7 +324,7 @@ class _TTSPipe:
     async def _transcribe(self, text: Any) -> None:
         s = self.session
         try:
-            async for out in node_text(self.transcribe(text, ModelSettings())):
+            async for out in node_output(self.transcribe(text, ModelSettings())):
                 self.transcript.push_text(out, s.now())
         except Exception as exc:  # LiveKit: logged; the transcript keeps what came before
             s._report_error(exc, source="transcription_node", recoverable=True)
@@ -386,8 +386,10 @@ class _TTSPipe:
             yield frame
 
     async def cancel(self) -> None:
-        self.task.cancel()
-        await asyncio.gather(self.task, return_exceptions=True)
+        tasks = [t for t in (self.task, self.node_task) if t is not None]
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
 
 def _resolve(fut: asyncio.Future[Any], value: Any) -> None:

@@ -898,6 +898,7 @@ class _UserTurn:
 def _model_strings(stt: Any, tts: Any) -> tuple[Any, Any]:
     """LiveKit's ``stt="deepgram/nova-3"`` / ``tts="cartesia/sonic-3"`` strings name cloud models:
     offline they are agentlab's components (see :mod:`agentlab.livekit.inference`)."""
+
     def named(x: Any) -> bool:
         return isinstance(x, str) and "/" in x  # "provider/model[:voice]"; any other string is refused later
 

@@ -211,11 +211,6 @@ class SpeechHandle:
             await _first_of(aw, self._interrupt_fut)
         return aw.done()
 
-    async def _wait_done(self) -> None:
-        """Wait until done; cancelling the waiter leaves the speech alone (a cheap ``shield``)."""
-        if not self._done_fut.done():
-            await _first_of(self._done_fut)
-
 
 async def _first_of(*futures: asyncio.Future[Any]) -> None:
     """Wait until one of ``futures`` is done, without touching them (cheaper than ``asyncio.wait``

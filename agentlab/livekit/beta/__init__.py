@@ -60,7 +60,8 @@ class EndCallTool(Toolset):
     Its output is ``end_instructions`` (default "say goodbye to the user"), so the model replies
     once more; when that turn has played the session shuts down (``session.shutdown()``). With
     ``end_instructions=None`` there is no reply and the session ends after the current turn.
-    ``delete_room`` has no effect offline (there is no room).
+    ``delete_room`` has no effect offline (there is no room), and ``ignore_on_enter`` is kept but
+    not applied (agentlab offers the tool during ``on_enter`` too).
 
     Example::
 
