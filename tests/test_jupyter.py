@@ -204,3 +204,50 @@ def test_simulate_inside_a_running_loop_matches_sync() -> None:
     assert sync_run.events["type"].iloc[-1] == "close"
     # Deterministic run to run, too.
     assert_frame_equal(sync_run.events, _simulate().events, check_exact=True)
+
+
+LIVEKIT_CELLS = [
+    # the opt-in hook: a LiveKit file's own imports, unchanged, in a notebook
+    """
+    %load_ext agentlab.livekit
+    import livekit.agents
+    print("SESSION_CLASS:", livekit.agents.AgentSession.__module__)
+    """,
+    # the file's entrypoint builds its session; its inference.LLM is the OpenAI adapter (a key is set)
+    """
+    import agentlab.livekit
+    app = agentlab.livekit.load_agent_file(AGENT_FILE)
+    ctx = await app.start()
+    session = ctx.primary_session
+    await session.wait_for_idle()
+    result = await session.run(user_input="Is the pool open?")
+    print("LLM:", type(session.llm).__name__)
+    print("REPLIES:", "|".join(i.text_content for i in session.history.items if i.type == "message" and i.role == "assistant"))
+    await ctx.aclose()
+    print("CLOSED:", session.events[-1].type)
+    """,
+]
+
+
+def test_a_livekit_agent_file_in_a_notebook_with_the_openai_adapter(jupyter_dirs: Path, tmp_path: Path, server: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """LiveKit's basic-agent shape runs in a notebook cell, unchanged, on a real model (the local server)."""
+    from openai_server import reply
+
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    server.default = reply("The pool is open until ten.")
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-notebook")
+    monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
+    agent_file = Path(__file__).parent / "livekit_agents" / "server_agent.py"
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": KERNEL_NAME, "display_name": "agentlab test kernel", "language": "python"}
+    cells = [f"AGENT_FILE = {str(agent_file)!r}", *LIVEKIT_CELLS]
+    nb.cells = [nbformat.v4.new_code_cell(textwrap.dedent(src).strip()) for src in cells]
+    client = nbclient.NotebookClient(nb, timeout=NOTEBOOK_TIMEOUT, startup_timeout=NOTEBOOK_TIMEOUT, kernel_name=KERNEL_NAME)
+    client.execute()
+    _, hook, run = (_stdout(cell) for cell in nb.cells)
+    assert hook["SESSION_CLASS"] == "agentlab.session.session"
+    assert run["LLM"] == "OpenAILLM"
+    assert run["REPLIES"] == "The pool is open until ten.|The pool is open until ten."  # the greeting, then the answer
+    assert run["CLOSED"] == "close"
+    assert server.requests, "the model was asked over HTTP"

@@ -156,12 +156,8 @@ class _OpenAIClient:
         client, self._client = self._client, None
         if client is None:
             return
-        try:
-            running = asyncio.get_running_loop()
-        except RuntimeError:
-            running = None
         # A client from another (likely closed) loop cannot be awaited here; it is just dropped.
-        if running is self._client_loop:
+        if _running_loop() is self._client_loop:
             await client.close()
         self._client_loop = None
 
@@ -302,11 +298,7 @@ class OpenAILLM(_OpenAIClient, LLM):
         loop, client = self._client_loop, self._give_back()
         if client is None:
             return
-        try:
-            running = asyncio.get_running_loop()
-        except RuntimeError:
-            running = None
-        if running is loop:
+        if _running_loop() is loop:
             await client.close()
         elif loop is not None:
             _close_soon(loop, client)
@@ -513,6 +505,13 @@ def _no_thread_hop(client: openai.AsyncOpenAI) -> openai.AsyncOpenAI:
 
 _SHARED = _SharedClients()
 _CLOSING: set[asyncio.Future[Any]] = set()
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
 
 
 def _close_soon(loop: asyncio.AbstractEventLoop, client: openai.AsyncOpenAI) -> None:
