@@ -229,7 +229,9 @@ LIVEKIT_CELLS = [
 ]
 
 
-def test_a_livekit_agent_file_in_a_notebook_with_the_openai_adapter(jupyter_dirs: Path, tmp_path: Path, server: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_livekit_agent_file_in_a_notebook_with_the_openai_adapter(
+    jupyter_dirs: Path, tmp_path: Path, server: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """LiveKit's basic-agent shape runs in a notebook cell, unchanged, on a real model (the local server)."""
     from openai_server import reply
 
