@@ -1,8 +1,11 @@
-"""``livekit.agents.llm``'s names, so LiveKit agent code runs with ``livekit.agents`` → ``agentlab``.
+"""The LLM-side names agentlab's own code and notebooks use: chat context, chunks, tools.
+
+LiveKit agent files use :mod:`agentlab.livekit.llm` (all of ``livekit.agents.llm``'s names); this
+module keeps the older ``livekit.agents`` → ``agentlab`` import form working.
 
 Example::
 
-    from agentlab.llm import ChatContext, ChatMessage   # was: from livekit.agents.llm import ...
+    from agentlab.llm import ChatContext, ChatMessage
 """
 
 from .chat import AgentHandoff, ChatContext, ChatMessage, FunctionCall, FunctionCallOutput
