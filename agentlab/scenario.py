@@ -173,7 +173,7 @@ class Scenario:
         """Simulate the scenario on a virtual clock; returns the :class:`~agentlab.Run`."""
         from .sim import simulate
 
-        return simulate(self.make_agent, self.session_options(), self.user, pausable_output=self.pausable_output)
+        return simulate(self.make_agent, self.session_options(), self.user, pausable_output=self.pausable_output, name=self.name)
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write the scenario back as JSON or YAML (by extension), atomically."""
