@@ -83,7 +83,9 @@ def find_agent(module: Any, name: str | None = None) -> type[Agent]:
 
         find_agent(load_agent_module("agentlab/examples/restaurant.py"))   # Host, not EventsDesk
     """
-    classes = [v for v in vars(module).values() if isinstance(v, type) and issubclass(v, Agent) and v.__module__ == module.__name__]
+    from .livekit._agent_file import agent_classes
+
+    classes = agent_classes(module, tasks=True)
     if name is not None:
         found = [c for c in classes if c.__name__ == name]
         if not found:
@@ -148,11 +150,7 @@ def run_console(
         app = _load(path)
         llm, what = _llm(model)
         if app.server is not None and agent is None and audio is None:
-            # The file's own entrypoint builds the session (its options, handlers, root agent), as
-            # LiveKit's console does; the scripted LLM stands in for its cloud model when no key is set.
-            offline = {} if os.environ.get("OPENAI_API_KEY") else {"llm": llm}
-            banner = f"agentlab console: {path}, its entrypoint {app.server.entrypoint.__name__}(), LLM: {what}"
-            return _run_chat(_job_session(app, offline), banner, out, verbose=verbose)
+            return _entrypoint_chat(app, path, llm, what, out, verbose=verbose)
         cls = find_agent(app.module, agent)
         if audio is not None:
             print(f"agentlab console: {cls.__name__} from {path}, LLM: {what}", file=out, flush=True)
@@ -188,9 +186,15 @@ def run_server_console(server: Any, path: str, *, verbose: bool = True, model: s
     from .livekit import AgentFile
 
     llm, what = _llm(model)
+    return _entrypoint_chat(AgentFile(Path(path), None, server), path, llm, what, out, verbose=verbose)
+
+
+def _entrypoint_chat(app: Any, path: str, llm: Any, what: str, out: TextIO, *, verbose: bool) -> int:
+    """A chat with the session the file's own entrypoint builds (its options, handlers and root
+    agent), as LiveKit's console does; ``llm`` stands in for its cloud model when no key is set."""
     offline = {} if os.environ.get("OPENAI_API_KEY") else {"llm": llm}
-    banner = f"agentlab console: {path}, its entrypoint {server.entrypoint.__name__}(), LLM: {what}"
-    return _run_chat(_job_session(AgentFile(Path(path), None, server), offline), banner, out, verbose=verbose)
+    banner = f"agentlab console: {path}, its entrypoint {app.server.entrypoint.__name__}(), LLM: {what}"
+    return _run_chat(_job_session(app, offline), banner, out, verbose=verbose)
 
 
 #: Opens the chat's session with its handlers attached (``attach(session)`` before the agent

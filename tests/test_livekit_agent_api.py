@@ -342,3 +342,33 @@ def test_a_handoff_waits_for_a_reply_whose_tools_still_run():
 
     done, texts, agent = VirtualClock().run(main)
     assert done and "Here it is." in texts and agent == "sales"
+
+
+def test_usage_collectors_total_the_metrics_per_model_and_overall():
+    from agentlab.livekit.metrics import ModelUsageCollector, UsageCollector
+    from agentlab.session.events import LLMMetrics, STTMetrics, TTSMetrics
+
+    def llm(model, prompt, completion, cached=0):
+        return LLMMetrics(label="l", request_id="r", timestamp=0, duration=1, ttft=0.1, cancelled=False, model=model,
+                          prompt_tokens=prompt, completion_tokens=completion, prompt_cached_tokens=cached)  # fmt: skip
+
+    metrics = [
+        llm("a", 10, 5, cached=2),
+        llm("b", 3, 1),
+        TTSMetrics(label="t", request_id="r", timestamp=0, ttfb=0.1, duration=1, audio_duration=2.5, cancelled=False, characters_count=30),
+        STTMetrics(label="s", request_id="r", timestamp=0, duration=1, audio_duration=4.0, streamed=True),
+    ]
+    per_model, overall = ModelUsageCollector(), UsageCollector()
+    for m in metrics:
+        per_model.collect(m)
+        overall.collect(m)
+    assert [(u.type, u.model) for u in per_model.flatten()] == [
+        ("llm_usage", "a"),
+        ("llm_usage", "b"),
+        ("tts_usage", "unknown"),
+        ("stt_usage", "unknown"),
+    ]
+    s = overall.get_summary()
+    assert (s.llm_prompt_tokens, s.llm_prompt_cached_tokens, s.llm_completion_tokens) == (13, 2, 6)
+    assert (s.llm_input_text_tokens, s.llm_output_text_tokens) == (13, 6)
+    assert (s.tts_characters_count, s.tts_audio_duration, s.stt_audio_duration) == (30, 2.5, 4.0)

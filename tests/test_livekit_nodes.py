@@ -4,26 +4,10 @@ what its return shapes may be, and what happens when one raises."""
 from __future__ import annotations
 
 import pytest
+from spy_tts import SpyTTS
 
 import agentlab as al
 from agentlab import Agent, AgentSession, ScriptedLLM, ScriptedTTS, VirtualClock
-
-
-class Spy(ScriptedTTS):
-    """A TTS that records the text it was given."""
-
-    def __init__(self) -> None:
-        super().__init__(ttfb=0.1)
-        self.heard: list[str] = []
-
-    async def stream(self, text):
-        async def tap():
-            async for t in text:
-                self.heard.append(t)
-                yield t
-
-        async for frame in super().stream(tap()):
-            yield frame
 
 
 class Redacting(Agent):
@@ -41,7 +25,7 @@ def _texts(session: AgentSession) -> list[str]:
 
 @pytest.mark.parametrize("with_tts", [True, False])
 def test_transcription_node_writes_the_stored_text_not_the_spoken_one(with_tts):
-    tts = Spy() if with_tts else None
+    tts = SpyTTS(ttfb=0.1) if with_tts else None
     shown: list[str] = []
 
     class Sink:
@@ -159,7 +143,7 @@ def test_llm_node_return_shapes():
 
 
 def test_an_llm_node_may_edit_the_chunks_it_passes_on():
-    tts = Spy()
+    tts = SpyTTS(ttfb=0.1)
 
     class Loud(Agent):
         async def llm_node(self, chat_ctx, tools, model_settings):

@@ -14,8 +14,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from spy_tts import SpyTTS
 
-from agentlab import Rule, ScriptedLLM, ScriptedToolCall, ScriptedTTS, VirtualClock
+from agentlab import Rule, ScriptedLLM, ScriptedToolCall, VirtualClock
 from agentlab.livekit import AgentFileError, Unsupported, load_agent_file
 from agentlab.livekit._server import AgentServer, JobContext, get_job_context
 
@@ -37,18 +38,7 @@ def test_the_file_is_genuine_livekit_code():
 
 
 def test_the_entrypoint_builds_the_files_own_session_and_runs_offline(caplog):
-    spoken = []
-
-    class Spy(ScriptedTTS):
-        async def stream(self, text):
-            async def tap():
-                async for t in text:
-                    spoken.append(t)
-                    yield t
-
-            async for frame in super().stream(tap()):
-                yield frame
-
+    spy = SpyTTS()
     app = load_agent_file(FILE)
     llm = _llm(
         Rule(r"table for (?P<n>\d+) at (?P<t>\w+)", tool_calls=[ScriptedToolCall("book_table", {"guests": "{n}", "time": "{t}"})]),
@@ -56,7 +46,7 @@ def test_the_entrypoint_builds_the_files_own_session_and_runs_offline(caplog):
     )
 
     async def main():
-        ctx = await app.start(llm=llm, tts=Spy())
+        ctx = await app.start(llm=llm, tts=spy)
         session = ctx.primary_session
         await session.wait_for_idle()  # the greeting from on_enter
         result = await session.run(user_input="A table for 2 at 8pm please")
@@ -76,7 +66,7 @@ def test_the_entrypoint_builds_the_files_own_session_and_runs_offline(caplog):
     assert ctx.log_context_fields == {"room": "console-room"} and ctx.job.agent_name == "concierge"
     assert job is ctx  # the one running job, found outside its own tasks too (as in a LiveKit job process)
     # its text transforms: markdown filtered, the replacement made, in what the TTS heard only
-    heard = "".join(spoken)
+    heard = "".join(spy.heard)
     assert "Grand Hotél" in heard and "**" not in heard
     # its metrics handler ran (metrics.log_metrics logged) and its shutdown callback saw the usage
     assert any(r.getMessage().startswith("LLM metrics: ttft=") for r in caplog.records)

@@ -7,6 +7,7 @@ import json
 
 import pandas as pd
 import pytest
+from spy_tts import SpyTTS
 
 import agentlab as al
 from agentlab import Agent, AgentSession, AgentTask, Rule, RunContext, ScriptedLLM, ScriptedResponse, ScriptedToolCall, function_tool
@@ -413,27 +414,17 @@ def test_say_and_reply_and_queueing(vrun):
 
 
 def test_tts_text_transforms_change_what_is_spoken_only(vrun):
-    spoken = []
-
-    class Spy(al.ScriptedTTS):
-        async def stream(self, text):
-            async def tap():
-                async for t in text:
-                    spoken.append(t)
-                    yield t
-
-            async for f in super().stream(tap()):
-                yield f
+    spy = SpyTTS()
 
     async def main():
-        session = AgentSession(llm=ScriptedLLM(responses=["**Great** choice 🎉. See `you`."]), tts=Spy())
+        session = AgentSession(llm=ScriptedLLM(responses=["**Great** choice 🎉. See `you`."]), tts=spy)
         await session.start(Agent(instructions="x"))
         await session.run(user_input="hi")
         await session.aclose()
         return session
 
     s = vrun(main)
-    assert "".join(spoken) == "Great choice . See you."
+    assert "".join(spy.heard) == "Great choice . See you."
     assert s.history.items[-1].text_content == "**Great** choice 🎉. See `you`."
 
 

@@ -26,7 +26,7 @@ from ..session.agent import Agent, AgentTask
 from ._hook import livekit_imports
 from ._server import AgentServer, JobContext, WorkerOptions
 
-__all__ = ["AgentFile", "AgentFileError", "load_agent_file"]
+__all__ = ["AgentFile", "AgentFileError", "agent_classes", "load_agent_file"]
 
 _SERVER_NAMES = ("app", "server", "agent")
 
@@ -54,13 +54,7 @@ class AgentFile:
     @property
     def agent_classes(self) -> list[type[Agent]]:
         """The Agent subclasses the file defines, in order (AgentTasks excluded)."""
-        if self.module is None:
-            return []
-        return [
-            v
-            for v in vars(self.module).values()
-            if isinstance(v, type) and issubclass(v, Agent) and not issubclass(v, AgentTask) and v.__module__ == self.module.__name__
-        ]
+        return agent_classes(self.module) if self.module is not None else []
 
     async def start(
         self, *, room_name: str = "console-room", metadata: str = "", on_session: Callable[[Any], None] | None = None, **components: Any
@@ -86,6 +80,15 @@ class AgentFile:
 
     def __repr__(self) -> str:
         return f"AgentFile({str(self.path)!r}, server={self.server!r}, agents={[c.__name__ for c in self.agent_classes]})"
+
+
+def agent_classes(module: Any, *, tasks: bool = False) -> list[type[Agent]]:
+    """The Agent subclasses ``module`` defines, in order (its AgentTasks too with ``tasks=True``)."""
+    return [
+        v
+        for v in vars(module).values()
+        if isinstance(v, type) and issubclass(v, Agent) and (tasks or not issubclass(v, AgentTask)) and v.__module__ == module.__name__
+    ]
 
 
 def load_agent_file(path: str | os.PathLike[str]) -> AgentFile:

@@ -23,7 +23,7 @@ import os
 from typing import Any
 
 from .._unsupported import Unsupported
-from ..models.offline import NOT_OVERRIDDEN, override
+from ..models.offline import NOT_OVERRIDDEN, offline_stt, offline_tts, offline_vad, override
 from ._table import module_getattr, names
 
 __all__ = list(names()["livekit.agents.inference"])
@@ -64,24 +64,17 @@ def llm_from_model_string(model: str) -> Any:
 
 def STT(model: Any = None, *, language: Any = None, **_: Any) -> Any:
     """Offline speech-to-text: ``None``, i.e. the simulation's own transcripts (scripts, labels or Whisper)."""
-    chosen = override("stt")
-    return None if chosen is NOT_OVERRIDDEN else chosen
+    return offline_stt()
 
 
 def TTS(model: Any = None, *, voice: Any = None, language: Any = None, **_: Any) -> Any:
     """Offline text-to-speech: a :class:`~agentlab.ScriptedTTS` (speaking time from the words)."""
-    chosen = override("tts")
-    if chosen is not NOT_OVERRIDDEN:
-        return chosen
-    from ..models.tts import ScriptedTTS
-
-    return ScriptedTTS()
+    return offline_tts()
 
 
 def VAD(model: Any = None, **_: Any) -> Any:
     """Offline VAD: ``None``, i.e. the session's own VAD (scripted inputs, or analysis of recordings)."""
-    chosen = override("vad")
-    return None if chosen is NOT_OVERRIDDEN else chosen
+    return offline_vad()
 
 
 __getattr__ = module_getattr("livekit.agents.inference")

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import Any, Literal, Union
 
 from ..session.events import EOUMetrics, LLMMetrics, STTMetrics, TTSMetrics
@@ -95,26 +95,27 @@ class UsageCollector:
     """
 
     def __init__(self) -> None:
-        self._summary = UsageSummary()
+        self._models = ModelUsageCollector()  # one place adds the figures up; the summary totals it
 
     def collect(self, metrics: Any) -> None:
-        s = self._summary
-        kind = getattr(metrics, "type", None)
-        if kind == "llm_metrics":
-            s.llm_prompt_tokens += metrics.prompt_tokens
-            s.llm_prompt_cached_tokens += metrics.prompt_cached_tokens
-            s.llm_input_text_tokens += metrics.prompt_tokens
-            s.llm_input_cached_text_tokens += metrics.prompt_cached_tokens
-            s.llm_completion_tokens += metrics.completion_tokens
-            s.llm_output_text_tokens += metrics.completion_tokens
-        elif kind == "tts_metrics":
-            s.tts_characters_count += metrics.characters_count
-            s.tts_audio_duration += metrics.audio_duration
-        elif kind == "stt_metrics":
-            s.stt_audio_duration += metrics.audio_duration
+        self._models.collect(metrics)
 
     def get_summary(self) -> UsageSummary:
-        return UsageSummary(**{f.name: getattr(self._summary, f.name) for f in fields(UsageSummary)})
+        s = UsageSummary()
+        for u in self._models.flatten():
+            if u.type == "llm_usage":
+                s.llm_prompt_tokens += u.input_tokens
+                s.llm_prompt_cached_tokens += u.input_cached_tokens
+                s.llm_input_text_tokens += u.input_text_tokens
+                s.llm_input_cached_text_tokens += u.input_cached_text_tokens
+                s.llm_completion_tokens += u.output_tokens
+                s.llm_output_text_tokens += u.output_text_tokens
+            elif u.type == "tts_usage":
+                s.tts_characters_count += u.characters_count
+                s.tts_audio_duration += u.audio_duration
+            else:
+                s.stt_audio_duration += u.audio_duration
+        return s
 
 
 @dataclass

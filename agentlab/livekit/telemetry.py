@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .._unsupported import stand_in_module
+from .._unsupported import stand_in
 
 __all__ = ["set_tracer_provider"]
 
@@ -17,4 +17,6 @@ def set_tracer_provider(tracer_provider: Any, *, metadata: dict[str, Any] | None
 
 
 def __getattr__(name: str) -> Any:
-    return getattr(stand_in_module("telemetry", "OpenTelemetry tracing is not exported"), name)
+    if name.startswith("__"):
+        raise AttributeError(name)
+    return stand_in(f"telemetry.{name}", "OpenTelemetry tracing is not exported")

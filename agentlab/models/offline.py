@@ -18,7 +18,16 @@ import contextvars
 from collections.abc import Callable, Iterator
 from typing import Any
 
-__all__ = ["NOT_OVERRIDDEN", "components_override", "offline_components", "override"]
+__all__ = [
+    "NOT_OVERRIDDEN",
+    "components_override",
+    "named_components",
+    "offline_components",
+    "offline_stt",
+    "offline_tts",
+    "offline_vad",
+    "override",
+]
 
 #: What :func:`override` returns when nothing stands in for that kind of component.
 NOT_OVERRIDDEN: Any = object()
@@ -60,3 +69,50 @@ def override(kind: str) -> Any:
 def components_override() -> dict[str, Any]:
     """The stand-ins in force here (a copy), to keep for later."""
     return dict(_overrides.get() or {})
+
+
+def named_components(*, llm: Any = None, stt: Any = None, tts: Any = None) -> tuple[Any, Any, Any]:
+    """Components for LiveKit's model names; anything else passes through (checked where it is used).
+
+    ``llm="openai/gpt-4.1-mini"`` is the OpenAI adapter, or the stand-in when one is in force;
+    ``stt``/``tts`` ``"provider/model[:voice]"`` strings are :func:`offline_stt` / :func:`offline_tts`
+    (a bare string such as ``"alloy"`` is not a model name and passes through, to be refused).
+
+    Example::
+
+        llm, stt, tts = named_components(llm="openai/gpt-4.1-mini", tts="cartesia/sonic-3")
+    """
+    if isinstance(llm, str):
+        chosen = override("llm")
+        if chosen is NOT_OVERRIDDEN:
+            from .openai import llm_from_string
+
+            chosen = llm_from_string(llm)
+        llm = chosen
+    if isinstance(stt, str) and "/" in stt:
+        stt = offline_stt()
+    if isinstance(tts, str) and "/" in tts:
+        tts = offline_tts()
+    return llm, stt, tts
+
+
+def offline_stt() -> Any:
+    """The STT for a cloud STT model: the stand-in, else ``None`` (the simulation's own transcripts)."""
+    chosen = override("stt")
+    return None if chosen is NOT_OVERRIDDEN else chosen
+
+
+def offline_tts() -> Any:
+    """The TTS for a cloud TTS model: the stand-in, else a :class:`~agentlab.ScriptedTTS`."""
+    chosen = override("tts")
+    if chosen is not NOT_OVERRIDDEN:
+        return chosen
+    from .tts import ScriptedTTS
+
+    return ScriptedTTS()
+
+
+def offline_vad() -> Any:
+    """The VAD for a cloud VAD model: the stand-in, else ``None`` (the session's own VAD)."""
+    chosen = override("vad")
+    return None if chosen is NOT_OVERRIDDEN else chosen

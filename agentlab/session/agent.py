@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 from .._utils import NOT_GIVEN, is_given
 from ..chat import ChatContext, ChatMessage
 from ..models.llm import LLM, ChatChunk, ToolChoice
+from ..models.offline import named_components
 from ..tools import FunctionTool, find_function_tools, flatten_tools
 
 if TYPE_CHECKING:
@@ -55,23 +56,6 @@ class ModelSettings:
     """Settings for one pipeline call (LiveKit's ``ModelSettings``)."""
 
     tool_choice: ToolChoice | None = None
-
-
-def _with_flat_turn_options(turn_handling: Any, turn_detection: Any, min_delay: Any, max_delay: Any) -> Any:
-    """LiveKit's older per-agent keywords folded into the agent's ``turn_handling``."""
-    if not any(is_given(v) for v in (turn_detection, min_delay, max_delay)):
-        return turn_handling
-    th = dict(turn_handling) if is_given(turn_handling) and turn_handling else {}
-    if is_given(turn_detection):
-        th["turn_detection"] = turn_detection
-    endpointing = dict(th.get("endpointing") or {})
-    if is_given(min_delay):
-        endpointing["min_delay"] = min_delay
-    if is_given(max_delay):
-        endpointing["max_delay"] = max_delay
-    if endpointing:
-        th["endpointing"] = endpointing
-    return th
 
 
 def _snake(name: str) -> str:
@@ -114,7 +98,7 @@ class Agent:
     ) -> None:
         if not isinstance(instructions, str):
             raise TypeError(f"Agent: instructions must be a string, got {type(instructions).__name__}")
-        from .options import warn_ignored
+        from .options import fold_flat_keywords, warn_ignored
 
         warn_ignored(
             "Agent",
@@ -123,7 +107,14 @@ class Agent:
             expressive=expressive,
             mcp_servers=mcp_servers,
         )
-        turn_handling = _with_flat_turn_options(turn_handling, turn_detection, min_endpointing_delay, max_endpointing_delay)
+        flat = {
+            "turn_detection": turn_detection,
+            "min_endpointing_delay": min_endpointing_delay,
+            "max_endpointing_delay": max_endpointing_delay,
+        }
+        flat = {k: v for k, v in flat.items() if is_given(v)}
+        if flat:  # LiveKit's older per-agent keywords, folded into the agent's turn_handling
+            turn_handling = fold_flat_keywords(flat, into=turn_handling if is_given(turn_handling) else None)
         self._instructions = instructions
         own = flatten_tools(tools, owner="Agent")
         declared = find_function_tools(self)
@@ -134,14 +125,7 @@ class Agent:
         self._tools = declared + own
         # LiveKit copies a given context keeping only the calls of this agent's own tools
         self._chat_ctx = chat_ctx.copy(tools=self._tools) if chat_ctx is not None else ChatContext()
-        if isinstance(llm, str):
-            from ..models.openai import llm_from_string
-
-            llm = llm_from_string(llm)
-        if isinstance(stt, str) or isinstance(tts, str):
-            from .session import _model_strings
-
-            stt, tts = _model_strings(stt, tts)
+        llm, stt, tts = named_components(llm=llm, stt=stt, tts=tts)  # LiveKit's model names
         self._llm = llm
         self._tts = tts
         self._stt = stt
@@ -219,10 +203,7 @@ class Agent:
         from .options import warn_ignored
 
         warn_ignored("Agent.update_options", expressive=expressive)
-        if isinstance(llm, str):
-            from ..models.openai import llm_from_string
-
-            llm = llm_from_string(llm)
+        llm, stt, tts = named_components(llm=llm, stt=stt, tts=tts)
         for name, value in (("_llm", llm), ("_tts", tts), ("_stt", stt), ("_vad", vad)):
             if is_given(value):
                 setattr(self, name, value)

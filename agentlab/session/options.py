@@ -206,6 +206,34 @@ _FLAT_KWARGS: dict[str, tuple[str, str]] = {
 DEPRECATED_KWARGS = (*_FLAT_KWARGS, "allow_interruptions", "preemptive_generation", "turn_detection")
 
 
+def fold_flat_keywords(flat: dict[str, Any], into: dict[str, Any] | None = None) -> dict[str, Any]:
+    """LiveKit's flat keywords (``min_endpointing_delay=0.4``...) as a ``turn_handling`` dict,
+    merged into ``into`` (a copy) when given.
+
+    Example::
+
+        fold_flat_keywords({"min_endpointing_delay": 0.4})   # {'endpointing': {'min_delay': 0.4}}
+    """
+    th = {k: dict(v) if isinstance(v, dict) else v for k, v in (into or {}).items()}
+    # ``agent_false_interruption_timeout`` is an alias that wins over the plain name.
+    for key in sorted(flat, key=lambda k: k == "agent_false_interruption_timeout"):
+        value = flat[key]
+        if key in _FLAT_KWARGS:
+            group, sub = _FLAT_KWARGS[key]
+            th.setdefault(group, {})[sub] = value
+        elif key == "allow_interruptions":
+            _check_bool("allow_interruptions", value)
+            if value is False:
+                th.setdefault("interruption", {})["enabled"] = False
+        elif key == "preemptive_generation":
+            if not isinstance(value, dict):
+                _check_bool("preemptive_generation", value)
+            th["preemptive_generation"] = value if isinstance(value, dict) else {"enabled": value}
+        elif key == "turn_detection":
+            th["turn_detection"] = value
+    return th
+
+
 def build_options(turn_handling: Any = NOT_GIVEN, **kwargs: Any) -> SessionOptions:
     """Resolve ``turn_handling`` or the flat keywords plus the other session options.
 
@@ -231,22 +259,7 @@ def build_options(turn_handling: Any = NOT_GIVEN, **kwargs: Any) -> SessionOptio
                 DeprecationWarning,
                 stacklevel=3,
             )
-        # ``agent_false_interruption_timeout`` is an alias that wins over the plain name.
-        for key in sorted(flat, key=lambda k: k == "agent_false_interruption_timeout"):
-            value = flat[key]
-            if key in _FLAT_KWARGS:
-                group, sub = _FLAT_KWARGS[key]
-                th.setdefault(group, {})[sub] = value
-            elif key == "allow_interruptions":
-                _check_bool("allow_interruptions", value)
-                if value is False:
-                    th.setdefault("interruption", {})["enabled"] = False
-            elif key == "preemptive_generation":
-                if not isinstance(value, dict):
-                    _check_bool("preemptive_generation", value)
-                th["preemptive_generation"] = value if isinstance(value, dict) else {"enabled": value}
-            elif key == "turn_detection":
-                th["turn_detection"] = value
+        th = fold_flat_keywords(flat)
 
     unknown = set(th) - {*_GROUPS, "turn_detection"}
     if unknown:

@@ -52,6 +52,7 @@ from ..chat import AgentHandoff, ChatContext, ChatItem, ChatMessage
 from ..clock import Clock, clock_for
 from ..engine.inputs import InputEvent, UserSpeech
 from ..models.llm import LLM, APIError
+from ..models.offline import named_components
 from ..models.tts import TTS
 from ..tools import FunctionTool, flatten_tools
 from . import events as ev
@@ -60,7 +61,7 @@ from .agent import Agent, AgentTask, _current_session
 from .options import DEPRECATED_KWARGS, IgnoredOptionWarning, SessionOptions, build_options, warn_ignored
 from .playout import Played, SessionOutput, _Playout
 from .speech import SpeechHandle
-from .voice import _TurnLimitTracker, _VoiceInput
+from .voice import _VoiceInput
 
 __all__ = ["AgentSession"]
 
@@ -148,17 +149,7 @@ class AgentSession:
             use_tts_aligned_transcript=use_tts_aligned_transcript if use_tts_aligned_transcript is True else NOT_GIVEN,
             transcription_timeout=transcription_timeout,
         )
-        if isinstance(llm, str):
-            from ..models.offline import NOT_OVERRIDDEN, override
-
-            # a model string is a cloud model: an offline run of an agent file may stand in for it
-            chosen = override("llm")
-            if chosen is NOT_OVERRIDDEN:
-                from ..models.openai import llm_from_string
-
-                chosen = llm_from_string(llm)
-            llm = chosen
-        stt, tts = _model_strings(stt, tts)
+        llm, stt, tts = named_components(llm=llm, stt=stt, tts=tts)  # LiveKit's model names
         _check_components(llm=llm, tts=tts, vad=vad, tools=tools)
         self._llm: LLM | None = llm if is_given(llm) else None
         self._tts: TTS | None = tts if is_given(tts) else None
@@ -621,7 +612,7 @@ class AgentSession:
         self._user_turn.clear()
         if self._voice is not None:
             self._voice.engine.clear_user_turn()
-            self._voice.limit = _TurnLimitTracker()
+            self._voice.reset_turn_limit()
 
     # --- internals used by activities, runs and tasks ---------------------------------------
 
@@ -661,7 +652,7 @@ class AgentSession:
         if state == "speaking":
             self._error_streaks.clear()
             if self._voice is not None:
-                self._voice.limit = _TurnLimitTracker()  # user_turn_limit counts from the agent's last output
+                self._voice.reset_turn_limit()  # user_turn_limit counts from the agent's last output
         self._emit(ev.AgentStateChangedEvent, old_state=old, new_state=state)
         self._update_idle_timers()
         self._notify_engine()
@@ -893,21 +884,6 @@ class _UserTurn:
     def clear(self) -> None:
         self.finals.clear()
         self.interim = ""
-
-
-def _model_strings(stt: Any, tts: Any) -> tuple[Any, Any]:
-    """LiveKit's ``stt="deepgram/nova-3"`` / ``tts="cartesia/sonic-3"`` strings name cloud models:
-    offline they are agentlab's components (see :mod:`agentlab.livekit.inference`)."""
-
-    def named(x: Any) -> bool:
-        return isinstance(x, str) and "/" in x  # "provider/model[:voice]"; any other string is refused later
-
-    if named(stt) or named(tts):
-        from ..livekit import inference
-
-        stt = inference.STT(stt) if named(stt) else stt
-        tts = inference.TTS(tts) if named(tts) else tts
-    return stt, tts
 
 
 def _check_components(*, llm: Any, tts: Any, vad: Any, tools: Any) -> None:

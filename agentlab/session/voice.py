@@ -280,6 +280,10 @@ class _VoiceInput:
                 self.turn_task = s._track(self.on_turn_committed(a, self.turn_seq, pre, self.turn_task, skip))
         self.rearm()
 
+    def reset_turn_limit(self) -> None:
+        """The agent started speaking, or the user turn was cleared: user_turn_limit counts afresh."""
+        self.limit = _TurnLimitTracker()
+
     def check_turn_limit(self, transcript: str) -> None:
         """LiveKit's ``user_turn_limit`` (reference §20.6): on every final transcript, the words and
         time since the agent last spoke; past a limit, the agent's ``on_user_turn_exceeded``."""
