@@ -230,6 +230,8 @@ class ChatContext:
         answer a kept call. Adding or removing items in the copy leaves the original alone;
         editing a shared item edits both.
         """
+        if not (exclude_function_call or exclude_instructions or exclude_handoff) and tools is None:
+            return ChatContext(self._items)  # (a new list) every reply copies the history: no test per item
         known: set[str] | None = None
         if tools is not None:
             names = {t if isinstance(t, str) else t.name for t in tools}

@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import gc
 import heapq
 import itertools
@@ -80,6 +81,10 @@ class Clock(Protocol):
         """Seconds from reading ``t0`` to now, rounded to the nanosecond (so sums compare exactly)."""
         ...
 
+    def stopwatch(self, t0: float) -> Callable[[], float]:
+        """A function returning ``since(t0)``, faster to call: a session reads its time dozens of times a turn."""
+        ...
+
     @property
     def is_virtual(self) -> bool:
         """True for simulated time."""
@@ -110,6 +115,10 @@ class RealClock:
 
     def since(self, t0: float) -> float:
         return round(self._loop.time() - t0, 9)
+
+    def stopwatch(self, t0: float) -> Callable[[], float]:
+        time = self._loop.time
+        return lambda: round(time() - t0, 9)
 
     def __repr__(self) -> str:
         return "RealClock()"
@@ -147,6 +156,10 @@ class VirtualClock:
         # Integer nanoseconds: the same value as rounding the float difference, without round(x, 9),
         # which a session calls dozens of times a turn and which formats the float to do it.
         return (self._ns - round(t0 * 1e9)) / 1e9
+
+    def stopwatch(self, t0: float) -> Callable[[], float]:
+        t0_ns = round(t0 * 1e9)
+        return lambda: (self._ns - t0_ns) / 1e9
 
     def advance(self, seconds: float) -> None:
         """Move time forward by ``seconds`` (rounded to the nanosecond)."""
@@ -212,12 +225,18 @@ class _JumpingSelector(selectors.BaseSelector):
         self._real = selectors.DefaultSelector()
         #: Registrations that are the loop's own (its wake-up pipe), set once the loop is built.
         self.own_registrations = 0
+        #: Registrations made so far (counted here: asking the real selector's map costs a call per poll).
+        self.registrations = 0
 
     def register(self, fileobj: Any, events: int, data: Any = None) -> selectors.SelectorKey:
-        return self._real.register(fileobj, events, data)
+        key = self._real.register(fileobj, events, data)
+        self.registrations += 1
+        return key
 
     def unregister(self, fileobj: Any) -> selectors.SelectorKey:
-        return self._real.unregister(fileobj)
+        key = self._real.unregister(fileobj)
+        self.registrations -= 1
+        return key
 
     def modify(self, fileobj: Any, events: int, data: Any = None) -> selectors.SelectorKey:
         return self._real.modify(fileobj, events, data)
@@ -232,7 +251,7 @@ class _JumpingSelector(selectors.BaseSelector):
         if self._clock._holds:
             # Real work is pending: wait for it for real, with virtual time standing still.
             return self._real.select(timeout)
-        if len(self._real.get_map()) > self.own_registrations:
+        if self.registrations > self.own_registrations:
             return self._select_real_io(timeout)
         # Only the loop's wake-up pipe is watched. Another thread's callback is already in the ready
         # queue when it writes there, so polling the pipe would find nothing to run: skip the call.
@@ -267,15 +286,55 @@ class _JumpingSelector(selectors.BaseSelector):
         return []
 
 
+class _Handle(asyncio.Handle):
+    """A callback handle built without the debug checks of ``asyncio.Handle.__init__`` (a loop
+    method call per handle; a voice turn makes dozens). Only used when the loop is not in debug mode."""
+
+    __slots__ = ()
+
+    def __init__(self, callback: Callable[..., Any], args: tuple[Any, ...], loop: Any, context: Any) -> None:
+        self._context = context if context is not None else contextvars.copy_context()
+        self._loop = loop
+        self._callback = callback
+        self._args = args
+        self._cancelled = False
+        self._repr = None
+        self._source_traceback = None
+
+
+class _TimerHandle(asyncio.TimerHandle):
+    """``_Handle``'s twin for timers."""
+
+    __slots__ = ()
+
+    def __init__(self, when: float, callback: Callable[..., Any], args: tuple[Any, ...], loop: Any, context: Any) -> None:
+        _Handle.__init__(self, callback, args, loop, context)  # type: ignore[arg-type]  # the same slots
+        self._when = when
+        self._scheduled = False
+
+    def cancel(self) -> None:
+        # The base class's two-step cancel (and its debug check), in one call: a voice turn
+        # cancels a dozen timers (hold-offs, timeouts, every sleep's own timer once it fired).
+        if not self._cancelled:
+            self._cancelled = True
+            self._callback = None
+            self._args = None
+            if self._scheduled:
+                self._loop._timer_cancelled_count += 1
+
+
 class _VirtualEventLoop(asyncio.SelectorEventLoop):
     """An asyncio loop whose time is a :class:`VirtualClock` and whose timers fire in FIFO order.
 
     Timers live in a heap of ``(when_ns, sequence, handle)`` tuples instead of asyncio's heap of
     handles: the tuples compare in C, where handles compared through a Python ``__lt__`` (the FIFO
-    tie-break) on every heap step, and integer nanoseconds make "due" exact. ``_run_once`` is the
-    base loop's iteration (drop cancelled timers, poll, move due timers to the ready queue, run the
-    callbacks that were ready) over that heap; a simulation spends a third of its time here
-    (benchmarks/bench_voice_session.py).
+    tie-break) on every heap step, and integer nanoseconds make "due" exact.
+
+    ``_run_once`` runs the base loop's iterations (drop cancelled timers, poll, move due timers to
+    the ready queue, run the callbacks that were ready, stop if asked) in one call until the loop
+    is stopped, with the jump and each callback inlined: a simulation spends a third of its time
+    in this machinery (benchmarks/bench_voice_session.py). The order of callbacks is exactly the
+    base loop's. In asyncio debug mode the base methods run instead.
     """
 
     def __init__(self, clock: VirtualClock) -> None:
@@ -283,55 +342,98 @@ class _VirtualEventLoop(asyncio.SelectorEventLoop):
         self._timer_seq = itertools.count()
         selector = _JumpingSelector(clock)
         super().__init__(selector)
-        selector.own_registrations = len(selector.get_map())
+        selector.own_registrations = selector.registrations
+        self._jumper = selector
 
     def time(self) -> float:
         return self.agentlab_clock._ns / 1e9
 
+    def call_soon(self, callback: Callable[..., Any], *args: Any, context: Any = None) -> asyncio.Handle:
+        if self._debug or self._closed:
+            return super().call_soon(callback, *args, context=context)
+        handle = _Handle(callback, args, self, context)
+        self._ready.append(handle)
+        return handle
+
+    def call_later(self, delay: float, callback: Callable[..., Any], *args: Any, context: Any = None) -> asyncio.TimerHandle:
+        if delay is None:
+            raise TypeError("delay must not be None")
+        return self._timer(self.agentlab_clock._ns / 1e9 + delay, callback, args, context)
+
     def call_at(self, when: float, callback: Callable[..., Any], *args: Any, context: Any = None) -> asyncio.TimerHandle:
         if when is None:
             raise TypeError("when cannot be None")
-        self._check_closed()
-        timer = asyncio.TimerHandle(when, callback, args, self, context)
+        return self._timer(when, callback, args, context)
+
+    def _timer(self, when: float, callback: Callable[..., Any], args: tuple[Any, ...], context: Any) -> asyncio.TimerHandle:
+        if self._debug or self._closed:
+            self._check_closed()
+            timer = asyncio.TimerHandle(when, callback, args, self, context)
+        else:
+            timer = _TimerHandle(when, callback, args, self, context)
         heapq.heappush(self._scheduled, (round(when * 1e9), next(self._timer_seq), timer))
         timer._scheduled = True
         return timer
 
     def _run_once(self) -> None:
         heap = self._scheduled
-        cancelled = self._timer_cancelled_count
-        if cancelled > _MIN_CANCELLED_TO_PURGE and cancelled * 2 > len(heap):
-            # Many cancelled timers (each reply cancels its hold-off and timeouts): purge them all.
-            for entry in heap:
-                if entry[2]._cancelled:
-                    entry[2]._scheduled = False
-            heap[:] = [entry for entry in heap if not entry[2]._cancelled]
-            heapq.heapify(heap)
-            self._timer_cancelled_count = 0
-        else:
-            while heap and heap[0][2]._cancelled:
-                self._timer_cancelled_count -= 1
-                heapq.heappop(heap)[2]._scheduled = False
-
         ready = self._ready
         clock = self.agentlab_clock
-        if ready or self._stopping:
-            timeout: float | None = 0
-        elif heap:
-            timeout = max(0, heap[0][0] - clock._ns) / 1e9
-        else:
-            timeout = None
-        self._process_events(self._selector.select(timeout))
+        jumper = self._jumper
+        popleft = ready.popleft
+        heappop = heapq.heappop
+        inline = not self._debug
+        while True:
+            if ready or self._stopping:
+                if clock._holds or jumper.registrations > jumper.own_registrations:
+                    self._process_events(jumper.select(0))
+            else:
+                # Nothing to run: drop cancelled timers (all of them when there are many: each reply
+                # cancels its hold-off and timeouts), then jump to the next one, or poll real I/O.
+                # With callbacks ready this waits; a cancelled timer that falls due is skipped anyway.
+                cancelled = self._timer_cancelled_count
+                if cancelled > _MIN_CANCELLED_TO_PURGE and cancelled * 2 > len(heap):
+                    for entry in heap:
+                        if entry[2]._cancelled:
+                            entry[2]._scheduled = False
+                    heap[:] = [entry for entry in heap if not entry[2]._cancelled]
+                    heapq.heapify(heap)
+                    self._timer_cancelled_count = 0
+                else:
+                    while heap and heap[0][2]._cancelled:
+                        self._timer_cancelled_count -= 1
+                        heappop(heap)[2]._scheduled = False
+                if heap and not clock._holds and jumper.registrations <= jumper.own_registrations:
+                    if heap[0][0] > clock._ns:
+                        clock._ns = heap[0][0]  # the jump: exactly to the next timer
+                else:
+                    timeout = max(0, heap[0][0] - clock._ns) / 1e9 if heap else None
+                    self._process_events(jumper.select(timeout))
 
-        now = clock._ns
-        while heap and heap[0][0] <= now:
-            handle = heapq.heappop(heap)[2]
-            handle._scheduled = False
-            ready.append(handle)
+            now = clock._ns
+            while heap and heap[0][0] <= now:
+                handle = heappop(heap)[2]
+                handle._scheduled = False
+                ready.append(handle)
 
-        # Only the callbacks ready now run; those they schedule wait for the next iteration.
-        for _ in range(len(ready)):
-            handle = ready.popleft()
-            if not handle._cancelled:
-                handle._run()
-        handle = None  # breaks the cycle an exception's traceback would make
+            # Only the callbacks ready now run; those they schedule wait for the next iteration.
+            if inline:
+                for _ in range(len(ready)):
+                    handle = popleft()
+                    if handle._cancelled:
+                        continue
+                    try:
+                        handle._context.run(handle._callback, *handle._args)
+                    except (SystemExit, KeyboardInterrupt):
+                        raise
+                    except BaseException as exc:
+                        message = f"Exception in callback {handle._callback!r}"
+                        self.call_exception_handler({"message": message, "exception": exc, "handle": handle})
+            else:
+                for _ in range(len(ready)):
+                    handle = popleft()
+                    if not handle._cancelled:
+                        handle._run()
+            handle = None  # breaks the cycle an exception's traceback would make
+            if self._stopping:
+                return

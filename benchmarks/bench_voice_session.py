@@ -10,7 +10,10 @@ the same spec (``tests/lk_scenarios.py``) and, as a user would, through ``agentl
 
 Targets (issue 13): >= 20,000x real time and >= 25x LiveKit's speed.
 
-Run:  python benchmarks/bench_voice_session.py [--turns 100] [--repeat 5] [--no-livekit] [--profile]
+Wall time on a shared machine varies by a fifth from run to run; ``--instructions`` also counts the
+CPU instructions one agentlab run takes, under valgrind (deterministic, so a change of 1 % shows).
+
+Run:  python benchmarks/bench_voice_session.py [--turns 100] [--repeat 5] [--no-livekit] [--profile] [--instructions]
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ import argparse
 import cProfile
 import json
 import pstats
+import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -87,18 +92,41 @@ def timed(fn, repeat: int) -> tuple[list[float], object]:
     return walls, out
 
 
+def _path(name: str, turns: int):
+    return (lambda: run_agentlab(spec(turns))) if name == "same spec" else (lambda: simulate_run(turns))
+
+
+def instructions(name: str, turns: int, extra: int = 3) -> float:
+    """Millions of CPU instructions one run of ``name`` takes: valgrind's count for ``1 + extra`` runs
+    in one process, minus its count for 1 run (imports, first-call costs), over ``extra``."""
+
+    def count(runs: int) -> int:
+        cmd = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable, __file__]
+        out = subprocess.run([*cmd, "--only-run", name, str(runs), "--turns", str(turns)], capture_output=True, text=True, check=True)
+        return int(re.search(r"refs:\s+([\d,]+)", out.stderr).group(1).replace(",", ""))  # type: ignore[union-attr]
+
+    return (count(1 + extra) - count(1)) / extra / 1e6
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--turns", type=int, default=100)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--no-livekit", action="store_true", help="skip the LiveKit side")
     parser.add_argument("--profile", action="store_true", help="profile agentlab's run and print the top functions")
+    parser.add_argument("--instructions", action="store_true", help="count instructions per run under valgrind (about a minute)")
+    parser.add_argument("--only-run", nargs=2, metavar=("PATH", "N"), help=argparse.SUPPRESS)  # what --instructions counts
     args = parser.parse_args()
+    if args.only_run:
+        fn = _path(args.only_run[0], args.turns)
+        for _ in range(int(args.only_run[1])):
+            fn()
+        return
     s = spec(args.turns)
     simulated = s["until"]
 
-    ours_walls, ours = timed(lambda: run_agentlab(s), args.repeat)
-    sim_walls, run = timed(lambda: simulate_run(args.turns), args.repeat)
+    ours_walls, ours = timed(_path("same spec", args.turns), args.repeat)
+    sim_walls, run = timed(_path("simulate", args.turns), args.repeat)
     rows = [("agentlab (same spec)", statistics.median(ours_walls)), ("agentlab.simulate", statistics.median(sim_walls))]
     same = None
     if not args.no_livekit:
@@ -116,6 +144,12 @@ def main() -> None:
         speed = simulated / wall
         vs_lk = f"{lk_wall / wall:10.1f}x" if lk_wall else f"{'-':>11}"
         print(f"{'':4}{name:24}{wall * 1000:10.1f}{speed:13,.0f}x{vs_lk}{speed / 20000:10.2f}x")
+
+    if args.instructions:
+        if shutil.which("valgrind") is None:
+            raise SystemExit("--instructions needs valgrind (apt-get install valgrind)")
+        for name in ("same spec", "simulate"):
+            print(f"    agentlab ({name}): {instructions(name, args.turns):,.0f} M instructions per run")
 
     if args.profile:
         prof = cProfile.Profile()

@@ -262,6 +262,54 @@ def test_same_instant_timers_fire_in_scheduling_order():
     assert VirtualClock().run(main) == list(range(50))
 
 
+def test_a_failing_callback_is_reported_and_the_loop_goes_on():
+    """The virtual loop runs callbacks inline (not through ``Handle._run``): a failure must still
+    reach the loop's exception handler, and the callbacks after it still run, in order."""
+
+    async def main():
+        loop = asyncio.get_running_loop()
+        seen, order = [], []
+        loop.set_exception_handler(lambda _loop, context: seen.append(context))
+
+        def boom():
+            raise ValueError("bad callback")
+
+        loop.call_soon(order.append, 1)
+        loop.call_soon(boom)
+        loop.call_soon(order.append, 2)
+        loop.call_later(1.0, boom)
+        loop.call_later(1.0, order.append, 3)
+        await asyncio.sleep(2)
+        return seen, order
+
+    seen, order = VirtualClock().run(main)
+    assert order == [1, 2, 3]
+    assert [type(c["exception"]) for c in seen] == [ValueError, ValueError]
+    assert all("boom" in c["message"] and isinstance(c["handle"], asyncio.Handle) for c in seen)
+
+
+def test_cancelled_timers_never_fire_and_are_purged():
+    """A voice turn cancels a dozen timers; cancelled ones must neither fire nor pile up in the heap."""
+
+    async def main():
+        loop = asyncio.get_running_loop()
+        fired = []
+        keep = [loop.call_later(10.0 + i, fired.append, i) for i in range(300)]
+        for i, timer in enumerate(keep):
+            if i % 3:
+                timer.cancel()
+                timer.cancel()  # twice is harmless
+        await asyncio.sleep(1)  # the loop's first idle moment: enough cancelled timers to purge them all
+        pending = len(loop._scheduled)
+        await asyncio.sleep(400)
+        return fired, pending, len(loop._scheduled)
+
+    fired, pending, left = VirtualClock().run(main)
+    assert fired == list(range(0, 300, 3))
+    assert pending == 100  # the 200 cancelled ones were purged at once, not when they fell due
+    assert left == 0
+
+
 def test_virtual_timeouts_fire_and_hold_freezes_time():
     clock = VirtualClock()
 

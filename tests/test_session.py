@@ -428,6 +428,35 @@ def test_tts_text_transforms_change_what_is_spoken_only(vrun):
     assert s.history.items[-1].text_content == "**Great** choice 🎉. See `you`."
 
 
+def test_builtin_transforms_inline_speak_exactly_as_the_stream_chain(vrun):
+    """Built-in transforms run inline in the TTS pipe; with a stream transform among them the general
+    chain runs. Markup split across chunks (the link's text has a space) is held until whole either way."""
+    reply = "Read **the menu** at [our site](http://x.example/menu) 🎉 or `ask` me."
+
+    def spoken(transforms):
+        spy = SpyTTS()
+
+        async def main():
+            session = AgentSession(llm=ScriptedLLM(responses=[reply]), tts=spy, tts_text_transforms=transforms)
+            await session.start(Agent(instructions="x"))
+            await session.run(user_input="hi")
+            await session.aclose()
+            return session
+
+        s = vrun(main)
+        tts = [e.metrics for e in s.events if e.type == "metrics_collected" and e.metrics.type == "tts_metrics"]
+        return spy.heard, tts[0].characters_count, tts[0].ttfb
+
+    def identity(text):
+        return text
+
+    inline = spoken(["filter_markdown", "filter_emoji"])
+    chained = spoken(["filter_markdown", "filter_emoji", identity])
+    assert inline == chained
+    assert "".join(inline[0]) == "Read the menu at our site  or ask me."
+    assert "[our" not in inline[0] and any("our site" in chunk for chunk in inline[0])  # held until the link closed
+
+
 def test_llm_node_and_tts_node_overrides(vrun):
     frames = []
 

@@ -52,7 +52,6 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal, Protocol, Union
 
@@ -301,6 +300,15 @@ def _track(spans: list[list[float | None]], on: bool, t: float) -> None:
         spans[-1][1] = t
 
 
+#: The method that handles each deadline when it falls due.
+_DEADLINE_HANDLERS = {
+    "interrupt_check": "_on_interrupt_check",
+    "eou": "_on_eou_deadline",
+    "false_interruption": "_on_false_interruption_timeout",
+    "hold_release": "_on_hold_release",
+}
+
+
 class TurnEngine:
     """LiveKit's endpointing, interruption, false-interruption, preemption and hold-off rules.
 
@@ -340,19 +348,15 @@ class TurnEngine:
     def on_timer(self, t: float) -> list[Action]:
         """Fire every deadline due at ``t`` (earliest first)."""
         actions: list[Action] = []
-        handlers: dict[str, Callable[[float], list[Action]]] = {
-            "interrupt_check": self._on_interrupt_check,
-            "eou": self._on_eou_deadline,
-            "false_interruption": self._on_false_interruption_timeout,
-            "hold_release": self._on_hold_release,
-        }
-        while True:
-            due = [(when, name) for name, when in self._deadlines.items() if when <= t + 1e-9]
+        deadlines = self._deadlines
+        while deadlines:
+            due = [(when, name) for name, when in deadlines.items() if when <= t + 1e-9]
             if not due:
-                return actions
+                break
             when, name = min(due)
-            del self._deadlines[name]
-            actions += handlers[name](max(t, when))
+            del deadlines[name]
+            actions += getattr(self, _DEADLINE_HANDLERS[name])(max(t, when))
+        return actions
 
     # --- user speech ----------------------------------------------------------------------
 

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import functools
 import json
 import re
 import string
@@ -181,6 +182,12 @@ def _fill(template: Template, m: RuleMatch) -> str:
 _TOKEN = re.compile(r"\s*\S+")
 
 
+@functools.lru_cache(maxsize=1024)
+def _tokens(text: str) -> tuple[str, ...]:
+    """A reply's tokens (each word with the space before it); a script repeats its replies."""
+    return tuple(_TOKEN.findall(text))
+
+
 class ScriptedLLM(LLM):
     """A deterministic LLM: scripted responses, rules and a default, with modelled timing.
 
@@ -251,7 +258,8 @@ class ScriptedLLM(LLM):
         call, self._calls = self._calls, self._calls + 1
         response, m = self._pick(request, call)
         ttft = self.ttft if response.ttft is None else response.ttft
-        tokens = [response.text] if response.whole and response.text else _TOKEN.findall(response.text)
+        tokens = (response.text,) if response.whole and response.text else _tokens(response.text)
+        chunk_id = shortuuid("chunk")  # one id for the response's chunks, as a provider's completion id
         calls = [FunctionToolCall(name=c.name, arguments=c.render(m), call_id=shortuuid("call")) for c in response.tool_calls]
         if response.duration is not None:
             # The first token at ``ttft``, the last one at ``duration`` (LiveKit's test LLM).
@@ -263,7 +271,7 @@ class ScriptedLLM(LLM):
         for i, tok in enumerate(tokens):
             if i:
                 await asyncio.sleep(per_token)
-            yield ChatChunk(delta=ChoiceDelta(content=tok))
+            yield ChatChunk(id=chunk_id, delta=ChoiceDelta(content=tok))
         if response.duration is not None:
             # LiveKit's test LLM ends its stream at ``duration`` (and sends its tool calls then),
             # however early its text came: the TTS is flushed only when the stream ends.
@@ -271,24 +279,27 @@ class ScriptedLLM(LLM):
             if rest > 0:
                 await asyncio.sleep(rest)
         if calls:
-            yield ChatChunk(delta=ChoiceDelta(tool_calls=tuple(calls)))
+            yield ChatChunk(id=chunk_id, delta=ChoiceDelta(tool_calls=tuple(calls)))
         prompt = self._prompt_chars(request.chat_ctx.items) // 4 + 1
         completion = len(tokens) + sum(len(c.arguments) // 4 + 1 for c in calls)
-        yield ChatChunk(usage=CompletionUsage(completion_tokens=completion, prompt_tokens=prompt, total_tokens=prompt + completion))
+        usage = CompletionUsage(completion_tokens=completion, prompt_tokens=prompt, total_tokens=prompt + completion)
+        yield ChatChunk(id=chunk_id, usage=usage)
 
     def _prompt_chars(self, items: list[Any]) -> int:
         # Prompt tokens are estimated at 4 characters each. Every call counts the whole history,
-        # so items are counted once and remembered (the instructions can change, so never them).
+        # so items are counted once and remembered (the instructions can change, so never them);
+        # the remembered counts are looked up in C (map, index, sum), not item by item in Python.
         counts = self._char_counts
-        total = 0
-        for item in items:
-            n = counts.get(item.id)
-            if n is None:
-                n = len(getattr(item, "text_content", None) or getattr(item, "output", "") or "")
-                if item.id not in ("instructions", "reply_instructions"):
-                    counts[item.id] = n
-            total += n
-        return total
+        known = list(map(counts.get, [item.id for item in items]))
+        start = 0
+        while None in known[start:]:
+            i = known.index(None, start)
+            item = items[i]
+            n = len(getattr(item, "text_content", None) or getattr(item, "output", "") or "")
+            if item.id not in ("instructions", "reply_instructions"):
+                counts[item.id] = n
+            known[i], start = n, i + 1
+        return sum(known)
 
     def __repr__(self) -> str:
         return f"ScriptedLLM(responses={len(self._responses)}, rules={len(self.rules)}, ttft={self.ttft})"

@@ -47,7 +47,7 @@ from ..tools import FunctionTool, RunContext, StopResponse, ToolArgumentsError, 
 from . import events as ev
 from .agent import Agent, AgentTask, ModelSettings, node_output, overrides
 from .playout import _Playout, _speaking_metrics, _TTSPipe
-from .speech import SpeechHandle, _first_of
+from .speech import SpeechHandle, _Channel, _first_of
 
 if TYPE_CHECKING:
     from .session import AgentSession
@@ -84,8 +84,8 @@ class _Generation:
     ) -> None:
         self.session = session
         self.handle = handle
-        self.text_queue: asyncio.Queue[str | None] = asyncio.Queue()
-        self.tool_queue: asyncio.Queue[FunctionCall | None] = asyncio.Queue()
+        self.text_queue: _Channel[str] = _Channel()
+        self.tool_queue: _Channel[FunctionCall] = _Channel()
         self.text = ""
         self.calls: list[FunctionCall] = []
         self.error: BaseException | None = None
@@ -137,6 +137,8 @@ class _Generation:
         except Exception as exc:
             self.error = exc
         finally:
+            # The task's context would keep this generation (a cycle through the task) and with it the session.
+            error_observer.set(None)
             self.text_queue.put_nowait(None)
             self.tool_queue.put_nowait(None)
             duration = s.now() - start
@@ -176,12 +178,8 @@ class _Generation:
             self.text = ""
         self.session._report_error(error, source="llm", recoverable=recoverable)
 
-    async def text_stream(self) -> Any:
-        while True:
-            chunk = await self.text_queue.get()
-            if chunk is None:
-                return
-            yield chunk
+    def text_stream(self) -> AsyncIterator[str]:
+        return self.text_queue.items()
 
 
 async def _transcribed(session: AgentSession, text: AsyncIterator[str]) -> AsyncIterator[str]:
@@ -391,6 +389,7 @@ class _AgentActivity:
             self._scheduler.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._scheduler
+            self._scheduler = None  # a finished task keeps its context, and so the session
 
     # --- speech tasks ---------------------------------------------------------------------
 
@@ -643,7 +642,7 @@ class _AgentActivity:
         ``pipe`` is a TTS already running (``preemptive_tts``); otherwise one starts now.
         """
         s = self.session
-        playout = _Playout(handle.id, s.now)
+        playout = _Playout(handle.id, s._elapsed)  # the clock, not the session: no cycle back to it
         handle._playout = playout
         if handle._pause_requested:
             playout.pause()  # a user spoke while the reply was still thinking
@@ -705,10 +704,7 @@ class _AgentActivity:
 
     async def _execute_tools(self, handle: SpeechHandle, gen: _Generation, tools: list[FunctionTool]) -> list[_ToolResult]:
         running: list[asyncio.Task[_ToolResult]] = []
-        while True:
-            call = await gen.tool_queue.get()
-            if call is None:
-                break
+        async for call in gen.tool_queue.items():
             token = _in_tool.set(True)
             try:
                 task = asyncio.get_running_loop().create_task(self._run_tool(handle, call, tools))
@@ -848,7 +844,7 @@ async def run_agent_task(session: AgentSession, task: AgentTask[Any]) -> Any:
     session._paused.append(caller)
     inner = _AgentActivity(session, task)
     session._activity = inner
-    task._session = session
+    session._adopt(task)
     session._add_item(
         AgentHandoff(new_agent_id=task.id, old_agent_id=caller.agent.id, id=session._ids("item"), created_at=session.now()), task
     )

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Protocol
@@ -40,8 +40,8 @@ from ..models.llm import retry_observer
 from ..models.tts import AudioFrame
 from . import events as ev
 from .agent import ModelSettings, node_output, overrides
-from .speech import SpeechHandle
-from .transforms import apply_text_transforms
+from .speech import SpeechHandle, _Channel
+from .transforms import BuiltinFilter, apply_text_transforms
 
 if TYPE_CHECKING:
     from .activity import _AgentActivity
@@ -286,26 +286,63 @@ class _TTSPipe:
         self.session = activity.session
         self.activity = activity
         self.handle = handle
-        self.queue: asyncio.Queue[AudioFrame | None] = asyncio.Queue()
+        self.queue: _Channel[AudioFrame] = _Channel()
         self.ttfb = -1.0
         self.error: BaseException | None = None
         self.transcript = _Transcript()
         #: The agent's transcription_node, when it has one: it writes the transcript (shown and stored).
         self.transcribe = activity.agent.transcription_node if overrides(activity.agent, "transcription_node") else None
         self.node_task: asyncio.Task[None] | None = None
-        self.task = asyncio.get_running_loop().create_task(self._run(self._logged(text)))
+        self.first_text: float | None = None  # when the TTS received its first text
+        self.characters = 0
+        self.task = asyncio.get_running_loop().create_task(self._run(self._tts_input(text)))
 
-    async def _logged(self, text: Any) -> Any:
+    def _tts_input(self, text: AsyncIterator[str]) -> AsyncIterator[str]:
+        """The text as the TTS gets it: logged for the transcript (unless a transcription node writes
+        it), through the text transforms, counted. Built-in transforms run inline in one generator;
+        a stream transform gets the general chain."""
+        transforms = self.session.options.tts_text_transforms
+        inline = BuiltinFilter.for_transforms(transforms)
         if self.transcribe is not None:
-            async for chunk in self._teed(text):
-                yield chunk
-            return
+            text = self._teed(text)
+        if inline is None:
+            return self._counted(apply_text_transforms(text if self.transcribe is not None else self._logged(text), transforms))
+        return self._inline(text, inline, log=self.transcribe is None)
+
+    async def _inline(self, text: AsyncIterator[str], transform: BuiltinFilter, *, log: bool) -> AsyncIterator[str]:
+        now = self.session.now
+        transcript = self.transcript
+        async for chunk in text:
+            if log:
+                transcript.push_text(chunk, now())
+            out = transform.feed(chunk)
+            if out is not None:
+                self._count(out)
+                yield out
+        if log:
+            transcript.text_done = now()
+        out = transform.flush()
+        if out is not None:
+            self._count(out)
+            yield out
+
+    async def _counted(self, text: AsyncIterator[str]) -> AsyncIterator[str]:
+        async for chunk in text:
+            self._count(chunk)
+            yield chunk
+
+    def _count(self, chunk: str) -> None:
+        if self.first_text is None:
+            self.first_text = self.session.now()
+        self.characters += len(chunk)
+
+    async def _logged(self, text: AsyncIterator[str]) -> AsyncIterator[str]:
         async for chunk in text:
             self.transcript.push_text(chunk, self.session.now())
             yield chunk
         self.transcript.text_done = self.session.now()
 
-    async def _teed(self, text: Any) -> Any:
+    async def _teed(self, text: AsyncIterator[str]) -> AsyncIterator[str]:
         """The LLM's text to the TTS; a copy through the transcription node to the transcript."""
         copy: asyncio.Queue[str | None] = asyncio.Queue()
 
@@ -331,28 +368,17 @@ class _TTSPipe:
         finally:
             self.transcript.text_done = s.now()
 
-    async def _run(self, text: Any) -> None:
+    async def _run(self, text: AsyncIterator[str]) -> None:
         s = self.session
         tts = self.activity.agent.tts
         started = s.now()
-        first_text: float | None = None
-        chars = 0
         cancelled = False
-
-        async def tts_input() -> Any:
-            nonlocal chars, first_text
-            async for chunk in apply_text_transforms(text, s.options.tts_text_transforms):
-                if first_text is None:
-                    first_text = s.now()
-                chars += len(chunk)
-                yield chunk
-
         retry_observer.set(s._retry_reporter("tts"))
         try:
-            async for frame in self.activity.agent.tts_node(tts_input(), ModelSettings()):
+            async for frame in self.activity.agent.tts_node(text, ModelSettings()):
                 if self.ttfb < 0:
                     # From the first text the TTS received: upstream LLM latency is not the TTS's (LiveKit #6300).
-                    self.ttfb = s.now() - (first_text if first_text is not None else started)
+                    self.ttfb = s.now() - (self.first_text if self.first_text is not None else started)
                 self.transcript.audio += frame.duration
                 self.queue.put_nowait(frame)
             self.transcript.audio_done = s.now()
@@ -373,7 +399,7 @@ class _TTSPipe:
                     duration=s.now() - started,
                     audio_duration=self.transcript.audio,
                     cancelled=cancelled,
-                    characters_count=chars,
+                    characters_count=self.characters,
                     streamed=True,
                     speech_id=self.handle.id,
                     model=getattr(tts, "model", "unknown"),
@@ -381,9 +407,8 @@ class _TTSPipe:
                 ),
             )
 
-    async def frames(self) -> Any:
-        while (frame := await self.queue.get()) is not None:
-            yield frame
+    def frames(self) -> AsyncIterator[AudioFrame]:
+        return self.queue.items()
 
     async def cancel(self) -> None:
         tasks = [t for t in (self.task, self.node_task) if t is not None]

@@ -79,17 +79,59 @@ async def apply_text_transforms(text: AsyncIterable[str], transforms: Sequence[A
 
 
 async def _builtin_stream(text: AsyncIterable[str], funcs: list[Callable[[str], str]]) -> AsyncIterator[str]:
-    buffer = ""
+    held = BuiltinFilter(funcs)
     async for chunk in text:
-        buffer += chunk
+        out = held.feed(chunk)
+        if out is not None:
+            yield out
+    out = held.flush()
+    if out is not None:
+        yield out
+
+
+class BuiltinFilter:
+    """The built-in transforms over streamed text, one chunk at a time: :meth:`feed` returns the
+    cleaned text ready to speak (``None`` while markup is still open), :meth:`flush` the rest.
+
+    A TTS pipe whose transforms are all built in feeds this inline instead of stacking async
+    generators, which cost time per chunk (:meth:`for_transforms`).
+
+    Example::
+
+        f = BuiltinFilter.for_transforms(["filter_markdown"])
+        [f.feed("**Hi"), f.feed("** there"), f.flush()]   # [None, 'Hi there', None]
+    """
+
+    __slots__ = ("_buffer", "_funcs")
+
+    def __init__(self, funcs: list[Callable[[str], str]]) -> None:
+        self._funcs = funcs
+        self._buffer = ""
+
+    @classmethod
+    def for_transforms(cls, transforms: Sequence[Any] | None) -> BuiltinFilter | None:
+        """A filter for ``transforms`` when all of them are built-in names (or there are none); ``None``
+        when one is a stream transform, which needs :func:`apply_text_transforms`."""
+        if any(not isinstance(t, str) for t in transforms or ()):
+            return None
+        return cls([_BUILTIN[t] for t in transforms or ()])
+
+    def feed(self, chunk: str) -> str | None:
+        if not self._funcs:
+            return chunk
+        buffer = self._buffer + chunk
         # Flush as soon as no markup span is open, so the TTS gets text without waiting;
         # a chunk ending inside ``**bold`` or a link waits for the rest.
         plain = not _MARKUP_CHARS.search(buffer)  # the common case: nothing that could open a span
         if (plain or _balanced(buffer)) and not buffer.endswith(("*", "_", "~", "!")):
-            yield _apply(buffer, funcs)
-            buffer = ""
-    if buffer:
-        yield _apply(buffer, funcs)
+            self._buffer = ""
+            return _apply(buffer, self._funcs)
+        self._buffer = buffer
+        return None
+
+    def flush(self) -> str | None:
+        buffer, self._buffer = self._buffer, ""
+        return _apply(buffer, self._funcs) if buffer else None
 
 
 def replace(replacements: dict[str, str], *, case_sensitive: bool = False) -> Callable[[AsyncIterable[str]], AsyncIterator[str]]:

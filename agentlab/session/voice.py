@@ -183,7 +183,7 @@ class _VoiceInput:
     def on_input_event(self, event: InputEvent, last: asyncio.Future[None] | None) -> None:
         s = self.session
         try:
-            if not s._closing:
+            if s is not None and not s._closing:  # None: the session closed and let go of its input
                 if self.timer is not None and self.deadline is not None and self.deadline <= s.now() + 1e-9:
                     # A deadline due at this same instant was set before this observation: it fires first.
                     self.timer.cancel()
@@ -225,7 +225,7 @@ class _VoiceInput:
     def on_timer(self) -> None:
         self.timer = None
         self.deadline = None
-        if not self.session._closing:
+        if self.session is not None and not self.session._closing:
             try:
                 self.apply(self.engine.on_timer(self.session.now()))
             except Exception as exc:
