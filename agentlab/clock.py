@@ -340,13 +340,20 @@ class _VirtualEventLoop(asyncio.SelectorEventLoop):
     def __init__(self, clock: VirtualClock) -> None:
         self.agentlab_clock = clock
         self._timer_seq = itertools.count()
+        #: The latest ``when`` of a timer that fired: ``time()`` never reads below it (see ``time``).
+        self._time_floor = 0.0
         selector = _JumpingSelector(clock)
         super().__init__(selector)
         selector.own_registrations = selector.registrations
         self._jumper = selector
 
     def time(self) -> float:
-        return self.agentlab_clock._ns / 1e9
+        # A timer fires at its whole nanosecond, which can read a hair below its float ``when``
+        # (0.1 * 7 is 0.7000000000000001 s). Code that checks ``time() >= deadline`` when its timer
+        # fires and re-arms it otherwise (anyio's cancel scopes, so httpx's timeouts) would then
+        # re-arm at the same instant forever, and virtual time could never move on.
+        t = self.agentlab_clock._ns / 1e9
+        return t if t >= self._time_floor else self._time_floor
 
     def call_soon(self, callback: Callable[..., Any], *args: Any, context: Any = None) -> asyncio.Handle:
         if self._debug or self._closed:
@@ -415,6 +422,8 @@ class _VirtualEventLoop(asyncio.SelectorEventLoop):
                 handle = heappop(heap)[2]
                 handle._scheduled = False
                 ready.append(handle)
+                if handle._when > self._time_floor:
+                    self._time_floor = handle._when
 
             # Only the callbacks ready now run; those they schedule wait for the next iteration.
             if inline:

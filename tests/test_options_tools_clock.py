@@ -262,6 +262,33 @@ def test_same_instant_timers_fire_in_scheduling_order():
     assert VirtualClock().run(main) == list(range(50))
 
 
+def test_a_timer_never_reads_the_clock_below_its_own_deadline():
+    """A timer fires at its whole nanosecond; ``loop.time()`` must not read below its float deadline
+    then. anyio (httpx's timeouts) re-arms a timeout that fires "early": before, it re-armed at the
+    same instant forever and virtual time stood still (a stalled provider looked like a dropped one)."""
+
+    async def main():
+        loop = asyncio.get_running_loop()
+        deadline = 0.1 * 7  # 0.7000000000000001: its nanosecond, 700000000, reads 0.7
+        fired = asyncio.Event()
+        checks = []
+
+        def check():  # what anyio's CancelScope._timeout does
+            checks.append(loop.time())
+            if loop.time() >= deadline:
+                fired.set()
+            elif len(checks) < 100:  # bounded, so a regression fails instead of spinning for ever
+                loop.call_at(deadline, check)
+
+        loop.call_at(deadline, check)
+        await asyncio.wait_for(fired.wait(), 1.0)
+        return checks, loop.time()
+
+    checks, end = VirtualClock().run(main)
+    assert len(checks) == 1 and checks[0] >= 0.1 * 7
+    assert end == pytest.approx(0.7, abs=1e-9)
+
+
 def test_a_failing_callback_is_reported_and_the_loop_goes_on():
     """The virtual loop runs callbacks inline (not through ``Handle._run``): a failure must still
     reach the loop's exception handler, and the callbacks after it still run, in order."""
