@@ -77,12 +77,9 @@ class Clock(Protocol):
         """The UNIX wall-clock stamp corresponding to monotonic reading ``t``."""
         ...
 
-    def since(self, t0: float) -> float:
-        """Seconds from reading ``t0`` to now, rounded to the nanosecond (so sums compare exactly)."""
-        ...
-
     def stopwatch(self, t0: float) -> Callable[[], float]:
-        """A function returning ``since(t0)``, faster to call: a session reads its time dozens of times a turn."""
+        """A function returning the seconds from reading ``t0`` to now, rounded to the nanosecond (so
+        sums compare exactly); a function rather than a method, as a session reads it dozens of times a turn."""
         ...
 
     @property
@@ -112,9 +109,6 @@ class RealClock:
 
     def wall_time(self, t: float) -> float:
         return self._wall0 + (t - self._mono0)
-
-    def since(self, t0: float) -> float:
-        return round(self._loop.time() - t0, 9)
 
     def stopwatch(self, t0: float) -> Callable[[], float]:
         time = self._loop.time
@@ -152,12 +146,9 @@ class VirtualClock:
     def wall_time(self, t: float) -> float:
         return self._epoch + t
 
-    def since(self, t0: float) -> float:
-        # Integer nanoseconds: the same value as rounding the float difference, without round(x, 9),
-        # which a session calls dozens of times a turn and which formats the float to do it.
-        return (self._ns - round(t0 * 1e9)) / 1e9
-
     def stopwatch(self, t0: float) -> Callable[[], float]:
+        # Integer nanoseconds: the same value as rounding the float difference, without round(x, 9),
+        # which formats the float to do it.
         t0_ns = round(t0 * 1e9)
         return lambda: (self._ns - t0_ns) / 1e9
 

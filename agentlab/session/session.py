@@ -178,7 +178,6 @@ class AgentSession:
         self._started = False
         self._closing = False
         self._closed: asyncio.Event | None = None
-        self._emitted_close = False  # set with ``_closed``: no event follows (read on every emit)
         self._away_timer: asyncio.TimerHandle | None = None
         self._wake_timer: asyncio.TimerHandle | None = None
         self._wake_fired = False
@@ -349,7 +348,7 @@ class AgentSession:
         return register(callback) if callback is not None else register
 
     def _emit(self, event_cls: type, *, at: float | None = None, **fields: Any) -> Any:
-        if self._emitted_close:
+        if self._closed is not None and self._closed.is_set():
             return None  # nothing follows ``close``
         now = self._elapsed()
         t = now if at is None else at
@@ -467,7 +466,6 @@ class AgentSession:
         if pending:
             await asyncio.gather(*pending, return_exceptions=True)
         self._emit(ev.CloseEvent, reason=reason, error=error)
-        self._emitted_close = True
         self._closed.set()
         if self._run_result is not None:
             self._run_result._mark_done()
