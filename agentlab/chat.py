@@ -14,6 +14,7 @@ Example::
 from __future__ import annotations
 
 import json
+import operator
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal, Union
@@ -215,6 +216,28 @@ class ChatContext:
         """The position of the item with this id, or ``None``."""
         return next((i for i, it in enumerate(self._items) if it.id == item_id), None)
 
+    def is_equivalent(self, other: ChatContext) -> bool:
+        """True when ``other`` holds the same items in the same order: the same ids and types, and
+        the same essential fields (a message's role, ``interrupted`` and content; a call's name,
+        call id and arguments; an output's name, call id, output and ``is_error``). Timestamps and
+        metrics do not count. LiveKit reuses a preemptive reply only when the context it was
+        generated from is equivalent to the committed turn's.
+
+        Example::
+
+            ctx.copy().is_equivalent(ctx)   # True
+        """
+        if self is other:
+            return True
+        mine, theirs = self._items, other._items
+        if len(mine) != len(theirs):
+            return False
+        # Copies share their items, so the usual answer is "all the same objects", found in C.
+        if all(map(operator.is_, mine, theirs)):
+            return True
+        pairs = zip(mine, theirs, strict=True)
+        return all(a is b or (a.id == b.id and a.type == b.type and _essential(a) == _essential(b)) for a, b in pairs)
+
     def copy(
         self,
         *,
@@ -275,6 +298,17 @@ class ChatContext:
 
     def __repr__(self) -> str:
         return f"ChatContext({len(self._items)} items)"
+
+
+def _essential(item: ChatItem) -> tuple[Any, ...]:
+    """What :meth:`ChatContext.is_equivalent` compares beyond id and type (LiveKit's ``_essential_fields``)."""
+    if isinstance(item, ChatMessage):
+        return (item.role, item.interrupted, item.content)
+    if isinstance(item, FunctionCall):
+        return (item.name, item.call_id, item.arguments)
+    if isinstance(item, FunctionCallOutput):
+        return (item.name, item.call_id, item.output, item.is_error)
+    return ()
 
 
 def arguments_dict(call: FunctionCall) -> dict[str, Any]:

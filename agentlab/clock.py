@@ -47,12 +47,13 @@ import heapq
 import itertools
 import selectors
 import time
+import types
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any, Protocol, TypeVar
 
 from ._utils import run_sync
 
-__all__ = ["Clock", "RealClock", "VirtualClock", "VirtualClockDeadlock", "clock_for"]
+__all__ = ["Clock", "RealClock", "VirtualClock", "VirtualClockDeadlock", "clock_for", "sleep"]
 
 #: Cancelled timers the loop tolerates in its heap before purging (asyncio's own rule: 100, and half).
 _MIN_CANCELLED_TO_PURGE = 100
@@ -204,6 +205,56 @@ def clock_for(loop: asyncio.AbstractEventLoop | None = None) -> Clock:
     return RealClock(loop)
 
 
+async def sleep(delay: float) -> None:
+    """``asyncio.sleep(delay)``, and on a virtual clock without the round trip through the loop
+    when nothing else could run before the sleep ends.
+
+    A scripted model sleeps before each streamed word, so a spoken turn sleeps a dozen times; each
+    ``asyncio.sleep`` is a future, a timer and two loop callbacks. On a virtual clock, when no
+    callback is ready (after letting the ready ones run once) and no timer falls due up to the
+    deadline, the loop would only jump to this timer and wake this task, with nothing running in
+    between: the clock jumps here instead and the coroutine goes on. Otherwise the sleep waits on
+    the timer it would have had, in the same place of the FIFO order, so what runs and in which
+    order is exactly ``asyncio.sleep``'s.
+
+    Example::
+
+        await sleep(0.3)   # the time to first token of a scripted reply
+    """
+    loop = asyncio.get_running_loop()
+    if type(loop) is not _VirtualEventLoop or loop._debug or delay <= 0:
+        await asyncio.sleep(delay)
+        return
+    clock = loop.agentlab_clock
+    when = clock._ns / 1e9 + delay  # as call_later computes it
+    when_ns = round(when * 1e9)
+    seq = next(loop._timer_seq)  # the timer's place in FIFO order, should it be needed
+    if loop._ready:
+        await _yield()  # the callbacks ready now run first; then see what they scheduled
+    if loop._nothing_due_until(when_ns):
+        clock._ns = when_ns
+        if when > loop._time_floor:
+            loop._time_floor = when
+        return
+    woken = loop.create_future()
+    timer = loop._push_timer(when, seq, _wake, (woken,), None)
+    try:
+        await woken
+    finally:
+        timer.cancel()
+
+
+def _wake(future: asyncio.Future[None]) -> None:
+    if not future.done():  # a cancelled sleep leaves its future cancelled
+        future.set_result(None)
+
+
+@types.coroutine
+def _yield() -> Iterator[None]:
+    """Let the ready callbacks run (what ``asyncio.sleep(0)`` does)."""
+    yield
+
+
 class VirtualClockDeadlock(RuntimeError):
     """Raised when a simulation can never progress: no timer is due and nothing else can wake it."""
 
@@ -277,11 +328,19 @@ class _JumpingSelector(selectors.BaseSelector):
         return []
 
 
+_new = object.__new__
+
+
 class _Handle(asyncio.Handle):
     """A callback handle built without the debug checks of ``asyncio.Handle.__init__`` (a loop
     method call per handle; a voice turn makes dozens). Only used when the loop is not in debug mode."""
 
     __slots__ = ()
+
+    # Only debug mode writes these (and debug mode uses asyncio's own handles): class-level Nones
+    # spare two stores per handle.
+    _repr = None
+    _source_traceback = None
 
     def __init__(self, callback: Callable[..., Any], args: tuple[Any, ...], loop: Any, context: Any) -> None:
         self._context = context if context is not None else contextvars.copy_context()
@@ -289,14 +348,15 @@ class _Handle(asyncio.Handle):
         self._callback = callback
         self._args = args
         self._cancelled = False
-        self._repr = None
-        self._source_traceback = None
 
 
 class _TimerHandle(asyncio.TimerHandle):
     """``_Handle``'s twin for timers."""
 
     __slots__ = ()
+
+    _repr = None
+    _source_traceback = None
 
     def __init__(self, when: float, callback: Callable[..., Any], args: tuple[Any, ...], loop: Any, context: Any) -> None:
         _Handle.__init__(self, callback, args, loop, context)  # type: ignore[arg-type]  # the same slots
@@ -349,7 +409,14 @@ class _VirtualEventLoop(asyncio.SelectorEventLoop):
     def call_soon(self, callback: Callable[..., Any], *args: Any, context: Any = None) -> asyncio.Handle:
         if self._debug or self._closed:
             return super().call_soon(callback, *args, context=context)
-        handle = _Handle(callback, args, self, context)
+        # _Handle.__init__'s work inline: a voice turn makes some forty of these, and the
+        # constructor call (type call, then the __init__ frame) cost more than the stores.
+        handle = _new(_Handle)
+        handle._context = context if context is not None else contextvars.copy_context()
+        handle._loop = self
+        handle._callback = callback
+        handle._args = args
+        handle._cancelled = False
         self._ready.append(handle)
         return handle
 
@@ -364,14 +431,28 @@ class _VirtualEventLoop(asyncio.SelectorEventLoop):
         return self._timer(when, callback, args, context)
 
     def _timer(self, when: float, callback: Callable[..., Any], args: tuple[Any, ...], context: Any) -> asyncio.TimerHandle:
+        return self._push_timer(when, next(self._timer_seq), callback, args, context)
+
+    def _push_timer(self, when: float, seq: int, callback: Callable[..., Any], args: tuple[Any, ...], context: Any) -> asyncio.TimerHandle:
         if self._debug or self._closed:
             self._check_closed()
             timer = asyncio.TimerHandle(when, callback, args, self, context)
         else:
             timer = _TimerHandle(when, callback, args, self, context)
-        heapq.heappush(self._scheduled, (round(when * 1e9), next(self._timer_seq), timer))
+        heapq.heappush(self._scheduled, (round(when * 1e9), seq, timer))
         timer._scheduled = True
         return timer
+
+    def _nothing_due_until(self, when_ns: int) -> bool:
+        """True when, left to itself, the loop's next step would be to jump past ``when_ns``: no
+        callback ready, no live timer due by then, not stopping, no hold, no real I/O watched."""
+        if self._ready or self._stopping or self.agentlab_clock._holds or self._jumper.registrations > self._jumper.own_registrations:
+            return False
+        heap = self._scheduled
+        while heap and heap[0][2]._cancelled:  # as the loop drops them when idle
+            self._timer_cancelled_count -= 1
+            heapq.heappop(heap)[2]._scheduled = False
+        return not heap or heap[0][0] > when_ns
 
     def _run_once(self) -> None:
         heap = self._scheduled

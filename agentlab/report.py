@@ -27,10 +27,11 @@ import json
 import math
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ._frozen import frozen
 from ._utils import atomic_write
 from .frames import EVENT_COLUMNS, HISTORY_COLUMNS, METRICS_COLUMNS, _frame, _item_row, _metrics_rows, event_rows
 
@@ -46,7 +47,7 @@ __all__ = ["REPORT_FORMAT", "SessionReport", "metric_columns", "session_report",
 REPORT_FORMAT = "agentlab.session_report/1"
 
 
-@dataclass(frozen=True)
+@frozen
 class SessionReport:
     """A session's options, components, duration and the rows of its three frames.
 

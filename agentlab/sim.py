@@ -25,11 +25,11 @@ import html
 import os
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any, Union
 
 import pandas as pd
 
+from ._frozen import frozen
 from ._utils import IdFactory, current_ids, is_finite_number
 from .clock import VirtualClock
 from .engine.inputs import UserSpeech
@@ -41,7 +41,7 @@ from .session.session import AgentSession
 __all__ = ["Run", "UserTurn", "play", "simulate"]
 
 
-@dataclass(frozen=True)
+@frozen
 class UserTurn:
     """One typed user turn: ``delay`` seconds after the agent goes quiet, or at time ``at``."""
 

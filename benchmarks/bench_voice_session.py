@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import cProfile
 import json
+import os
 import pstats
 import re
 import shutil
@@ -100,9 +101,15 @@ def instructions(name: str, turns: int, extra: int = 3) -> float:
     """Millions of CPU instructions one run of ``name`` takes: valgrind's count for ``1 + extra`` runs
     in one process, minus its count for 1 run (imports, first-call costs), over ``extra``."""
 
+    # A fixed hash seed (string hashes steer dict probing) and one BLAS thread (numpy's idle
+    # threads spin, and valgrind counts them): the same count every time, to the instruction.
+    env = {**os.environ, "PYTHONHASHSEED": "0", "OPENBLAS_NUM_THREADS": "1"}
+
     def count(runs: int) -> int:
         cmd = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable, __file__]
-        out = subprocess.run([*cmd, "--only-run", name, str(runs), "--turns", str(turns)], capture_output=True, text=True, check=True)
+        out = subprocess.run(
+            [*cmd, "--only-run", name, str(runs), "--turns", str(turns)], capture_output=True, text=True, check=True, env=env
+        )
         return int(re.search(r"refs:\s+([\d,]+)", out.stderr).group(1).replace(",", ""))  # type: ignore[union-attr]
 
     return (count(1 + extra) - count(1)) / extra / 1e6

@@ -385,3 +385,87 @@ def test_model_strings_resolve_on_session_and_agent(monkeypatch):
         AgentSession(llm="openai/gpt-4.1-mini")
     with pytest.raises(ValueError, match="unknown provider 'anthropic'"):
         AgentSession(llm="anthropic/claude")
+
+
+def _sleep_trace(sleep):
+    """Four tasks sleeping, waking each other and timers, with many same-instant ties: what ran when."""
+
+    async def main():
+        loop = asyncio.get_running_loop()
+        pushed = []
+        push = loop._push_timer
+
+        def counting_push(*args):
+            pushed.append(args[0])
+            return push(*args)
+
+        loop._push_timer = counting_push
+        trace = []
+        box: asyncio.Queue[int] = asyncio.Queue()
+
+        async def sleeper(name, delays):
+            for i, d in enumerate(delays):
+                trace.append((loop.time(), name, i))
+                if i % 3 == 0:
+                    loop.call_soon(trace.append, (loop.time(), name, "soon"))
+                if i % 4 == 1:
+                    box.put_nowait(i)
+                await sleep(d)
+
+        async def reader():
+            while True:
+                item = await box.get()
+                trace.append((loop.time(), "reader", item))
+
+        for t in (0.3, 0.6, 0.6, 1.05):
+            loop.call_at(t, trace.append, (t, "timer"))
+        r = asyncio.ensure_future(reader())
+        await asyncio.gather(
+            sleeper("a", [0.1, 0.2, 0.3, 0.05, 0.25, 0.1]),
+            sleeper("b", [0.3, 0.3, 0.0, 0.45, 0.05]),
+            sleeper("c", [0.15, 0.15, 0.3, 0.2, 0.2]),
+            sleeper("d", [0.6, 0.45, 0.1]),
+        )
+        r.cancel()
+        return trace, len(pushed)
+
+    return VirtualClock().run(main)
+
+
+def test_clock_sleep_runs_exactly_as_asyncio_sleep_with_fewer_timers():
+    from agentlab.clock import sleep
+
+    expected, timers = _sleep_trace(asyncio.sleep)
+    trace, fewer = _sleep_trace(sleep)
+    assert trace == expected  # the same callbacks at the same instants, in the same order
+    assert len({t for t, *_ in trace}) > 8 and fewer < timers  # where nothing else could run first, no timer
+
+
+def test_clock_sleep_cancelled_while_waiting_leaves_no_timer():
+    from agentlab.clock import sleep
+
+    async def main():
+        loop = asyncio.get_running_loop()
+        loop.call_at(0.5, lambda: None)  # due first: the sleep must wait on its timer
+        task = asyncio.ensure_future(sleep(2.0))
+        await asyncio.sleep(1.0)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        live = [e for e in loop._scheduled if not e[2].cancelled()]
+        return loop.time(), live
+
+    now, live = VirtualClock().run(main)
+    assert now == 1.0 and live == []
+
+
+def test_clock_sleep_on_a_real_loop_is_asyncio_sleep():
+    from agentlab.clock import sleep
+
+    async def main():
+        loop = asyncio.get_running_loop()
+        t0 = loop.time()
+        await sleep(0.01)
+        return loop.time() - t0
+
+    assert asyncio.run(main()) >= 0.009

@@ -4,13 +4,26 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 
 import pandas as pd
 import pytest
 from spy_tts import SpyTTS
 
 import agentlab as al
-from agentlab import Agent, AgentSession, AgentTask, Rule, RunContext, ScriptedLLM, ScriptedResponse, ScriptedToolCall, function_tool
+from agentlab import (
+    Agent,
+    AgentSession,
+    AgentTask,
+    Rule,
+    RunContext,
+    ScriptedLLM,
+    ScriptedResponse,
+    ScriptedToolCall,
+    ScriptedTTS,
+    function_tool,
+)
+from agentlab.chat import ChatContext, ChatMessage
 from agentlab.examples.restaurant import EventsDesk, Host, scripted_llm
 
 
@@ -788,3 +801,44 @@ def test_tool_call_without_any_tools_offered_gets_an_error_output(vrun):
     r = vrun(main)
     r.expect.next_event().is_function_call(name="ghost")
     r.expect.next_event().is_function_call_output(output="Unknown function: ghost", is_error=True)
+
+
+def test_chat_context_is_equivalent_as_livekit():
+    ctx = ChatContext()
+    ctx.add_message(role="user", content="hi", id="u1")
+    ctx.add_message(role="assistant", content="hello", id="a1")
+    copy = ctx.copy()
+    assert copy.is_equivalent(ctx) and ctx.is_equivalent(ctx)
+    twin = ChatContext([ChatMessage(role=m.role, content=list(m.content), id=m.id, created_at=m.created_at + 1) for m in ctx.items])
+    assert twin.is_equivalent(ctx)  # timestamps and metrics do not count
+    twin.items[1].content[:] = ["hello!"]
+    assert not twin.is_equivalent(ctx)  # different words under the same id
+    copy.add_message(role="user", content="more")
+    assert not copy.is_equivalent(ctx)
+    other_id = ChatContext([ctx.items[0], ChatMessage(role="assistant", content=["hello"], id="a2")])
+    assert not other_id.is_equivalent(ctx)
+
+
+@pytest.mark.parametrize(
+    "chunks",
+    [
+        ["Hi there.", " How are", " you? Fine", " thanks."],
+        ["Hi there", ".", " How are you?", " ", "Fine thanks."],
+        ["One! Two", "? Three.", "  Four"],
+        ["no sentence end at all"],
+    ],
+)
+def test_scripted_tts_speaks_sentence_by_sentence_however_the_text_is_cut(vrun, chunks):
+    tts = ScriptedTTS(ttfb=0.0)
+
+    async def main():
+        async def text():
+            for c in chunks:
+                yield c
+
+        return [f.text async for f in tts.stream(text())]
+
+    spoken = vrun(main)
+    whole = "".join(chunks)
+    sentences = [s + " " for s in re.split(r"(?<=[.!?])\s+", whole)[:-1]] + [re.split(r"(?<=[.!?])\s+", whole)[-1]]
+    assert spoken == [s for s in sentences if s.strip()]

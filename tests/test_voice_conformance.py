@@ -738,3 +738,39 @@ def test_every_speech_is_created_scheduled_and_done_with_its_id():
     assert list(done.values()) == [True, True, False]  # cancelled, cut by "Stop!", played out
     frame = s.events_frame()
     assert set(frame.loc[frame["type"].str.startswith("speech_"), "speech_id"]) == set(life)
+
+
+def _hook_run(edit):
+    """Two spoken turns; the agent's on_user_turn_completed applies ``edit`` to the second turn's context."""
+
+    class Hooked(al.Agent):
+        async def on_user_turn_completed(self, turn_ctx, new_message):
+            if any(i.type == "message" and i.role == "assistant" for i in turn_ctx.items):
+                edit(turn_ctx)
+
+    speech = [UserSpeech(0.5, 2.0, "What's the weather like today?", stt_delay=0.1), UserSpeech(6.0, 7.5, "And tomorrow?", stt_delay=0.1)]
+    rules = [al.Rule(r"tomorrow", reply="Rain.", ttft=0.3), al.Rule(r"weather", reply=WEATHER, ttft=0.3)]
+    s = voice_run(speech, llm_rules=rules, tts=al.ScriptedTTS(ttfb=0.3), agent=Hooked(instructions="x"))
+    return len(s.metrics_frame().query("type == 'llm_metrics'"))
+
+
+def test_preemptive_reuse_compares_the_context_as_livekit_does():
+    # LiveKit (ChatContext.is_equivalent): same ids and types, and the same role/content/interrupted.
+    def same_text(ctx):
+        first = next(i for i in ctx.items if i.type == "message")
+        first.content[:] = [*first.content]  # edited in place: the preemptive reply's context shares the item
+
+    def replaced(ctx):  # the same id, other words: not the context the preemptive reply was made from
+        first = next(i for i in ctx.items if i.type == "message")
+        i = ctx.items.index(first)
+        words = ["What's the weather like in Oslo?"]
+        ctx.items[i] = al.ChatMessage(role=first.role, content=words, id=first.id, created_at=first.created_at)
+
+    def timestamp_only(ctx):  # metadata is not compared
+        first = next(i for i in ctx.items if i.type == "message")
+        i = ctx.items.index(first)
+        ctx.items[i] = al.ChatMessage(role=first.role, content=list(first.content), id=first.id, created_at=first.created_at + 0.5)
+
+    assert _hook_run(same_text) == 2  # one request per turn: the preemptive reply was reused
+    assert _hook_run(timestamp_only) == 2
+    assert _hook_run(replaced) == 3  # dropped at commit, asked again

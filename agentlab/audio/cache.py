@@ -40,14 +40,16 @@ import os
 import tempfile
 import threading
 from collections import OrderedDict
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
+
+from .._frozen import frozen
 
 __all__ = ["AnalysisCache", "CacheKey", "CacheStats", "default_cache"]
 
 
-@dataclass(frozen=True)
+@frozen
 class CacheKey:
     """What identifies one analysis: content hash, kind, backend and a stable settings string.
 
@@ -68,7 +70,7 @@ class CacheKey:
         return hashlib.sha256(joined.encode()).hexdigest()
 
 
-@dataclass(frozen=True)
+@frozen
 class CacheStats:
     """Counters of a cache: ``hits`` and ``misses`` of :meth:`AnalysisCache.get` (``disk_hits`` is the
     part of ``hits`` read from disk), ``entries`` and ``bytes`` held in memory, ``evictions`` from memory."""

@@ -59,7 +59,7 @@ import os
 import struct
 import warnings
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import Any, Union
 
@@ -67,6 +67,7 @@ import numpy as np
 import soundfile as sf
 from numpy.lib.stride_tricks import as_strided
 
+from .._frozen import frozen
 from .._utils import atomic_write
 
 __all__ = [
@@ -128,7 +129,7 @@ class AudioError(ValueError):
         super().__init__(f"{source}: {field}: {problem}")
 
 
-@dataclass(frozen=True, eq=False, repr=False)
+@frozen(eq=False, repr=False)
 class Audio:
     """Mono float32 samples at a known rate; the samples array is read-only.
 

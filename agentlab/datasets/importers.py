@@ -67,10 +67,10 @@ import os
 import re
 import warnings
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from .._frozen import frozen
 from .io import Dataset, DatasetError, Problem
 from .model import HOLD_MIN_SILENCE, AgentSpeech, Conversation, Overlap, Span, Turn, Word
 
@@ -86,7 +86,7 @@ AudioArg = str | os.PathLike[str] | Mapping[str, str | os.PathLike[str]] | None
 SpeakersArg = Mapping[str, str] | Literal["auto"] | None
 
 
-@dataclass(frozen=True)
+@frozen
 class LabelRules:
     """How speaker segments become labels (see the module docstring for what each rule does).
 
@@ -112,7 +112,7 @@ class LabelRules:
             raise ValueError(f"LabelRules.barge_in_min_words = {self.barge_in_min_words!r} must be an integer >= 1")
 
 
-@dataclass(frozen=True)
+@frozen
 class Segment:
     """One speaker segment: ``text`` is ``None`` when no transcript is known."""
 

@@ -17,9 +17,11 @@ Example::
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import Any, Literal
+
+from .._frozen import frozen
 
 __all__ = [
     "HOLD_MIN_SILENCE",
@@ -41,7 +43,7 @@ OverlapKind = Literal["barge_in", "backchannel", "noise"]
 SPAN_KINDS: tuple[str, ...] = ("hold", "eot", "barge_in", "backchannel", "noise")
 
 
-@dataclass(frozen=True)
+@frozen
 class Word:
     """A word of a user turn, with its time in the conversation (seconds)."""
 
@@ -50,7 +52,7 @@ class Word:
     end: float
 
 
-@dataclass(frozen=True)
+@frozen
 class Turn:
     """One user turn: from its first word to its last, with the transcript and words."""
 
@@ -60,7 +62,7 @@ class Turn:
     words: tuple[Word, ...] = ()
 
 
-@dataclass(frozen=True)
+@frozen
 class Span:
     """A labelled pause: ``hold`` (mid-turn) or ``eot`` (after the turn's last word), of turn ``turn``."""
 
@@ -75,7 +77,7 @@ class Span:
         return self.end - self.start
 
 
-@dataclass(frozen=True)
+@frozen
 class AgentSpeech:
     """An interval where the agent is talking in the recorded scenario."""
 
@@ -84,7 +86,7 @@ class AgentSpeech:
     text: str = ""
 
 
-@dataclass(frozen=True)
+@frozen
 class Overlap:
     """User sound during agent speech ``agent``: a real ``barge_in``, a ``backchannel`` or ``noise``."""
 
@@ -95,7 +97,7 @@ class Overlap:
     transcript: str | None = None
 
 
-@dataclass(frozen=True)
+@frozen
 class ExpectedToolCall:
     """A tool call a task conversation should produce (arguments compared as a subset).
 
@@ -108,7 +110,7 @@ class ExpectedToolCall:
     turn: int | None = None
 
 
-@dataclass(frozen=True)
+@frozen
 class Conversation:
     """One labelled conversation (see the module docstring).
 

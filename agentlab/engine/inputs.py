@@ -28,15 +28,16 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any, Literal
 
+from .._frozen import frozen
 from .turns import Action, TurnEngine
 
 __all__ = ["InputEvent", "ScriptedVAD", "UserSpeech", "replay", "speech_events"]
 
 
-@dataclass(frozen=True)
+@frozen
 class ScriptedVAD:
     """How the VAD hears scripted :class:`UserSpeech`: its hysteresis, frame cadence and what its
     speech duration counts (the interruption gate compares that duration with ``min_duration``).
@@ -85,7 +86,7 @@ class ScriptedVAD:
         )
 
 
-@dataclass(frozen=True)
+@frozen
 class UserSpeech:
     """One scripted user utterance (times in seconds from session start).
 
@@ -132,7 +133,7 @@ class UserSpeech:
         return [(float(t), text) for t, text in self.interim]  # type: ignore[union-attr]
 
 
-@dataclass(frozen=True, order=True)
+@frozen(order=True)
 class InputEvent:
     """An observation for the engine: call ``engine.<kind>(t, **data)`` at time ``t``."""
 

@@ -55,6 +55,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Literal, Protocol, Union
 
+from .._frozen import frozen
+
 __all__ = [
     "USER_TRANSITIONS",
     "Action",
@@ -96,7 +98,7 @@ USER_TRANSITIONS: dict[tuple[UserTurnState, Event], UserTurnState] = {
 # --- actions -------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@frozen
 class UserStateChange:
     """The user started or stopped speaking; ``at`` is the backdated speech edge."""
 
@@ -104,7 +106,7 @@ class UserStateChange:
     at: float
 
 
-@dataclass(frozen=True)
+@frozen
 class Transcribed:
     """Emit ``user_input_transcribed``."""
 
@@ -113,7 +115,7 @@ class Transcribed:
     language: str | None = None
 
 
-@dataclass(frozen=True)
+@frozen
 class TranscriptDiscarded:
     """Words the STT never heard: it was fed silence while they were spoken (LiveKit's echo guard).
 
@@ -128,7 +130,7 @@ class TranscriptDiscarded:
     spoken_at: float
 
 
-@dataclass(frozen=True)
+@frozen
 class CommitTurn:
     """The user's turn is over: reply to ``transcript``.
 
@@ -146,14 +148,14 @@ class CommitTurn:
     probability: float | None = None
 
 
-@dataclass(frozen=True)
+@frozen
 class InterruptAgent:
     """Stop the current speech (hard stop)."""
 
     reason: Literal["vad", "transcript", "false_interruption_confirmed"]
 
 
-@dataclass(frozen=True)
+@frozen
 class PauseAgent:
     """Pause the current speech's audio (a possible false interruption). ``listening``: the agent
     state becomes listening (LiveKit: a pause by the interruption gate does; the pause at the
@@ -162,26 +164,26 @@ class PauseAgent:
     listening: bool = True
 
 
-@dataclass(frozen=True)
+@frozen
 class ResumeAgent:
     """The pause was a false interruption: resume the audio (``agent_false_interruption``)."""
 
     resumed: bool = True
 
 
-@dataclass(frozen=True)
+@frozen
 class StartPreemptive:
     """Start generating a reply to ``transcript`` before the turn is committed (cancels any previous one)."""
 
     transcript: str
 
 
-@dataclass(frozen=True)
+@frozen
 class CancelPreemptive:
     """Cancel the running preemptive reply (a newer final transcript made it stale)."""
 
 
-@dataclass(frozen=True)
+@frozen
 class ReplyHold:
     """Replies may start only while ``hold`` is False (the user is silent)."""
 
@@ -218,7 +220,7 @@ class TurnDetectorModel(Protocol):
     def unlikely_threshold(self, language: str | None) -> float | None: ...
 
 
-@dataclass(frozen=True)
+@frozen
 class EngineConfig:
     """The options the engine decides with (a flat view of :class:`SessionOptions` plus the wiring)."""
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from .._frozen import frozen
 from .._utils import NOT_GIVEN
 from ._table import module_getattr, names
 
@@ -96,7 +97,7 @@ class RoomOutputOptions:
         return f"RoomOutputOptions({self.options})"
 
 
-@dataclass(frozen=True)
+@frozen
 class TextInputEvent:
     """A text message typed by a room participant."""
 

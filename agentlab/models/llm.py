@@ -29,6 +29,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Union
 
+from .._frozen import frozen
 from .._utils import shortuuid
 
 if TYPE_CHECKING:
@@ -59,7 +60,7 @@ __all__ = [
 ToolChoice = Union[Literal["auto", "required", "none"], dict[str, Any]]
 
 
-@dataclass(frozen=True)
+@frozen
 class FunctionToolCall:
     """A complete tool call in a chunk (arguments as a JSON string)."""
 
@@ -78,7 +79,7 @@ class ChoiceDelta:
     role: Literal["assistant"] = "assistant"
 
 
-@dataclass(frozen=True)
+@frozen
 class CompletionUsage:
     """Token counts for one request, usually in the last chunk."""
 
@@ -134,7 +135,7 @@ class LLMStream:
             await aclose()
 
 
-@dataclass(frozen=True)
+@frozen
 class APIConnectOptions:
     """How a request is retried and how long each attempt may wait (LiveKit's ``APIConnectOptions``).
 
@@ -178,7 +179,7 @@ def _non_negative(value: Any) -> bool:
 DEFAULT_API_CONNECT_OPTIONS = APIConnectOptions()
 
 
-@dataclass(frozen=True)
+@frozen
 class LLMRequest:
     """Everything one LLM call receives."""
 

@@ -33,17 +33,19 @@ import json
 import re
 import string
 from collections.abc import AsyncIterator, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any, Union
 
+from .._frozen import frozen
 from .._utils import shortuuid
 from ..chat import ChatContext, ChatMessage, FunctionCallOutput
+from ..clock import sleep
 from .llm import LLM, ChatChunk, ChoiceDelta, CompletionUsage, FunctionToolCall, LLMRequest
 
 __all__ = ["Rule", "RuleMatch", "ScriptedLLM", "ScriptedResponse", "ScriptedToolCall"]
 
 
-@dataclass(frozen=True)
+@frozen
 class RuleMatch:
     """What a rule matched: the regex match (or None), the tool output (or None), the context."""
 
@@ -66,7 +68,7 @@ class RuleMatch:
 Template = Union[str, Callable[[RuleMatch], str]]
 
 
-@dataclass(frozen=True)
+@frozen
 class ScriptedToolCall:
     """A tool call to emit; ``arguments`` is a dict of templates, a JSON string, or a callable."""
 
@@ -81,7 +83,7 @@ class ScriptedToolCall:
         return json.dumps({k: _fill(v, m) if isinstance(v, str) else v for k, v in self.arguments.items()})
 
 
-@dataclass(frozen=True)
+@frozen
 class ScriptedResponse:
     """A fixed response: text and/or tool calls, with optional timing overrides (seconds).
 
@@ -98,7 +100,7 @@ class ScriptedResponse:
     forced_text: str | None = None
 
 
-@dataclass(frozen=True)
+@frozen
 class Rule:
     """Answer when ``pattern`` matches the latest message, or after ``after_tool`` returned.
 
@@ -267,17 +269,17 @@ class ScriptedLLM(LLM):
         else:
             per_token = 1.0 / self.tokens_per_second
         start = asyncio.get_running_loop().time()
-        await asyncio.sleep(ttft)
+        await sleep(ttft)
         for i, tok in enumerate(tokens):
             if i:
-                await asyncio.sleep(per_token)
+                await sleep(per_token)
             yield ChatChunk(id=chunk_id, delta=ChoiceDelta(content=tok))
         if response.duration is not None:
             # LiveKit's test LLM ends its stream at ``duration`` (and sends its tool calls then),
             # however early its text came: the TTS is flushed only when the stream ends.
             rest = start + response.duration - asyncio.get_running_loop().time()
             if rest > 0:
-                await asyncio.sleep(rest)
+                await sleep(rest)
         if calls:
             yield ChatChunk(id=chunk_id, delta=ChoiceDelta(tool_calls=tuple(calls)))
         prompt = self._prompt_chars(request.chat_ctx.items) // 4 + 1
@@ -287,10 +289,10 @@ class ScriptedLLM(LLM):
 
     def _prompt_chars(self, items: list[Any]) -> int:
         # Prompt tokens are estimated at 4 characters each. Every call counts the whole history,
-        # so items are counted once and remembered (the instructions can change, so never them);
-        # the remembered counts are looked up in C (map, index, sum), not item by item in Python.
+        # so items are counted once and remembered (the instructions can change, so never them).
         counts = self._char_counts
-        known = list(map(counts.get, [item.id for item in items]))
+        get = counts.get
+        known = [get(item.id) for item in items]
         start = 0
         while None in known[start:]:
             i = known.index(None, start)

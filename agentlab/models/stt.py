@@ -18,9 +18,9 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
+from .._frozen import frozen
 from ..engine.inputs import InputEvent
 
 if TYPE_CHECKING:
@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 __all__ = ["STT", "AlignedSTT", "ModelledSTT", "STTOptions", "Utterance", "recording_events", "stt_events"]
 
 
-@dataclass(frozen=True)
+@frozen
 class Utterance:
     """A stretch of user speech and its text; ``words`` are ``(word, start, end)`` if known."""
 
@@ -303,7 +303,7 @@ def recording_events(track: VADTrack, utterances: Sequence[Utterance], stt: STT,
     return [InputEvent(round(t, 9), i, kind, data) for i, (t, kind, data) in enumerate(sorted(raw, key=lambda r: r[0]))]
 
 
-@dataclass(frozen=True)
+@frozen
 class STTOptions:
     """Which STT a sweep hears the user through: the STT counterpart of :class:`~agentlab.audio.VADOptions`.
 

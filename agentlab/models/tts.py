@@ -16,14 +16,16 @@ import abc
 import asyncio
 import re
 from collections.abc import AsyncIterable, AsyncIterator
-from dataclasses import dataclass
 
 import numpy as np
+
+from .._frozen import frozen
+from ..clock import sleep
 
 __all__ = ["TTS", "AudioFrame", "ScriptedTTS"]
 
 
-@dataclass(frozen=True)
+@frozen
 class AudioFrame:
     """A piece of synthesized speech: ``duration`` seconds speaking ``text``."""
 
@@ -134,14 +136,14 @@ class ScriptedTTS(TTS):
         async def ready() -> None:
             wait = first_byte_at - loop.time() if first_byte_at is not None else 0.0
             if wait > 0:
-                await asyncio.sleep(wait)
+                await sleep(wait)
 
         async for chunk in text:
             if first_byte_at is None and chunk:
                 first_byte_at = loop.time() + self.ttfb
-            buffer += chunk
-            if buffer.strip() in self.durations:
-                continue  # an exact scripted text is synthesized whole
+            seen, buffer = len(buffer), buffer + chunk
+            if buffer.strip() in self.durations or not _SENTENCE_END.search(buffer, seen):
+                continue  # an exact scripted text is synthesized whole; no sentence ended yet
             parts = _SENTENCE_END.split(buffer)
             for sentence in parts[:-1]:
                 await ready()
@@ -158,11 +160,11 @@ class ScriptedTTS(TTS):
         if not whole.strip():
             return
         start = loop.time()
-        await asyncio.sleep(self.ttfbs.get(whole.strip(), self.ttfb))
+        await sleep(self.ttfbs.get(whole.strip(), self.ttfb))
         yield self._frame(whole)
         rest = start + self.synthesis.get(whole.strip(), 0.0) - loop.time()
         if rest > 0:
-            await asyncio.sleep(rest)  # the segment's audio input ends when synthesis does
+            await sleep(rest)  # the segment's audio input ends when synthesis does
 
     def _frame(self, text: str) -> AudioFrame:
         duration = self.duration_of(text)

@@ -9,9 +9,10 @@ speech is audible" holds by construction.
 
 Each ``generate_reply`` starts a *reply task* at once (so the LLM runs while the speech waits in
 the queue, as in LiveKit). The reply task runs *steps*; a step is one LLM generation
-(:class:`_Generation`):
+(:class:`~agentlab.session.generation._Generation`):
 
-1. stream the LLM through ``Agent.llm_node``; text goes to the playout, tool calls to the executor;
+1. stream the LLM through ``Agent.llm_node``; text goes to the playout, tool calls to the tool
+   runner (:mod:`agentlab.session.tool_calls`);
 2. once the scheduler authorizes the speech (and the user is silent: the reply hold-off), the text
    is played (:mod:`agentlab.session.playout`);
 3. tools run concurrently with playout; when the step ends its assistant message, calls and
@@ -28,158 +29,33 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import contextvars
 import heapq
-import inspect
 import itertools
-import json
 import logging
-import traceback
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
-from .._secrets import scrub
 from .._utils import is_given
-from ..chat import AgentHandoff, ChatContext, ChatItem, ChatMessage, FunctionCall, FunctionCallOutput, arguments_dict
-from ..models.llm import APIError, ChatChunk, FlushSentinel, error_observer, retry_observer
-from ..tools import FunctionTool, RunContext, StopResponse, ToolArgumentsError, ToolError, output_to_text
+from ..chat import AgentHandoff, ChatContext, ChatItem, ChatMessage
+from ..tools import StopResponse
 from . import events as ev
 from .agent import Agent, AgentTask, ModelSettings, node_output, overrides
+from .emitter import _log_failure
+from .generation import _Generation
 from .playout import _Playout, _speaking_metrics, _TTSPipe
-from .speech import SpeechHandle, _Channel, _first_of
+from .run_result import set_waiting
+from .speech import SpeechHandle, _first_of
+from .tool_calls import _in_tool, _ToolResult, execute_tools
 
 if TYPE_CHECKING:
     from .session import AgentSession
 
 logger = logging.getLogger("agentlab.session")
 
-#: True inside a tool call (``generate_reply`` then defaults to ``tool_choice="none"``).
-_in_tool: contextvars.ContextVar[bool] = contextvars.ContextVar("agentlab_in_tool", default=False)
-
 
 def _log_task_error(task: asyncio.Task[Any]) -> None:
     if not task.cancelled() and task.exception() is not None:
         _log_failure("agentlab session task failed", task.exception())
-
-
-def _log_failure(what: str, exc: BaseException) -> None:
-    """Log ``exc`` with its traceback, as text scrubbed of secrets (an exception may quote a key)."""
-    logger.error("%s\n%s", what, scrub("".join(traceback.format_exception(exc))).rstrip())
-
-
-@dataclass
-class _ToolResult:
-    call: FunctionCall
-    output: FunctionCallOutput | None
-    reply_required: bool
-    handoff: Agent | None = None
-
-
-class _Generation:
-    """One LLM step streaming in the background: text to a queue, tool calls to another."""
-
-    def __init__(
-        self, session: AgentSession, handle: SpeechHandle, agent: Agent, chat_ctx: ChatContext, tools: list[FunctionTool], tool_choice: Any
-    ) -> None:
-        self.session = session
-        self.handle = handle
-        self.text_queue: _Channel[str] = _Channel()
-        self.tool_queue: _Channel[FunctionCall] = _Channel()
-        self.text = ""
-        self.calls: list[FunctionCall] = []
-        self.error: BaseException | None = None
-        #: The error was reported by the LLM (``error_observer``); one from node code never is (LiveKit).
-        self._reported = False
-        self.ttft = -1.0
-        self.tool_choice = tool_choice
-        self.task = asyncio.get_running_loop().create_task(self._run(agent, chat_ctx, tools))
-
-    async def _run(self, agent: Agent, chat_ctx: ChatContext, tools: list[FunctionTool]) -> None:
-        s = self.session
-        start = s.now()
-        request_id = s._ids("llm_req")
-        usage = None
-        cancelled = False
-        retry_observer.set(s._retry_reporter("llm"))  # this task's own context: only this request's retries
-        error_observer.set(self._on_llm_error)
-        try:
-            stream = agent.llm_node(chat_ctx, tools, ModelSettings(tool_choice=self.tool_choice))
-            if not hasattr(stream, "__aiter__"):  # a coroutine, a string or nothing: the rarer shapes
-                stream = node_output(stream, items=(str, ChatChunk), ignored=(ChatChunk, FlushSentinel))
-            async for chunk in stream:  # the stream itself, not a wrapper: a layer per token costs
-                if isinstance(chunk, str):
-                    text, calls = chunk, ()
-                elif isinstance(chunk, ChatChunk):
-                    text, calls = _unpack(chunk)
-                    if chunk.usage is not None:
-                        usage = chunk.usage
-                else:
-                    if not isinstance(chunk, FlushSentinel):
-                        logger.warning("llm_node yielded a %s; only text and ChatChunk are used", type(chunk).__name__)
-                    continue
-                if (text or calls) and self.ttft < 0:
-                    self.ttft = s.now() - start
-                if text:
-                    self.text += text
-                    self.text_queue.put_nowait(text)
-                for call in calls:
-                    if self.tool_choice == "none":
-                        continue  # LiveKit ignores tool calls made under tool_choice="none"
-                    fc = FunctionCall(call_id=call.call_id or s._ids("call"), name=call.name, arguments=call.arguments, id=s._ids("item"))
-                    self.calls.append(fc)
-                    self.tool_queue.put_nowait(fc)
-            if usage is not None or self.text or self.calls:
-                s._error_streaks.pop("llm", None)
-        except asyncio.CancelledError:
-            cancelled = True
-            raise
-        except Exception as exc:
-            self.error = exc
-        finally:
-            # The task's context would keep this generation (a cycle through the task) and with it the session.
-            error_observer.set(None)
-            self.text_queue.put_nowait(None)
-            self.tool_queue.put_nowait(None)
-            duration = s.now() - start
-            llm = agent.llm
-            completion = usage.completion_tokens if usage else 0
-            tc = self.tool_choice if isinstance(self.tool_choice, str) or self.tool_choice is None else json.dumps(self.tool_choice)
-            s._emit(
-                ev.MetricsCollectedEvent,
-                metrics=ev.LLMMetrics(
-                    label=getattr(llm, "label", type(llm).__name__),
-                    request_id=request_id,
-                    timestamp=s.now(),
-                    duration=duration,
-                    ttft=self.ttft,
-                    cancelled=cancelled,
-                    completion_tokens=completion,
-                    prompt_tokens=usage.prompt_tokens if usage else 0,
-                    prompt_cached_tokens=usage.prompt_cached_tokens if usage else 0,
-                    total_tokens=usage.total_tokens if usage else 0,
-                    tokens_per_second=completion / duration if duration > 0 else 0.0,
-                    speech_id=self.handle.id,
-                    model=getattr(llm, "model", "unknown"),
-                    provider=getattr(llm, "provider", "unknown"),
-                    tool_choice=tc,
-                ),
-            )
-            if isinstance(self.error, APIError) and not self._reported:
-                # An LLM that bypasses ``LLM.chat()``'s reporting still fails loudly.
-                s._report_error(self.error, source="llm")
-
-    def _on_llm_error(self, error: BaseException, recoverable: bool) -> None:
-        """The LLM reports a failed attempt: an ``error`` event; before a retry, the failed
-        attempt's text is dropped, so the reply is not "Hello worHello world." (LiveKit keeps it)."""
-        if not recoverable:
-            self._reported = True
-        elif self.text:
-            self.text = ""
-        self.session._report_error(error, source="llm", recoverable=recoverable)
-
-    def text_stream(self) -> AsyncIterator[str]:
-        return self.text_queue.items()
 
 
 async def _transcribed(session: AgentSession, text: AsyncIterator[str]) -> AsyncIterator[str]:
@@ -190,12 +66,6 @@ async def _transcribed(session: AgentSession, text: AsyncIterator[str]) -> Async
             yield chunk
     except Exception as exc:
         session._report_error(exc, source="transcription_node", recoverable=True)
-
-
-def _unpack(chunk: ChatChunk) -> tuple[str, tuple[Any, ...]]:
-    if chunk.delta is None:
-        return "", ()
-    return chunk.delta.content or "", tuple(chunk.delta.tool_calls)
 
 
 class _AgentActivity:
@@ -540,7 +410,7 @@ class _AgentActivity:
             started = s.now()  # LiveKit's reply_started_at: the step may play; its message's created_at
             handle._step_played.clear()
             # No tools offered, no executor: a step without tools costs one task less.
-            executor = asyncio.get_running_loop().create_task(self._execute_tools(handle, gen, tools)) if tools else None
+            executor = asyncio.get_running_loop().create_task(execute_tools(self, handle, gen, tools)) if tools else None
             playout, interrupted = await self._play(handle, gen.text_stream(), pipe)
             handle._step_played.set()
             handle._end_generation()
@@ -581,7 +451,7 @@ class _AgentActivity:
                 s._set_agent_state("listening")
             if executor is None and gen.calls:
                 # A model that calls a tool it was not offered still gets an (error) output.
-                executor = asyncio.get_running_loop().create_task(self._execute_tools(handle, gen, tools))
+                executor = asyncio.get_running_loop().create_task(execute_tools(self, handle, gen, tools))
             try:
                 results: list[_ToolResult] = await executor if executor is not None else []
             finally:
@@ -702,110 +572,6 @@ class _AgentActivity:
             s._report_error(exc, source="tts")
         return playout, False
 
-    async def _execute_tools(self, handle: SpeechHandle, gen: _Generation, tools: list[FunctionTool]) -> list[_ToolResult]:
-        running: list[asyncio.Task[_ToolResult]] = []
-        async for call in gen.tool_queue.items():
-            token = _in_tool.set(True)
-            try:
-                task = asyncio.get_running_loop().create_task(self._run_tool(handle, call, tools))
-            finally:
-                _in_tool.reset(token)
-            task._agentlab_speech = handle  # type: ignore[attr-defined]
-            task._agentlab_call = call  # type: ignore[attr-defined]
-            running.append(task)
-        return list(await asyncio.gather(*running))
-
-    async def _run_tool(self, handle: SpeechHandle, call: FunctionCall, tools: list[FunctionTool]) -> _ToolResult:
-        s = self.session
-        from .run_result import _mock_for
-
-        call.created_at = s.now()
-
-        def result(text: str, *, is_error: bool = False, reply: bool = True, handoff: Agent | None = None) -> _ToolResult:
-            out = FunctionCallOutput(
-                call_id=call.call_id, name=call.name, output=text, is_error=is_error, id=s._ids("item"), created_at=s.now()
-            )
-            return _ToolResult(call=call, output=out, reply_required=reply, handoff=handoff)
-
-        tool = next((t for t in tools if t.name == call.name), None)
-        if tool is None:
-            return result(f"Unknown function: {call.name}", is_error=True)
-        try:
-            args = arguments_dict(call)
-        except ValueError as exc:
-            return result(f"Invalid arguments for {call.name}: {exc}", is_error=True)
-        try:
-            mock = _mock_for(self.agent, call.name)
-            ctx = RunContext(session=s, speech_handle=handle, function_call=call)
-            running = _call_mock(mock, tool, args, ctx) if mock is not None else tool.invoke(args, ctx)
-            value = await _within(running, s.options.tool_timeout, call.name)
-        except _ToolTimeout as exc:
-            s._report_error(exc, source="tool", recoverable=True)
-            return result(f"{call.name} did not finish within {exc.seconds:g} seconds", is_error=True)
-        except ToolArgumentsError as exc:
-            return result(f"Invalid arguments for {call.name}: {exc}", is_error=True)
-        except ToolError as exc:
-            return result(exc.message, is_error=True)
-        except StopResponse:
-            return _ToolResult(call=call, output=None, reply_required=False)
-        except Exception as exc:
-            s._report_error(exc, source="tool", recoverable=True)
-            return result("An internal error occurred", is_error=True)
-        handoff = None
-        if isinstance(value, Agent):
-            handoff, value = value, None
-        elif isinstance(value, tuple) and any(isinstance(v, Agent) for v in value):
-            agents = [v for v in value if isinstance(v, Agent)]
-            rest = [v for v in value if not isinstance(v, Agent)]
-            handoff = agents[0]
-            value = rest[0] if len(rest) == 1 else (tuple(rest) if rest else None)
-        if value is None:
-            return result("", reply=False, handoff=handoff)
-        return result(output_to_text(value), handoff=handoff)
-
-
-class _ToolTimeout(TimeoutError):
-    """A tool ran past ``tool_timeout`` and was cancelled."""
-
-    def __init__(self, name: str, seconds: float) -> None:
-        super().__init__(f"tool {name} did not finish within {seconds:g}s (tool_timeout) and was cancelled")
-        self.seconds = seconds
-
-
-async def _within(coro: Any, seconds: float | None, name: str) -> Any:
-    """Await ``coro``, cancelling it after ``seconds`` (a TimeoutError the tool raises itself stays its own)."""
-    if seconds is None:
-        return await coro
-    task = asyncio.ensure_future(coro)
-    # The tool now runs in this inner task: it must still know its speech and call (wait_for_playout, aclose, AgentTask).
-    outer = asyncio.current_task()
-    for attr in ("_agentlab_speech", "_agentlab_call"):
-        if hasattr(outer, attr):
-            setattr(task, attr, getattr(outer, attr))
-    try:
-        done, _ = await asyncio.wait({task}, timeout=seconds)
-    except asyncio.CancelledError:
-        task.cancel()
-        raise
-    if not done:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-        raise _ToolTimeout(name, seconds)
-    return task.result()
-
-
-async def _call_mock(mock: Callable[..., Any], tool: FunctionTool, args: dict[str, Any], ctx: RunContext) -> Any:
-    kwargs = tool.prepare_arguments(args)
-    params = inspect.signature(mock).parameters
-    if tool.context_param is not None:
-        kwargs[tool.context_param] = ctx
-    if not any(p.kind == p.VAR_KEYWORD for p in params.values()):
-        kwargs = {k: v for k, v in kwargs.items() if k in params}
-    value = mock(**kwargs)
-    if inspect.isawaitable(value):
-        value = await value
-    return value
-
 
 async def switch_activity(session: AgentSession, agent: Agent) -> None:
     """A handoff: the current agent drains (``on_exit``, queued speech), then ``agent`` starts (``on_enter``)."""
@@ -856,10 +622,10 @@ async def run_agent_task(session: AgentSession, task: AgentTask[Any]) -> Any:
         # From here the task waits for the user: its caller (a tool's speech, or an on_enter) counts
         # as settled for runs and wait_for_idle. Not before on_enter, whose replies must be awaited.
         task._waiter = (me, speech)
-        session._set_waiting(me, speech, True)
+        set_waiting(session, me, speech, True)
         result = await task._future
     finally:
-        session._set_waiting(me, speech, False)
+        set_waiting(session, me, speech, False)
         if not session._closing:
             await inner.drain()
             await inner.aclose()

@@ -28,14 +28,15 @@ import inspect
 import logging
 import re
 from collections.abc import AsyncIterable, AsyncIterator
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
+from .._frozen import frozen
 from .._utils import NOT_GIVEN, is_given
 from ..chat import ChatContext, ChatMessage
 from ..models.llm import LLM, ChatChunk, ToolChoice
 from ..models.offline import named_components
 from ..tools import FunctionTool, find_function_tools, flatten_tools
+from .run_result import set_waiting
 
 if TYPE_CHECKING:
     from ..models.tts import TTS, AudioFrame
@@ -51,7 +52,7 @@ T = TypeVar("T")
 _current_session: contextvars.ContextVar[AgentSession | None] = contextvars.ContextVar("agentlab_session", default=None)
 
 
-@dataclass(frozen=True)
+@frozen
 class ModelSettings:
     """Settings for one pipeline call (LiveKit's ``ModelSettings``)."""
 
@@ -337,7 +338,7 @@ class AgentTask(Agent, Generic[T]):
             run._final_output = result  # LiveKit: the run's final output
         if self._session is not None and self._waiter is not None:
             # The caller is about to resume: from now on runs and wait_for_idle must wait for it.
-            self._session._set_waiting(*self._waiter, False)
+            set_waiting(self._session, *self._waiter, False)
         if self._future is not None and not self._future.done():
             if isinstance(result, BaseException):
                 self._future.set_exception(result)

@@ -14,8 +14,10 @@ Example::
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import TYPE_CHECKING, Literal, Union
+
+from .._frozen import frozen
 
 if TYPE_CHECKING:
     from ..chat import AgentHandoff, ChatMessage, FunctionCall, FunctionCallOutput
@@ -52,7 +54,7 @@ UserState = Literal["speaking", "listening", "away"]
 CloseReason = Literal["error", "job_shutdown", "participant_disconnected", "user_initiated", "task_completed"]
 
 
-@dataclass(frozen=True, kw_only=True)
+@frozen(kw_only=True)
 class _Event:
     created_at: float
     wall_time: float
@@ -60,7 +62,7 @@ class _Event:
     emitted_at: float = -1.0
 
 
-@dataclass(frozen=True, kw_only=True)
+@frozen(kw_only=True)
 class AgentStateChangedEvent(_Event):
     """The agent moved between initializing / listening / thinking / speaking."""
 
@@ -69,7 +71,7 @@ class AgentStateChangedEvent(_Event):
     type: Literal["agent_state_changed"] = "agent_state_changed"
 
 
-@dataclass(frozen=True, kw_only=True)
+@frozen(kw_only=True)
 class UserStateChangedEvent(_Event):
     """The user moved between listening / speaking / away (``created_at`` backdated to the speech edge)."""
 
@@ -78,7 +80,7 @@ class UserStateChangedEvent(_Event):
     type: Literal["user_state_changed"] = "user_state_changed"
 
 
-@dataclass(frozen=True, kw_only=True)
+@frozen(kw_only=True)
 class UserInputTranscribedEvent(_Event):
     """An interim or final transcript of user speech."""
 
@@ -89,7 +91,7 @@ class UserInputTranscribedEvent(_Event):
     type: Literal["user_input_transcribed"] = "user_input_transcribed"
 
 
-@dataclass(frozen=True, kw_only=True)
+@frozen(kw_only=True)
 class ConversationItemAddedEvent(_Event):
     """A message or handoff was added to the session history."""
 
@@ -97,7 +99,7 @@ class ConversationItemAddedEvent(_Event):
     type: Literal["conversation_item_added"] = "conversation_item_added"
 
 
-@dataclass(frozen=True, kw_only=True)
+@frozen(kw_only=True)
 class FunctionToolsExecutedEvent(_Event):
     """One tool round finished: the calls and their outputs, in parallel lists."""
 
@@ -135,7 +137,7 @@ class FunctionToolsExecutedEvent(_Event):
         return any(o is not None for o in self.function_call_outputs)
 
 
-@dataclass(frozen=True, kw_only=True)
+@frozen(kw_only=True)
 class SpeechCreatedEvent(_Event):
     """A new :class:`SpeechHandle` (``source`` is ``"say"`` or ``"generate_reply"``)."""
 
@@ -145,7 +147,7 @@ class SpeechCreatedEvent(_Event):
     type: Literal["speech_created"] = "speech_created"
 
 
-@dataclass(frozen=True, kw_only=True)
+@frozen(kw_only=True)
 class SpeechScheduledEvent(_Event):
     """agentlab's: a speech joined the queue (a preemptive reply joins it at the commit, if reused).
     LiveKit schedules speech without an event; this one lets a run be followed speech by speech."""
@@ -156,7 +158,7 @@ class SpeechScheduledEvent(_Event):
     type: Literal["speech_scheduled"] = "speech_scheduled"
 
 
-@dataclass(frozen=True, kw_only=True)
+@frozen(kw_only=True)
 class SpeechDoneEvent(_Event):
     """agentlab's: a speech is done, played out or ``interrupted`` (also a preemptive reply that
     was never used). Pairs with ``speech_created`` by ``speech_id``."""
@@ -167,7 +169,7 @@ class SpeechDoneEvent(_Event):
     type: Literal["speech_done"] = "speech_done"
 
 
-@dataclass(frozen=True, kw_only=True)
+@frozen(kw_only=True)
 class UserTurnDroppedEvent(_Event):
     """agentlab's: a completed user turn got no reply and is not in the history. ``reason``:
     ``"uninterruptible"`` (the current speech, ``speech_id``, refuses interruptions; LiveKit only
@@ -179,7 +181,7 @@ class UserTurnDroppedEvent(_Event):
     type: Literal["user_turn_dropped"] = "user_turn_dropped"
 
 
-@dataclass(frozen=True, kw_only=True)
+@frozen(kw_only=True)
 class UserTurnExceededEvent(_Event):
     """The user spoke past ``turn_handling["user_turn_limit"]`` without the agent answering.
 
@@ -195,7 +197,7 @@ class UserTurnExceededEvent(_Event):
     type: Literal["user_turn_exceeded"] = "user_turn_exceeded"
 
 
-@dataclass(frozen=True, kw_only=True)
+@frozen(kw_only=True)
 class ToolStepLimitEvent(_Event):
     """agentlab's: reply ``speech_id`` reached ``max_tool_steps``; the LLM is asked once more,
     without tools, for a final reply (LiveKit only logs a warning)."""
@@ -205,7 +207,7 @@ class ToolStepLimitEvent(_Event):
     type: Literal["tool_step_limit_reached"] = "tool_step_limit_reached"
 
 
-@dataclass(frozen=True, kw_only=True)
+@frozen(kw_only=True)
 class AgentFalseInterruptionEvent(_Event):
     """A paused reply was declared a false interruption; ``resumed`` tells whether playback resumed."""
 
@@ -213,7 +215,7 @@ class AgentFalseInterruptionEvent(_Event):
     type: Literal["agent_false_interruption"] = "agent_false_interruption"
 
 
-@dataclass(frozen=True, kw_only=True)
+@frozen(kw_only=True)
 class ErrorEvent(_Event):
     """A component or tool failed.
 
@@ -229,7 +231,7 @@ class ErrorEvent(_Event):
     type: Literal["error"] = "error"
 
 
-@dataclass(frozen=True, kw_only=True)
+@frozen(kw_only=True)
 class CloseEvent(_Event):
     """The session closed; no event follows this one."""
 
@@ -238,7 +240,7 @@ class CloseEvent(_Event):
     type: Literal["close"] = "close"
 
 
-@dataclass(frozen=True, kw_only=True)
+@frozen(kw_only=True)
 class WakeUpEvent(_Event):
     """VideoSDK's inactivity timer fired and ``on_wake_up`` was called."""
 
@@ -249,7 +251,7 @@ class WakeUpEvent(_Event):
 # --- metrics ---------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, kw_only=True)
+@frozen(kw_only=True)
 class LLMMetrics:
     """One LLM request. Times in seconds; ``ttft`` is -1 when no token arrived."""
 
@@ -271,7 +273,7 @@ class LLMMetrics:
     type: Literal["llm_metrics"] = "llm_metrics"
 
 
-@dataclass(frozen=True, kw_only=True)
+@frozen(kw_only=True)
 class TTSMetrics:
     """One TTS request: time to first byte and the audio it produced."""
 
@@ -291,7 +293,7 @@ class TTSMetrics:
     type: Literal["tts_metrics"] = "tts_metrics"
 
 
-@dataclass(frozen=True, kw_only=True)
+@frozen(kw_only=True)
 class STTMetrics:
     """Speech-to-text usage for a stretch of audio."""
 
@@ -306,7 +308,7 @@ class STTMetrics:
     type: Literal["stt_metrics"] = "stt_metrics"
 
 
-@dataclass(frozen=True, kw_only=True)
+@frozen(kw_only=True)
 class EOUMetrics:
     """End of a user utterance: how long after the speech ended the turn was committed."""
 
@@ -323,7 +325,7 @@ class EOUMetrics:
 AgentMetrics = Union[LLMMetrics, TTSMetrics, STTMetrics, EOUMetrics]
 
 
-@dataclass(frozen=True, kw_only=True)
+@frozen(kw_only=True)
 class MetricsCollectedEvent(_Event):
     """A metrics record (LLM, TTS, STT or end-of-utterance)."""
 

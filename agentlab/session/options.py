@@ -17,9 +17,10 @@ from __future__ import annotations
 import dataclasses
 import numbers
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
+from .._frozen import frozen
 from .._utils import NOT_GIVEN, is_finite_number, is_given
 from ..engine.turns import EngineConfig
 
@@ -35,7 +36,7 @@ __all__ = [
 TURN_DETECTION_MODES = ("vad", "stt", "manual", "realtime_llm")
 
 
-@dataclass(frozen=True)
+@frozen
 class EndpointingOptions:
     """When a user turn is considered over. ``max_delay`` is only used with a turn-detector model."""
 
@@ -45,7 +46,7 @@ class EndpointingOptions:
     alpha: float = 0.9
 
 
-@dataclass(frozen=True)
+@frozen
 class InterruptionOptions:
     """When user speech interrupts the agent, and whether a false interruption resumes."""
 
@@ -59,7 +60,7 @@ class InterruptionOptions:
     backchannel_boundary: tuple[float, float] = (1.0, 1.0)
 
 
-@dataclass(frozen=True)
+@frozen
 class PreemptiveGenerationOptions:
     """Start the LLM before the user turn is committed."""
 
@@ -69,7 +70,7 @@ class PreemptiveGenerationOptions:
     max_retries: int = 3
 
 
-@dataclass(frozen=True)
+@frozen
 class UserTurnLimitOptions:
     """Words or seconds of user speech after which ``Agent.on_user_turn_exceeded`` runs."""
 
@@ -77,7 +78,7 @@ class UserTurnLimitOptions:
     max_duration: float | None = None
 
 
-@dataclass(frozen=True)
+@frozen
 class SessionOptions:
     """Every session option, resolved and validated. Build with :func:`build_options`.
 
@@ -406,3 +407,14 @@ def warn_ignored(owner: str, **given: Any) -> None:
     for name, value in given.items():
         if is_given(value) and value is not None and value is not False:
             warnings.warn(f"{owner}: {name} has no effect in agentlab ({IGNORED_OPTIONS[name]})", IgnoredOptionWarning, stacklevel=3)
+
+
+def check_components(*, llm: Any, tts: Any, vad: Any, tools: Any) -> None:
+    """Refuse what would fail only later, inside a reply (and quietly: a run with no replies)."""
+    for name, value, method in (("llm", llm, "chat"), ("tts", tts, "stream")):
+        if is_given(value) and value is not None and not callable(getattr(value, method, None)):
+            raise TypeError(f"AgentSession: {name} = {value!r} is not an agentlab {name.upper()} (no {method}() method)")
+    if isinstance(vad, dict):
+        raise TypeError(f"AgentSession: vad = {vad!r} is a dict; pass agentlab.audio.VADOptions(**{vad!r})")
+    if is_given(vad) and vad is not None and not all(hasattr(vad, a) for a in ("min_speech_duration", "min_silence_duration")):
+        raise TypeError(f"AgentSession: vad = {vad!r} has no min_speech_duration/min_silence_duration; pass agentlab.audio.VADOptions(...)")

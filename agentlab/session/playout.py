@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from hyphenate import hyphenate_word
 
+from .._frozen import frozen
 from ..models.llm import retry_observer
 from ..models.tts import AudioFrame
 from . import events as ev
@@ -175,7 +176,7 @@ class _Transcript:
         return "".join(out)
 
 
-@dataclass(frozen=True)
+@frozen
 class Played:
     """A stretch of agent audio that was heard: ``duration`` seconds of ``frame`` from ``offset``, at ``start``."""
 

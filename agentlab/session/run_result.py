@@ -19,9 +19,9 @@ import asyncio
 import contextlib
 import json
 from collections.abc import Callable, Generator, Iterator
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, Union
 
+from .._frozen import frozen
 from .._utils import NOT_GIVEN
 from ..chat import AgentHandoff, ChatContext, ChatItem, ChatMessage, FunctionCall, FunctionCallOutput
 from ..tools import function_tool
@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from ..models.llm import LLM
     from .agent import Agent
     from .session import AgentSession
+    from .speech import SpeechHandle
 
 __all__ = [
     "AgentHandoffEvent",
@@ -42,7 +43,7 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True)
+@frozen
 class ChatMessageEvent:
     """A message produced during the run."""
 
@@ -50,7 +51,7 @@ class ChatMessageEvent:
     type: Literal["message"] = "message"
 
 
-@dataclass(frozen=True)
+@frozen
 class FunctionCallEvent:
     """A tool call made during the run."""
 
@@ -58,7 +59,7 @@ class FunctionCallEvent:
     type: Literal["function_call"] = "function_call"
 
 
-@dataclass(frozen=True)
+@frozen
 class FunctionCallOutputEvent:
     """A tool output produced during the run."""
 
@@ -66,7 +67,7 @@ class FunctionCallOutputEvent:
     type: Literal["function_call_output"] = "function_call_output"
 
 
-@dataclass(frozen=True)
+@frozen
 class AgentHandoffEvent:
     """The active agent changed during the run."""
 
@@ -195,6 +196,26 @@ def _settled(task: asyncio.Task[Any]) -> bool:
 
 
 # --- assertions ------------------------------------------------------------------------------
+
+
+def set_waiting(session: AgentSession, task: asyncio.Task[Any] | None, speech: SpeechHandle | None, waiting: bool) -> None:
+    """A speech (or task) starts or stops waiting for an ``AgentTask``: while it waits it counts as
+    settled (runs and ``wait_for_idle`` do not wait for the user); once it resumes, what it says
+    belongs to the run in progress."""
+    if speech is not None:
+        speech._waiting_on_task = waiting
+    elif task is not None:
+        task._agentlab_waiting = waiting  # type: ignore[attr-defined]
+    session._settle_changed.set()
+    run = session._run_result
+    if run is not None:
+        if not waiting:
+            owner = speech._task if speech is not None else task
+            if owner is not None:
+                run._watch_task(owner)
+            if speech is not None:
+                run._speeches.add(speech)
+        run._recheck()
 
 
 def _describe(e: RunEvent) -> str:

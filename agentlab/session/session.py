@@ -37,8 +37,6 @@ Deviations from LiveKit (also in docs/livekit-compatibility.md):
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import inspect
 import sys
 import types
 import warnings
@@ -56,17 +54,20 @@ from ..models.offline import named_components
 from ..models.tts import TTS
 from ..tools import FunctionTool, flatten_tools
 from . import events as ev
-from .activity import _AgentActivity, _in_tool, _log_failure, _log_task_error, run_agent_task, switch_activity
+from . import presence
+from .activity import _AgentActivity, _log_task_error, run_agent_task, switch_activity
 from .agent import Agent, AgentTask, _current_session
-from .options import DEPRECATED_KWARGS, IgnoredOptionWarning, SessionOptions, build_options, warn_ignored
+from .emitter import _EventEmitter
+from .options import DEPRECATED_KWARGS, IgnoredOptionWarning, SessionOptions, build_options, check_components, warn_ignored
 from .playout import Played, SessionOutput, _Playout
 from .speech import SpeechHandle
+from .tool_calls import _in_tool
 from .voice import _VoiceInput
 
 __all__ = ["AgentSession"]
 
 
-class AgentSession:
+class AgentSession(_EventEmitter):
     """The session: runs agents, schedules their speech, emits events, keeps the history.
 
     Accepts LiveKit 1.8's ``turn_handling={...}`` and the older flat keywords
@@ -150,7 +151,7 @@ class AgentSession:
             transcription_timeout=transcription_timeout,
         )
         llm, stt, tts = named_components(llm=llm, stt=stt, tts=tts)  # LiveKit's model names
-        _check_components(llm=llm, tts=tts, vad=vad, tools=tools)
+        check_components(llm=llm, tts=tts, vad=vad, tools=tools)
         self._llm: LLM | None = llm if is_given(llm) else None
         self._tts: TTS | None = tts if is_given(tts) else None
         self._stt = stt if is_given(stt) else None
@@ -159,7 +160,7 @@ class AgentSession:
         self._userdata = userdata
         self.on_wake_up = on_wake_up
 
-        self._handlers: dict[str, list[Callable[[Any], Any]]] = {}
+        _EventEmitter.__init__(self)
         self._events: list[ev.AgentEvent] = []
         self._history = ChatContext()
         self._agent_state: ev.AgentState = "initializing"
@@ -312,40 +313,7 @@ class AgentSession:
 
         return session_report(self)
 
-    # --- events ---------------------------------------------------------------------------
-
-    def on(self, event: str, callback: Callable[[Any], Any] | None = None) -> Any:
-        """Register ``callback(ev)`` for ``event``; usable as a decorator. Callbacks must be sync."""
-        if event not in ev.EVENT_TYPES:
-            raise ValueError(f"AgentSession.on: unknown event {event!r}; expected one of {list(ev.EVENT_TYPES)}")
-
-        def register(cb: Callable[[Any], Any]) -> Callable[[Any], Any]:
-            if inspect.iscoroutinefunction(cb):
-                raise ValueError(
-                    f"AgentSession.on({event!r}): callbacks must be synchronous; start a task inside, e.g. asyncio.create_task(...)"
-                )
-            self._handlers.setdefault(event, []).append(cb)
-            return cb
-
-        return register(callback) if callback is not None else register
-
-    def off(self, event: str, callback: Callable[[Any], Any]) -> None:
-        """Remove a callback registered with :meth:`on`."""
-        with contextlib.suppress(ValueError):
-            self._handlers.get(event, []).remove(callback)
-
-    def once(self, event: str, callback: Callable[[Any], Any] | None = None) -> Any:
-        """Like :meth:`on`, but the callback runs only the first time."""
-
-        def register(cb: Callable[[Any], Any]) -> Callable[[Any], Any]:
-            def wrapper(e: Any) -> None:
-                self.off(event, wrapper)
-                cb(e)
-
-            self.on(event, wrapper)
-            return cb
-
-        return register(callback) if callback is not None else register
+    # --- events (on/off/once: emitter.py) -------------------------------------------------
 
     def _emit(self, event_cls: type, *, at: float | None = None, **fields: Any) -> Any:
         if self._closed is not None and self._closed.is_set():
@@ -356,11 +324,7 @@ class AgentSession:
         self._events.append(event)
         handlers = self._handlers.get(event.type)
         if handlers:
-            for cb in list(handlers):
-                try:
-                    cb(event)
-                except Exception as exc:
-                    _log_failure(f"error in {event.type} callback", exc)
+            self._dispatch(event, handlers)
         return event
 
     # --- lifecycle ------------------------------------------------------------------------
@@ -450,7 +414,7 @@ class AgentSession:
             await self._closed.wait()
             return
         self._closing = True
-        self._cancel_idle_timers()
+        presence.cancel(self)
         me = asyncio.current_task()
         own = getattr(me, "_agentlab_speech", None)  # set when a tool closes the session
         # The active agent first, then agents paused under it by AgentTasks.
@@ -679,7 +643,7 @@ class AgentSession:
             if self._voice is not None:
                 self._voice.reset_turn_limit()  # user_turn_limit counts from the agent's last output
         self._emit(ev.AgentStateChangedEvent, old_state=old, new_state=state)
-        self._update_idle_timers()
+        presence.update(self)
         self._notify_engine()
 
     def _set_user_state(self, state: ev.UserState, *, at: float | None = None) -> None:
@@ -689,42 +653,7 @@ class AgentSession:
             self._wake_fired = False
         old, self._user_state = self._user_state, state
         self._emit(ev.UserStateChangedEvent, at=at, old_state=old, new_state=state)
-        self._update_idle_timers()
-
-    def _update_idle_timers(self) -> None:
-        """Arm the away and wake-up timers while user and agent are both listening; cancel otherwise."""
-        loop = asyncio.get_running_loop()
-        idle = self._agent_state == "listening" and self._user_state == "listening" and not self._closing
-        if not idle:
-            self._cancel_idle_timers()
-            return
-        timeout = self._options.user_away_timeout
-        if timeout is not None and self._away_timer is None:
-            self._away_timer = loop.call_later(timeout, self._on_away)
-        if self._options.wake_up is not None and self._wake_timer is None and not self._wake_fired:
-            self._wake_timer = loop.call_later(self._options.wake_up, self._on_wake_up)
-
-    def _cancel_idle_timers(self) -> None:
-        for name in ("_away_timer", "_wake_timer"):
-            timer = getattr(self, name)
-            if timer is not None:
-                timer.cancel()
-                setattr(self, name, None)
-
-    def _on_away(self) -> None:
-        self._away_timer = None
-        self._set_user_state("away")
-
-    def _on_wake_up(self) -> None:
-        # Once per period of user inactivity: the agent's own wake-up speech does not re-arm it.
-        self._wake_timer = None
-        self._wake_fired = True
-        self._emit(ev.WakeUpEvent, idle_for=self._options.wake_up)
-        callback = self.on_wake_up
-        if callback is not None:
-            result = callback()
-            if inspect.isawaitable(result):
-                self._track(result)
+        presence.update(self)
 
     def _add_item(
         self, item: ChatItem, agent: Agent, *, speech: SpeechHandle | None = None, reply_ctx: ChatContext | None = None, record: bool = True
@@ -858,23 +787,6 @@ class AgentSession:
         """The VAD and STT observations fed to the turn engine (empty for text sessions)."""
         return list(self._voice.input_events) if self._voice is not None else []
 
-    def _set_waiting(self, task: asyncio.Task[Any] | None, speech: SpeechHandle | None, waiting: bool) -> None:
-        if speech is not None:
-            speech._waiting_on_task = waiting
-        elif task is not None:
-            task._agentlab_waiting = waiting  # type: ignore[attr-defined]
-        self._settle_changed.set()
-        run = self._run_result
-        if run is not None:
-            if not waiting:
-                # The caller resumes: whatever it says now belongs to the run in progress.
-                owner = speech._task if speech is not None else task
-                if owner is not None:
-                    run._watch_task(owner)
-                if speech is not None:
-                    run._speeches.add(speech)
-            run._recheck()
-
     def __repr__(self) -> str:
         agent = self._activity.agent.label if self._activity else None
         return (
@@ -914,14 +826,3 @@ class _UserTurn:
     def clear(self) -> None:
         self.finals.clear()
         self.interim = ""
-
-
-def _check_components(*, llm: Any, tts: Any, vad: Any, tools: Any) -> None:
-    """Refuse what would fail only later, inside a reply (and quietly: a run with no replies)."""
-    for name, value, method in (("llm", llm, "chat"), ("tts", tts, "stream")):
-        if is_given(value) and value is not None and not callable(getattr(value, method, None)):
-            raise TypeError(f"AgentSession: {name} = {value!r} is not an agentlab {name.upper()} (no {method}() method)")
-    if isinstance(vad, dict):
-        raise TypeError(f"AgentSession: vad = {vad!r} is a dict; pass agentlab.audio.VADOptions(**{vad!r})")
-    if is_given(vad) and vad is not None and not all(hasattr(vad, a) for a in ("min_speech_duration", "min_silence_duration")):
-        raise TypeError(f"AgentSession: vad = {vad!r} has no min_speech_duration/min_silence_duration; pass agentlab.audio.VADOptions(...)")

@@ -102,10 +102,12 @@ class BuiltinFilter:
         [f.feed("**Hi"), f.feed("** there"), f.flush()]   # [None, 'Hi there', None]
     """
 
-    __slots__ = ("_buffer", "_funcs")
+    __slots__ = ("_buffer", "_funcs", "_plain_funcs")
 
     def __init__(self, funcs: list[Callable[[str], str]]) -> None:
         self._funcs = funcs
+        # Text without a markup character is what filter_markdown returns unchanged: skip it then.
+        self._plain_funcs = [f for f in funcs if f is not filter_markdown]
         self._buffer = ""
 
     @classmethod
@@ -125,7 +127,7 @@ class BuiltinFilter:
         plain = not _MARKUP_CHARS.search(buffer)  # the common case: nothing that could open a span
         if (plain or _balanced(buffer)) and not buffer.endswith(("*", "_", "~", "!")):
             self._buffer = ""
-            return _apply(buffer, self._funcs)
+            return _apply(buffer, self._plain_funcs if plain else self._funcs)
         self._buffer = buffer
         return None
 

@@ -28,8 +28,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import operator
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -39,6 +39,7 @@ from ..engine import turns as eng
 from ..engine.inputs import InputEvent, ScriptedVAD, UserSpeech, speech_events
 from ..tools import StopResponse
 from . import events as ev
+from . import presence
 from .speech import SpeechHandle
 
 if TYPE_CHECKING:
@@ -55,7 +56,7 @@ class _Preemptive:
     handle: SpeechHandle
     transcript: str
     message: ChatMessage
-    signature: tuple[Any, ...]
+    chat_ctx: ChatContext  # the agent's context when it started (a copy)
     tools: tuple[str, ...]
 
 
@@ -70,18 +71,6 @@ def _detector_meta(turn_detection: Any) -> tuple[str, str]:
     if turn_detection is None or isinstance(turn_detection, str):
         return "unknown", turn_detection or "vad"
     return getattr(turn_detection, "model", type(turn_detection).__name__), getattr(turn_detection, "provider", "unknown")
-
-
-_ID = operator.attrgetter("id")
-
-
-def _ctx_signature(ctx: ChatContext) -> tuple[str, ...]:
-    """What makes two contexts equivalent for the preemptive reuse check.
-
-    Contexts are shallow copies sharing their items, so an item edited in place is edited in both;
-    what a hook can change is which items there are, hence the ids.
-    """
-    return tuple(map(_ID, ctx.items))
 
 
 @dataclass
@@ -246,39 +235,34 @@ class _VoiceInput:
 
     def apply(self, actions: list[eng.Action]) -> None:
         """Carry out the engine's decisions (sync: called from timers and the input driver)."""
-        s = self.session
         for a in actions:
-            if isinstance(a, eng.UserStateChange):
-                s._set_user_state(a.state, at=a.at)
-            elif isinstance(a, eng.Transcribed):
-                s._emit(ev.UserInputTranscribedEvent, transcript=a.transcript, is_final=a.is_final, language=a.language)
-                if a.is_final:
-                    self.final_arrived.set()
-                    self.check_turn_limit(a.transcript)
-                    if s._user_state == "away":
-                        s._set_user_state("listening")  # LiveKit: a final transcript brings the user back
-                    elif s._away_timer is not None:
-                        s._away_timer.cancel()  # ... and re-arms the away timer while both listen
-                        s._away_timer = None
-                        s._update_idle_timers()
-            elif isinstance(a, eng.ReplyHold):
-                self.user_silent.clear() if a.hold else self.user_silent.set()
-            elif isinstance(a, eng.InterruptAgent):
-                self.interrupt_current()
-            elif isinstance(a, eng.PauseAgent):
-                self.pause_current(listening=a.listening)
-            elif isinstance(a, eng.ResumeAgent):
-                self.resume_paused(declare=True)
-            elif isinstance(a, eng.StartPreemptive):
-                self.start_preemptive(a.transcript)
-            elif isinstance(a, eng.CancelPreemptive):
-                self.cancel_preemptive()
-            elif isinstance(a, eng.CommitTurn):
-                self.turn_seq += 1
-                pre, self.preemptive = self.preemptive, None  # it was made for this turn, not a later one
-                skip, self.skip_next_reply = self.skip_next_reply, False
-                self.turn_task = s._track(self.on_turn_committed(a, self.turn_seq, pre, self.turn_task, skip))
+            handler = _APPLY.get(type(a))
+            if handler is not None:  # TranscriptDiscarded is only logged by the engine
+                handler(self, a)
         self.rearm()
+
+    def _user_state(self, a: eng.UserStateChange) -> None:
+        self.session._set_user_state(a.state, at=a.at)
+
+    def _transcribed(self, a: eng.Transcribed) -> None:
+        s = self.session
+        s._emit(ev.UserInputTranscribedEvent, transcript=a.transcript, is_final=a.is_final, language=a.language)
+        if a.is_final:
+            self.final_arrived.set()
+            self.check_turn_limit(a.transcript)
+            if s._user_state == "away":
+                s._set_user_state("listening")  # LiveKit: a final transcript brings the user back
+            else:
+                presence.restart_away(s)  # ... and re-arms the away timer while both listen
+
+    def _reply_hold(self, a: eng.ReplyHold) -> None:
+        self.user_silent.clear() if a.hold else self.user_silent.set()
+
+    def _commit(self, a: eng.CommitTurn) -> None:
+        self.turn_seq += 1
+        pre, self.preemptive = self.preemptive, None  # it was made for this turn, not a later one
+        skip, self.skip_next_reply = self.skip_next_reply, False
+        self.turn_task = self.session._track(self.on_turn_committed(a, self.turn_seq, pre, self.turn_task, skip))
 
     def reset_turn_limit(self) -> None:
         """The agent started speaking, or the user turn was cleared: user_turn_limit counts afresh."""
@@ -365,12 +349,12 @@ class _VoiceInput:
         agent = activity.agent
         msg = ChatMessage(role="user", content=[transcript], id=s._ids("item"), created_at=s.now())
         handle = activity.new_handle(NOT_GIVEN, source="generate_reply", schedule=False)
-        signature = _ctx_signature(agent._chat_ctx)
+        chat_ctx = agent._chat_ctx.copy()
         tools = tuple(t.name for t in agent.tools)
         s._track(
             activity.run_reply(handle, user_message=msg, instructions=None, tool_choice=None, chat_ctx=None, preemptive=True), speech=handle
         )
-        self.preemptive = _Preemptive(handle=handle, transcript=transcript, message=msg, signature=signature, tools=tools)
+        self.preemptive = _Preemptive(handle=handle, transcript=transcript, message=msg, chat_ctx=chat_ctx, tools=tools)
 
     def cancel_preemptive(self) -> None:
         pre, self.preemptive = self.preemptive, None
@@ -439,7 +423,7 @@ class _VoiceInput:
             pre is not None
             and not pre.handle.done()
             and eng.words_of(pre.transcript) == eng.words_of(c.transcript)
-            and _ctx_signature(turn_ctx) == pre.signature
+            and turn_ctx.is_equivalent(pre.chat_ctx)
             and tuple(t.name for t in agent.tools) == pre.tools
         )
         if reuse:
@@ -519,3 +503,17 @@ class _VoiceInput:
             await s.wait_for_idle()
             if self.engine.next_deadline() is None:
                 return
+
+
+#: What the session does with each of the engine's decisions (see :meth:`_VoiceInput.apply`).
+_APPLY: dict[type, Callable[[_VoiceInput, Any], None]] = {
+    eng.UserStateChange: _VoiceInput._user_state,
+    eng.Transcribed: _VoiceInput._transcribed,
+    eng.ReplyHold: _VoiceInput._reply_hold,
+    eng.InterruptAgent: lambda v, a: v.interrupt_current(),
+    eng.PauseAgent: lambda v, a: v.pause_current(listening=a.listening),
+    eng.ResumeAgent: lambda v, a: v.resume_paused(declare=True),
+    eng.StartPreemptive: lambda v, a: v.start_preemptive(a.transcript),
+    eng.CancelPreemptive: lambda v, a: v.cancel_preemptive(),
+    eng.CommitTurn: _VoiceInput._commit,
+}

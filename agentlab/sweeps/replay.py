@@ -56,9 +56,9 @@ from __future__ import annotations
 import itertools
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any, Literal
 
+from .._frozen import frozen
 from ..audio import VADOptions, analyze_vad
 from ..datasets.model import Conversation
 from ..engine.inputs import InputEvent, ScriptedVAD, speech_events
@@ -93,7 +93,7 @@ __all__ = [
 # --- the decisions ---------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@frozen
 class Commit:
     """A committed user turn: at ``time``; ``eou_delay`` = ``time - speech_end`` (LiveKit's end_of_utterance_delay)."""
 
@@ -105,7 +105,7 @@ class Commit:
     transcription_delay: float
 
 
-@dataclass(frozen=True)
+@frozen
 class Interruption:
     """The engine stopped (``"hard"``) or paused (``"pause"``) the agent at ``time``; ``reason`` for hard stops."""
 
@@ -114,7 +114,7 @@ class Interruption:
     reason: str | None = None
 
 
-@dataclass(frozen=True)
+@frozen
 class Resume:
     """A pause was a false interruption: the agent resumed at ``time`` (``resumed`` False if its speech was already over)."""
 
@@ -122,7 +122,7 @@ class Resume:
     resumed: bool
 
 
-@dataclass(frozen=True)
+@frozen
 class Preemptive:
     """A preemptive reply was started at ``time`` for ``transcript`` (it cancels any previous one)."""
 
@@ -130,7 +130,7 @@ class Preemptive:
     transcript: str
 
 
-@dataclass(frozen=True)
+@frozen
 class Discarded:
     """Words the STT never heard (fed silence by the echo guard): ``reason`` is ``"aec_warmup"`` or ``"uninterruptible"``."""
 
@@ -140,7 +140,7 @@ class Discarded:
     spoken_at: float
 
 
-@dataclass(frozen=True)
+@frozen
 class AgentPlayback:
     """Labelled agent speech ``index`` as it actually played: ``[start, end)``; ``stopped`` if the engine cut it short."""
 
@@ -150,7 +150,7 @@ class AgentPlayback:
     stopped: bool
 
 
-@dataclass(frozen=True)
+@frozen
 class Decisions:
     """Everything the turn engine decided for one conversation (times in conversation seconds).
 

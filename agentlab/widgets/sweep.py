@@ -11,12 +11,12 @@ them as :class:`~agentlab.widgets.ConversationWidget`.
 from __future__ import annotations
 
 import html
-from dataclasses import dataclass
 from typing import Any
 
 import ipywidgets as w
 import numpy as np
 
+from .._frozen import frozen
 from ..datasets import Dataset, load
 from ..session.options import SessionOptions, build_options
 from ..sweeps import plots
@@ -36,7 +36,7 @@ _STYLE = (
 )
 
 
-@dataclass(frozen=True)
+@frozen
 class Param:
     """A grid parameter the widget offers: its range, the default sub-range and number of points."""
 

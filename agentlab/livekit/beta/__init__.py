@@ -8,9 +8,9 @@ Example::
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import Any
 
+from ..._frozen import frozen
 from ...tools import RunContext, Toolset, function_tool
 from .._table import module_getattr, names
 
@@ -22,7 +22,7 @@ _DESCRIPTION = (
 )
 
 
-@dataclass(frozen=True)
+@frozen
 class EndCallEvent:
     """What ``on_tool_called`` / ``on_tool_completed`` receive: the tool's context and output."""
 
