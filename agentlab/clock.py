@@ -23,6 +23,10 @@ internal wake-up pipe, the selector lets time run at real speed (waits for real,
 the clock by the real time that passed). Such runs measure the provider's real latency and are
 no longer deterministic; scripted runs never open sockets and stay instant.
 
+:func:`sleep` is ``asyncio.sleep`` that, on a virtual clock, jumps the clock itself when the loop
+would do nothing else before the deadline: scripted models sleep before every streamed word, and
+this spares each sleep its timer and its trip through the loop without changing what runs when.
+
 On the real clock nothing is special: the session simply runs on whatever loop is running,
 including Jupyter's, so top-level ``await`` works.
 
