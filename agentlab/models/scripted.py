@@ -291,17 +291,15 @@ class ScriptedLLM(LLM):
         # Prompt tokens are estimated at 4 characters each. Every call counts the whole history,
         # so items are counted once and remembered (the instructions can change, so never them).
         counts = self._char_counts
-        get = counts.get
-        known = [get(item.id) for item in items]
-        start = 0
-        while None in known[start:]:
-            i = known.index(None, start)
-            item = items[i]
-            n = len(getattr(item, "text_content", None) or getattr(item, "output", "") or "")
-            if item.id not in ("instructions", "reply_instructions"):
-                counts[item.id] = n
-            known[i], start = n, i + 1
-        return sum(known)
+        total = 0
+        for item in items:
+            n = counts.get(item.id)
+            if n is None:
+                n = len(getattr(item, "text_content", None) or getattr(item, "output", "") or "")
+                if item.id not in ("instructions", "reply_instructions"):
+                    counts[item.id] = n
+            total += n
+        return total
 
     def __repr__(self) -> str:
         return f"ScriptedLLM(responses={len(self._responses)}, rules={len(self.rules)}, ttft={self.ttft})"
