@@ -195,9 +195,6 @@ def _settled(task: asyncio.Task[Any]) -> bool:
     return speech is not None and speech._waiting_on_task
 
 
-# --- assertions ------------------------------------------------------------------------------
-
-
 def set_waiting(session: AgentSession, task: asyncio.Task[Any] | None, speech: SpeechHandle | None, waiting: bool) -> None:
     """A speech (or task) starts or stops waiting for an ``AgentTask``: while it waits it counts as
     settled (runs and ``wait_for_idle`` do not wait for the user); once it resumes, what it says
@@ -216,6 +213,9 @@ def set_waiting(session: AgentSession, task: asyncio.Task[Any] | None, speech: S
             if speech is not None:
                 run._speeches.add(speech)
         run._recheck()
+
+
+# --- assertions ------------------------------------------------------------------------------
 
 
 def _describe(e: RunEvent) -> str:
