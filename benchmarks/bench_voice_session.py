@@ -11,7 +11,8 @@ the same spec (``tests/lk_scenarios.py``) and, as a user would, through ``agentl
 Targets (issue 13): >= 20,000x real time and >= 25x LiveKit's speed.
 
 Wall time on a shared machine varies by a fifth from run to run; ``--instructions`` also counts the
-CPU instructions one agentlab run takes, under valgrind (deterministic, so a change of 1 % shows).
+CPU instructions one agentlab run takes, under valgrind (repeatable to about half a percent, so a
+change of 1 % shows).
 
 Run:  python benchmarks/bench_voice_session.py [--turns 100] [--repeat 5] [--no-livekit] [--profile] [--instructions]
 """
@@ -102,7 +103,8 @@ def instructions(name: str, turns: int, extra: int = 3) -> float:
     in one process, minus its count for 1 run (imports, first-call costs), over ``extra``."""
 
     # A fixed hash seed (string hashes steer dict probing) and one BLAS thread (numpy's idle
-    # threads spin, and valgrind counts them): the same count every time, to the instruction.
+    # threads spin, and valgrind counts them). What still varies, about half a percent, follows
+    # memory addresses (the order of sets of tasks).
     env = {**os.environ, "PYTHONHASHSEED": "0", "OPENBLAS_NUM_THREADS": "1"}
 
     def count(runs: int) -> int:
