@@ -46,6 +46,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
+import functools
 import gc
 import heapq
 import itertools
@@ -401,6 +402,10 @@ class _VirtualEventLoop(asyncio.SelectorEventLoop):
         super().__init__(selector)
         selector.own_registrations = selector.registrations
         self._jumper = selector
+        # Every future and task asks its loop ``get_debug()`` when it is made, and the session
+        # makes a future per streamed word: as C partials neither call runs a Python frame.
+        # (Instance attributes: asyncio's C code looks these up on the loop like any caller.)
+        self.get_debug = functools.partial(getattr, self, "_debug")  # type: ignore[method-assign]
 
     def time(self) -> float:
         # A timer fires at its whole nanosecond, which can read a hair below its float ``when``

@@ -40,6 +40,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
+from spy_tts import PulledTTS
 
 import agentlab as al
 from agentlab._utils import IdFactory, current_ids
@@ -129,6 +130,8 @@ class Driver:
 
     options: dict[str, Any]
     log: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    #: The TTS reads its text itself, as a TTS without ``_push_synthesis`` does.
+    pulled: bool = False
 
     def __post_init__(self) -> None:
         self.clock = al.VirtualClock(deadlock_timeout=5.0)
@@ -139,7 +142,7 @@ class Driver:
         o = self.options
         self.session = al.AgentSession(
             llm=fuzz_llm(),
-            tts=al.ScriptedTTS(ttfb=0.2),
+            tts=(PulledTTS if self.pulled else al.ScriptedTTS)(ttfb=0.2),
             vad=TEST_VAD,
             max_tool_steps=o["max_tool_steps"],
             aec_warmup_duration=o["aec_warmup"],
@@ -255,9 +258,9 @@ class Driver:
         return (events.to_json(), self.session.history_frame().to_json(), played)
 
 
-def replay(options: dict[str, Any], log: list[tuple[str, dict[str, Any]]]) -> Driver:
-    """Run ``log``'s steps again on a fresh session and clock."""
-    driver = Driver(options)
+def replay(options: dict[str, Any], log: list[tuple[str, dict[str, Any]]], *, pulled: bool = False) -> Driver:
+    """Run ``log``'s steps again on a fresh session and clock (``pulled``: see ``Driver``)."""
+    driver = Driver(options, pulled=pulled)
     for name, args in log:
         driver.step(name, **args)
     driver.finish()
@@ -423,6 +426,10 @@ class SessionMachine(RuleBasedStateMachine):
         check_invariants(driver)
         again = replay(driver.options, driver.log)
         assert again.signature() == driver.signature(), "the same steps gave different events"
+        # The TTS pipe pushes each word into a ScriptedTTS; a TTS that reads its own text must hear
+        # the same words at the same instants (agentlab/session/playout.py).
+        pulled = replay(driver.options, driver.log, pulled=True)
+        assert pulled.signature() == driver.signature(), "a TTS reading its own text changed the events"
         STATS.record(driver)
 
 

@@ -30,7 +30,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from spy_tts import PulledTTS
+
 import agentlab as al
+from agentlab._utils import rounded
 from agentlab.engine import ScriptedVAD, UserSpeech
 
 HARNESS = Path(__file__).with_name("livekit_harness.py")
@@ -94,9 +97,9 @@ def _llm(spec: dict[str, Any]) -> al.ScriptedLLM:
     return al.ScriptedLLM(rules=rules, default=None)
 
 
-def _tts(spec: dict[str, Any]) -> al.ScriptedTTS:
+def _tts(spec: dict[str, Any], pulled: bool = False) -> al.ScriptedTTS:
     scripts = spec.get("tts", [])
-    return al.ScriptedTTS(
+    return (PulledTTS if pulled else al.ScriptedTTS)(
         ttfb_from="flush",
         durations={t["input"]: t["audio_duration"] for t in scripts},
         ttfbs={t["input"]: t.get("ttfb", 0.2) for t in scripts},
@@ -145,8 +148,9 @@ def _speech(spec: dict[str, Any]) -> list[UserSpeech]:
     return out
 
 
-def run_agentlab(spec: dict[str, Any]) -> dict[str, Any]:
-    """Run ``spec`` on agentlab's session (virtual clock); events and history as plain dicts."""
+def run_agentlab(spec: dict[str, Any], *, pulled: bool = False) -> dict[str, Any]:
+    """Run ``spec`` on agentlab's session (virtual clock); events and history as plain dicts.
+    ``pulled``: the TTS reads its text itself instead of having it pushed (tests/test_tts_push.py)."""
     v = {"min_speech_duration": 0.05, "min_silence_duration": 0.5, "interval": 0.05, **spec.get("vad", {})}
     vad = ScriptedVAD(
         min_speech_duration=v["min_speech_duration"],
@@ -158,8 +162,8 @@ def run_agentlab(spec: dict[str, Any]) -> dict[str, Any]:
     speech = _speech(spec)
     until = spec.get("until") or max([u.end for u in speech] + [a["at"] for a in spec.get("actions", [])] + [0.0]) + 8.0
 
-    async def main() -> al.AgentSession:
-        session = al.AgentSession(llm=_llm(spec), tts=_tts(spec), vad=vad, stt=None, tools=_tools(spec), **options)
+    async def main() -> dict[str, Any]:
+        session = al.AgentSession(llm=_llm(spec), tts=_tts(spec, pulled), vad=vad, stt=None, tools=_tools(spec), **options)
         session.output.sync_transcription = spec.get("sync_transcription", True)
         await session.start(al.Agent(instructions=spec.get("instructions", "You are a helpful assistant.")))
         if speech:
@@ -174,14 +178,15 @@ def run_agentlab(spec: dict[str, Any]) -> dict[str, Any]:
         await asyncio.sleep(max(0.0, until - session.now()))
         await session.drain()
         await session.aclose()
-        return session
+        # Converted inside the run, where the clock keeps the cyclic collector's passes rare: the
+        # thousands of small dicts made here would set off several (the harness measures the session).
+        return {
+            "events": [_event(e) for e in session.events],
+            "playback": [p.__dict__ for p in session.playback],
+            "history": [_item(i) for i in session.history.items],
+        }
 
-    session = al.VirtualClock().run(main)
-    return {
-        "events": [_event(e) for e in session.events],
-        "playback": [p.__dict__ for p in session.playback],
-        "history": [_item(i) for i in session.history.items],
-    }
+    return al.VirtualClock().run(main)
 
 
 def _item(item: Any) -> dict[str, Any]:
@@ -194,7 +199,7 @@ def _item(item: Any) -> dict[str, Any]:
 
 
 def _event(e: Any) -> dict[str, Any]:
-    d: dict[str, Any] = {"type": e.type, "at": round(e.emitted_at, 3), "created_at": round(e.created_at, 3)}
+    d: dict[str, Any] = {"type": e.type, "at": rounded(e.emitted_at, 3), "created_at": rounded(e.created_at, 3)}
     if e.type in ("agent_state_changed", "user_state_changed"):
         d.update(old_state=e.old_state, new_state=e.new_state)
     elif e.type == "user_input_transcribed":
@@ -206,8 +211,8 @@ def _event(e: Any) -> dict[str, Any]:
             "role": m.role,
             "text": m.text_content,
             "interrupted": m.interrupted,
-            "created_at": round(m.created_at, 3),
-            "metrics": {k: round(v, 3) for k, v in m.metrics.items() if isinstance(v, (int, float))},
+            "created_at": rounded(m.created_at, 3),
+            "metrics": {k: rounded(v, 3) for k, v in m.metrics.items() if isinstance(v, (int, float))},
         }
     elif e.type == "agent_false_interruption":
         d.update(resumed=e.resumed)
@@ -215,7 +220,7 @@ def _event(e: Any) -> dict[str, Any]:
 
 
 def _ms(x: Any) -> Any:
-    return None if x is None else round(float(x), 3)
+    return None if x is None else rounded(float(x), 3)
 
 
 def decisions(output: dict[str, Any]) -> dict[str, list[Any]]:

@@ -1,4 +1,5 @@
-"""A ScriptedTTS that records the text it was given (what would be spoken), for tests.
+"""ScriptedTTS variants for tests: one that records the text it was given (what would be spoken),
+one that reads its text itself instead of having it pushed.
 
 Example::
 
@@ -29,3 +30,11 @@ class SpyTTS(ScriptedTTS):
 
         async for frame in super().stream(tap()):
             yield frame
+
+
+class PulledTTS(ScriptedTTS):
+    """A :class:`~agentlab.ScriptedTTS` that reads its text as any other TTS does: the session's TTS
+    pipe cannot push words into it (``_push_synthesis``), so its task wakes for every word."""
+
+    def _push_synthesis(self) -> None:
+        return None

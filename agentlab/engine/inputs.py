@@ -32,6 +32,7 @@ from dataclasses import field
 from typing import Any, Literal
 
 from .._frozen import frozen
+from .._utils import rounded
 from .turns import Action, TurnEngine
 
 __all__ = ["InputEvent", "ScriptedVAD", "UserSpeech", "replay", "speech_events"]
@@ -194,7 +195,7 @@ def speech_events(
             if stt_end_of_speech:
                 raw.append((s.start, "on_stt_start_of_speech", {}))
                 raw.append((s.end + s.stt_delay, "on_stt_end_of_speech", {}))
-    return [InputEvent(round(t, 9), i, kind, data) for i, (t, kind, data) in enumerate(sorted(raw, key=lambda r: r[0]))]
+    return [InputEvent(rounded(t), i, kind, data) for i, (t, kind, data) in enumerate(sorted(raw, key=lambda r: r[0]))]
 
 
 def replay(engine: TurnEngine, events: Iterable[InputEvent]) -> list[tuple[float, Action]]:

@@ -56,6 +56,7 @@ from dataclasses import dataclass, field
 from typing import Literal, Protocol, Union
 
 from .._frozen import frozen
+from .._utils import rounded
 
 __all__ = [
     "USER_TRANSITIONS",
@@ -483,7 +484,7 @@ class TurnEngine:
         tk = first + math.ceil((t - first) / interval - 1e-9) * interval
         if after and tk <= t + 1e-9:
             tk += interval
-        return round(tk, 9)
+        return rounded(tk)
 
     def _arm_interrupt_check(self, t: float, *, after: bool = False) -> None:
         """LiveKit runs the interruption gate on every VAD frame of the span whose speech duration has
@@ -766,8 +767,8 @@ class TurnEngine:
             transcript=turn.text,
             speech_start=turn.speech_start,
             speech_end=end,
-            end_of_utterance_delay=round(t - end, 9) if end is not None else 0.0,
-            transcription_delay=round(turn.last_final_at - end, 9) if (turn.last_final_at is not None and end is not None) else 0.0,
+            end_of_utterance_delay=rounded(t - end) if end is not None else 0.0,
+            transcription_delay=rounded(turn.last_final_at - end) if (turn.last_final_at is not None and end is not None) else 0.0,
             confidence=sum(turn.confidences) / len(turn.confidences) if turn.confidences else None,
             probability=self._probability,
         )

@@ -21,6 +21,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 from .._frozen import frozen
+from .._utils import rounded
 from ..engine.inputs import InputEvent
 
 if TYPE_CHECKING:
@@ -233,13 +234,13 @@ class ModelledSTT(STT):
                 while t < final_at - 1e-9:
                     text = " ".join(w for w, ws, we in u.words if we <= t + 1e-9)
                     if text and text != shown:
-                        raw.append((round(t, 9), "on_transcript", {"text": text, "is_final": False, "language": u.language}))
+                        raw.append((rounded(t), "on_transcript", {"text": text, "is_final": False, "language": u.language}))
                         shown = text
                     t += self.interim_interval
-            raw.append((round(final_at, 9), "on_transcript", _final(u)))
+            raw.append((rounded(final_at), "on_transcript", _final(u)))
             if end_of_speech:
                 raw.append((u.start, "on_stt_start_of_speech", {}))
-                raw.append((round(final_at, 9), "on_stt_end_of_speech", {}))
+                raw.append((rounded(final_at), "on_stt_end_of_speech", {}))
         return raw
 
 
@@ -300,7 +301,7 @@ def recording_events(track: VADTrack, utterances: Sequence[Utterance], stt: STT,
         raw.append((seg.end, "on_vad_pause", {}))  # the trailing silence starts (pauses inside a segment are not seen)
         raw.append((seg.end_detected, "on_vad_end", {"speech_end": seg.end}))
     raw += stt.transcript_events(utterances, end_of_speech=stt_end_of_speech)
-    return [InputEvent(round(t, 9), i, kind, data) for i, (t, kind, data) in enumerate(sorted(raw, key=lambda r: r[0]))]
+    return [InputEvent(rounded(t), i, kind, data) for i, (t, kind, data) in enumerate(sorted(raw, key=lambda r: r[0]))]
 
 
 @frozen

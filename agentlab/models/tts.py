@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import abc
 import asyncio
+import collections
 import re
-from collections.abc import AsyncIterable, AsyncIterator
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
 
 import numpy as np
 
@@ -49,6 +50,16 @@ class TTS(abc.ABC):
     @abc.abstractmethod
     def stream(self, text: AsyncIterable[str]) -> AsyncIterator[AudioFrame]:
         """Synthesize streamed text; yield frames as they become available."""
+
+    def _push_synthesis(self) -> _Synthesis | None:
+        """A synthesis the session pushes text into, or ``None`` (the default) to use :meth:`stream`.
+
+        :meth:`stream` pulls its text: the TTS's task wakes for every streamed word. A TTS that
+        can take text synchronously (:class:`ScriptedTTS`) returns a :class:`_Synthesis` here, and
+        the session's TTS pipe, when the agent keeps the default ``tts_node``, hands it each word
+        as the LLM emits it; its task wakes only when a frame's text is complete.
+        """
+        return None
 
     async def aclose(self) -> None:  # noqa: B027 - optional hook, not abstract
         """Release resources; the default does nothing."""
@@ -124,47 +135,22 @@ class ScriptedTTS(TTS):
             return self.durations[text.strip()]
         return len(text.split()) * 60.0 / self.words_per_minute
 
-    async def stream(self, text: AsyncIterable[str]) -> AsyncIterator[AudioFrame]:
-        if self.ttfb_from == "flush":
-            async for frame in self._stream_whole(text):
-                yield frame
-            return
-        loop = asyncio.get_running_loop()
-        buffer = ""
-        first_byte_at: float | None = None  # ttfb counts from the first text received
+    def stream(self, text: AsyncIterable[str]) -> AsyncIterator[AudioFrame]:
+        synthesis = _Synthesis(self)
+        chunks = aiter(text)
 
-        async def ready() -> None:
-            wait = first_byte_at - loop.time() if first_byte_at is not None else 0.0
-            if wait > 0:
-                await sleep(wait)
+        async def more_text() -> None:
+            async for chunk in chunks:
+                if synthesis.push_text(chunk):
+                    return
+            synthesis.end_input()
 
-        async for chunk in text:
-            if first_byte_at is None and chunk:
-                first_byte_at = loop.time() + self.ttfb
-            seen, buffer = len(buffer), buffer + chunk
-            if buffer.strip() in self.durations or not _SENTENCE_END.search(buffer, seen):
-                continue  # an exact scripted text is synthesized whole; no sentence ended yet
-            parts = _SENTENCE_END.split(buffer)
-            for sentence in parts[:-1]:
-                await ready()
-                yield self._frame(sentence + " ")
-            buffer = parts[-1]
-        if buffer.strip():
-            await ready()
-            yield self._frame(buffer)
+        return synthesis.frames(more_text)
 
-    async def _stream_whole(self, text: AsyncIterable[str]) -> AsyncIterator[AudioFrame]:
-        """``ttfb_from="flush"``: wait for the whole text, then ``ttfb``, then speak it as one frame."""
-        loop = asyncio.get_running_loop()
-        whole = "".join([chunk async for chunk in text])
-        if not whole.strip():
-            return
-        start = loop.time()
-        await sleep(self.ttfbs.get(whole.strip(), self.ttfb))
-        yield self._frame(whole)
-        rest = start + self.synthesis.get(whole.strip(), 0.0) - loop.time()
-        if rest > 0:
-            await sleep(rest)  # the segment's audio input ends when synthesis does
+    def _push_synthesis(self) -> _Synthesis | None:
+        """A synthesis fed by pushing text (see :meth:`TTS._push_synthesis`), unless a subclass
+        changed :meth:`stream`: then the text must go through it."""
+        return _Synthesis(self) if type(self).stream is ScriptedTTS.stream else None
 
     def _frame(self, text: str) -> AudioFrame:
         duration = self.duration_of(text)
@@ -178,3 +164,66 @@ class ScriptedTTS(TTS):
 
     def __repr__(self) -> str:
         return f"ScriptedTTS(words_per_minute={self.words_per_minute}, ttfb={self.ttfb})"
+
+
+class _Synthesis:
+    """One streamed synthesis of a :class:`ScriptedTTS`: text is pushed in chunk by chunk, frames
+    come out of :meth:`frames`, which awaits ``more_text()`` whenever it has nothing to say yet.
+
+    ``ttfb_from="first_text"``: each completed sentence is a frame (an exact scripted text stays
+    whole); the first frame comes ``ttfb`` after the first text. ``"flush"``: the whole text is one
+    frame, ``ttfb`` after the input ended (``ttfbs`` per text), and the frames end when its
+    ``synthesis`` time has passed.
+    """
+
+    __slots__ = ("_buffer", "_ended", "_first_byte_at", "_texts", "_tts")
+
+    def __init__(self, tts: ScriptedTTS) -> None:
+        self._tts = tts
+        self._buffer = ""  # text not yet part of a frame
+        self._texts: collections.deque[str] = collections.deque()  # frames' texts, complete
+        self._ended = False
+        self._first_byte_at: float | None = None  # first_text: when the first frame may come
+
+    def push_text(self, chunk: str) -> bool:
+        """Take ``chunk``; True when it completed a frame's text (``frames`` has work to do)."""
+        tts = self._tts
+        if self._first_byte_at is None and chunk:
+            self._first_byte_at = asyncio.get_running_loop().time() + tts.ttfb
+        seen, self._buffer = len(self._buffer), self._buffer + chunk
+        if tts.ttfb_from == "flush" or self._buffer.strip() in tts.durations or not _SENTENCE_END.search(self._buffer, seen):
+            return False  # a whole text, an exact scripted text, or no sentence ended yet
+        *sentences, self._buffer = _SENTENCE_END.split(self._buffer)
+        self._texts.extend(sentence + " " for sentence in sentences)
+        return True
+
+    def end_input(self) -> None:
+        """No more text: what is left is the last frame's text."""
+        self._ended = True
+        if self._buffer.strip():
+            self._texts.append(self._buffer)
+        self._buffer = ""
+
+    async def frames(self, more_text: Callable[[], Awaitable[None]]) -> AsyncIterator[AudioFrame]:
+        """The frames, each when it is synthesized."""
+        tts = self._tts
+        loop = asyncio.get_running_loop()
+        while True:
+            if not self._texts:
+                if self._ended:
+                    return
+                await more_text()
+                continue
+            text = self._texts.popleft()
+            if tts.ttfb_from == "flush":
+                start = loop.time()
+                await sleep(tts.ttfbs.get(text.strip(), tts.ttfb))
+                yield tts._frame(text)
+                rest = start + tts.synthesis.get(text.strip(), 0.0) - loop.time()
+                if rest > 0:
+                    await sleep(rest)  # the segment's audio input ends when synthesis does
+            else:
+                wait = self._first_byte_at - loop.time()  # type: ignore[operator]  # set by the first text
+                if wait > 0:
+                    await sleep(wait)
+                yield tts._frame(text)

@@ -35,7 +35,7 @@ import logging
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
-from .._utils import is_given
+from .._utils import is_given, rounded
 from ..chat import AgentHandoff, ChatContext, ChatItem, ChatMessage
 from ..tools import StopResponse
 from . import events as ev
@@ -433,12 +433,12 @@ class _AgentActivity:
                 )
                 msg.metrics.update(_speaking_metrics(playout, now))
                 if gen.ttft >= 0:
-                    msg.metrics["llm_node_ttft"] = round(gen.ttft, 9)
+                    msg.metrics["llm_node_ttft"] = rounded(gen.ttft)
                 if user_message is not None and playout.started_at is not None and not spoke:
                     # From the user's end of speech (voice) or the message (text) to the agent's first
                     # sound: on the reply's first audible message, after any silent tool steps (LiveKit).
                     stopped = user_message.metrics.get("stopped_speaking_at", user_message.created_at)
-                    msg.metrics["e2e_latency"] = round(playout.started_at - stopped, 9)
+                    msg.metrics["e2e_latency"] = rounded(playout.started_at - stopped)
                 spoke = spoke or playout.started_at is not None
                 s._add_item(msg, agent, speech=handle, reply_ctx=reply_ctx)
             if gen.calls and not interrupted:

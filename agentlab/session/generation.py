@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 from ..chat import ChatContext, FunctionCall
@@ -134,5 +133,6 @@ class _Generation:
             self.text = ""
         self.session._report_error(error, source="llm", recoverable=recoverable)
 
-    def text_stream(self) -> AsyncIterator[str]:
-        return self.text_queue.items()
+    def text_stream(self) -> _Channel[str]:
+        """The step's text: async-iterable once; the TTS pipe may take it pushed instead (playout.py)."""
+        return self.text_queue

@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from hyphenate import hyphenate_word
 
 from .._frozen import frozen
+from .._utils import rounded
 from ..models.llm import retry_observer
 from ..models.tts import AudioFrame
 from . import events as ev
@@ -296,36 +297,116 @@ class _TTSPipe:
         self.node_task: asyncio.Task[None] | None = None
         self.first_text: float | None = None  # when the TTS received its first text
         self.characters = 0
-        self.task = asyncio.get_running_loop().create_task(self._run(self._tts_input(text)))
+        tts = activity.agent.tts
+        transforms = self.session.options.tts_text_transforms
+        self._filter = BuiltinFilter.for_transforms(transforms)
+        #: The TTS taking the text pushed in (see ``_push``), when nothing stands between the LLM and it.
+        pushable = isinstance(text, _Channel) and self._filter is not None and self.transcribe is None
+        self._synthesis = tts._push_synthesis() if pushable and not overrides(activity.agent, "tts_node") else None
+        self._channel = text
+        self._woken: asyncio.Future[bool] | None = None  # True: a pushed word completed a frame
+        self._push_error: BaseException | None = None
+        #: The loop's queue of ready callbacks (asyncio's loops have one): pushing waits while it is not empty.
+        self._ready = getattr(asyncio.get_running_loop(), "_ready", None)
+        self.task = asyncio.get_running_loop().create_task(self._run(None if self._synthesis is not None else self._tts_input(text)))
 
     def _tts_input(self, text: AsyncIterator[str]) -> AsyncIterator[str]:
         """The text as the TTS gets it: logged for the transcript (unless a transcription node writes
         it), through the text transforms, counted. Built-in transforms run inline in one generator;
         a stream transform gets the general chain."""
         transforms = self.session.options.tts_text_transforms
-        inline = BuiltinFilter.for_transforms(transforms)
         if self.transcribe is not None:
             text = self._teed(text)
-        if inline is None:
+        if self._filter is None:
             return self._counted(apply_text_transforms(text if self.transcribe is not None else self._logged(text), transforms))
-        return self._inline(text, inline, log=self.transcribe is None)
+        return self._inline(text, self._filter, log=self.transcribe is None)
 
     async def _inline(self, text: AsyncIterator[str], transform: BuiltinFilter, *, log: bool) -> AsyncIterator[str]:
-        now = self.session.now
-        transcript = self.transcript
         async for chunk in text:
-            if log:
-                transcript.push_text(chunk, now())
-            out = transform.feed(chunk)
+            out = self._filtered(chunk, transform, log=log)
             if out is not None:
-                self._count(out)
                 yield out
-        if log:
-            transcript.text_done = now()
-        out = transform.flush()
+        out = self._filtered(None, transform, log=log)
+        if out is not None:
+            yield out
+
+    def _filtered(self, chunk: str | None, transform: BuiltinFilter, *, log: bool) -> str | None:
+        """A chunk of the LLM's text (``None``: its end) on its way to the TTS: logged for the
+        transcript, cleaned by the built-in transforms, counted. Returns what the TTS gets now."""
+        if chunk is None:
+            if log:
+                self.transcript.text_done = self.session.now()
+            out = transform.flush()
+        else:
+            if log:
+                self.transcript.push_text(chunk, self.session.now())
+            out = transform.feed(chunk)
         if out is not None:
             self._count(out)
-            yield out
+        return out
+
+    # --- pushing text into the TTS (no task switch per word) ------------------------------
+    #
+    # With a TTS that takes pushed text (``TTS._push_synthesis``) and nothing between the LLM and
+    # it but built-in transforms, the pipe's task need not wake for every word. It waits in
+    # ``_more_text`` with the channel's listener set. When the LLM puts a word and the loop has
+    # no callback ready, the pipe's task would be the very next thing to run, and would only read
+    # the word: ``_on_put`` does that work right there instead, in the LLM's task, and wakes the
+    # pipe's task only when a frame's text is complete (or the text ended), which then runs
+    # exactly where it would have. When callbacks are ready, one of them could come first (an
+    # interruption cancelling the pipe, say), so the word is queued and the task woken, as a
+    # reading task would be. Either way the same work happens in the same order: text put
+    # while the TTS waits for its first byte, for one, stays queued until the task reads it.
+    # ``tests/test_tts_push.py`` and the fuzz compare runs with a TTS that reads its own text.
+
+    def _push(self, chunk: str | None) -> bool:
+        """``chunk`` into the TTS; True when the TTS has a frame to make or the text ended."""
+        synthesis = self._synthesis
+        out = self._filtered(chunk, self._filter, log=True)  # type: ignore[arg-type]  # set when pushing
+        done = synthesis.push_text(out) if out is not None else False  # type: ignore[union-attr]
+        if chunk is None:
+            synthesis.end_input()  # type: ignore[union-attr]
+            return True
+        return done
+
+    async def _more_text(self) -> None:
+        """What the TTS awaits when it needs text: what is queued, else what the LLM puts next."""
+        channel = self._channel
+        items = channel._items
+        loop = asyncio.get_running_loop()
+        while True:
+            while items:
+                if self._push(items.popleft()):
+                    return
+            self._woken = woken = loop.create_future()
+            channel._listener = self._on_put
+            try:
+                pushed = await woken
+            finally:
+                channel._listener = None
+                self._woken = None
+            if self._push_error is not None:
+                raise self._push_error
+            if pushed:
+                return
+
+    def _on_put(self, chunk: str | None) -> bool:
+        """The channel's listener; False leaves ``chunk`` queued for the pipe's task to read."""
+        woken = self._woken
+        if woken is None or woken.done():
+            return False  # the task is being woken or cancelled: it reads what comes (or nothing)
+        if self._ready is None or self._ready:
+            self._channel._listener = None  # a callback could run first: read as a task would
+            woken.set_result(False)
+            return False
+        try:
+            done = self._push(chunk)
+        except Exception as exc:  # raised in the pipe's task, not in the LLM's
+            self._push_error, done = exc, True
+        if done:
+            self._channel._listener = None
+            woken.set_result(True)
+        return True
 
     async def _counted(self, text: AsyncIterator[str]) -> AsyncIterator[str]:
         async for chunk in text:
@@ -369,14 +450,19 @@ class _TTSPipe:
         finally:
             self.transcript.text_done = s.now()
 
-    async def _run(self, text: AsyncIterator[str]) -> None:
+    async def _run(self, text: AsyncIterator[str] | None) -> None:
+        """Synthesize: ``text`` through ``tts_node``, or (``None``) the text pushed into the TTS."""
         s = self.session
         tts = self.activity.agent.tts
         started = s.now()
         cancelled = False
         retry_observer.set(s._retry_reporter("tts"))
         try:
-            async for frame in self.activity.agent.tts_node(text, ModelSettings()):
+            if text is None:
+                frames = self._synthesis.frames(self._more_text)  # type: ignore[union-attr]  # set when text is None
+            else:
+                frames = self.activity.agent.tts_node(text, ModelSettings())
+            async for frame in frames:
                 if self.ttfb < 0:
                     # From the first text the TTS received: upstream LLM latency is not the TTS's (LiveKit #6300).
                     self.ttfb = s.now() - (self.first_text if self.first_text is not None else started)
@@ -428,7 +514,7 @@ def _speaking_metrics(playout: _Playout, now: float) -> dict[str, float]:
         return {}
     # LiveKit: the moment the playout ends (its audio done, or the interruption, even of a paused reply)
     stopped = playout.ended_at if playout.ended_at is not None else now
-    out = {"started_speaking_at": round(playout.started_at, 9), "stopped_speaking_at": round(stopped, 9)}
+    out = {"started_speaking_at": rounded(playout.started_at), "stopped_speaking_at": rounded(stopped)}
     if playout.ttfb is not None:
-        out["tts_node_ttfb"] = round(playout.ttfb, 9)
+        out["tts_node_ttfb"] = rounded(playout.ttfb)
     return out

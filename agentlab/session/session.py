@@ -45,7 +45,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .._secrets import scrub
-from .._utils import NOT_GIVEN, IdFactory, current_ids, is_given
+from .._utils import NOT_GIVEN, IdFactory, current_ids, is_given, rounded
 from ..chat import AgentHandoff, ChatContext, ChatItem, ChatMessage
 from ..clock import Clock, clock_for
 from ..engine.inputs import InputEvent, UserSpeech
@@ -770,7 +770,7 @@ class AgentSession(_EventEmitter):
 
     def _log_playback(self, playout: _Playout, start: float, duration: float, offset: float, *, cut: bool) -> None:
         if duration > 0 and playout.frame is not None:
-            self._playback.append(Played(playout.speech_id, round(start, 9), round(duration, 9), playout.frame, round(offset, 9), cut))
+            self._playback.append(Played(playout.speech_id, rounded(start), rounded(duration), playout.frame, rounded(offset), cut))
 
     @property
     def playback(self) -> list[Played]:

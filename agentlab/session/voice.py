@@ -33,7 +33,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .._utils import NOT_GIVEN, is_given
+from .._utils import NOT_GIVEN, is_given, rounded
 from ..chat import ChatContext, ChatMessage
 from ..engine import turns as eng
 from ..engine.inputs import InputEvent, ScriptedVAD, UserSpeech, speech_events
@@ -289,7 +289,7 @@ class _VoiceInput:
                 transcript=current,
                 accumulated_transcript=t.transcript,
                 accumulated_word_count=t.words,
-                duration=round(duration, 9),
+                duration=rounded(duration),
             )
             if event is not None and s._activity is not None:
                 s._activity.on_user_turn_exceeded(event)
@@ -390,7 +390,7 @@ class _VoiceInput:
         msg = ChatMessage(role="user", content=[c.transcript], id=s._ids("item"), created_at=s.now(), transcript_confidence=c.confidence)
         msg.metrics.update(
             {
-                k: round(v, 9)
+                k: rounded(v)
                 for k, v in {
                     "started_speaking_at": c.speech_start,
                     "stopped_speaking_at": c.speech_end,
@@ -443,7 +443,7 @@ class _VoiceInput:
                 timestamp=s.now(),
                 end_of_utterance_delay=c.end_of_utterance_delay,
                 transcription_delay=c.transcription_delay,
-                on_user_turn_completed_delay=round(hook_delay, 9),
+                on_user_turn_completed_delay=rounded(hook_delay),
                 speech_id=handle.id,
                 model=model,
                 provider=provider,
