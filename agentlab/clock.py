@@ -402,9 +402,9 @@ class _VirtualEventLoop(asyncio.SelectorEventLoop):
         super().__init__(selector)
         selector.own_registrations = selector.registrations
         self._jumper = selector
-        # Every future and task asks its loop ``get_debug()`` when it is made, and the session
-        # makes a future per streamed word: as C partials neither call runs a Python frame.
-        # (Instance attributes: asyncio's C code looks these up on the loop like any caller.)
+        # Every future and task asks its loop ``get_debug()`` when it is made (a dozen a turn): a C
+        # partial answers without a Python frame. An instance attribute: asyncio's C code looks
+        # the method up on the loop like any caller, and it reads ``_debug`` as it is at the time.
         self.get_debug = functools.partial(getattr, self, "_debug")  # type: ignore[method-assign]
 
     def time(self) -> float:

@@ -229,6 +229,8 @@ class ScriptedLLM(LLM):
         self.requests: collections.deque[LLMRequest] = collections.deque(maxlen=keep_requests)
         self._calls = 0  # requests received so far (a rule's ``call`` index)
         self._char_counts: dict[str, int] = {}
+        #: The last request's items after the first, with their characters (see ``_prompt_chars``).
+        self._prefix: tuple[Any, int] = ((), 0)
 
     def _pick(self, request: LLMRequest, call: int) -> tuple[ScriptedResponse, RuleMatch]:
         ctx = request.chat_ctx
@@ -288,18 +290,35 @@ class ScriptedLLM(LLM):
         yield ChatChunk(id=chunk_id, usage=usage)
 
     def _prompt_chars(self, items: list[Any]) -> int:
-        # Prompt tokens are estimated at 4 characters each. Every call counts the whole history,
-        # so items are counted once and remembered (the instructions can change, so never them).
-        counts = self._char_counts
-        total = 0
-        for item in items:
-            n = counts.get(item.id)
-            if n is None:
-                n = len(getattr(item, "text_content", None) or getattr(item, "output", "") or "")
-                if item.id not in ("instructions", "reply_instructions"):
-                    counts[item.id] = n
+        # Prompt tokens are estimated at 4 characters each; items are counted once and remembered
+        # by id (the instructions can change, so never them). Each request repeats the previous
+        # one's history after its instructions, the same item objects: the list compares them in
+        # C (identity first), and only the items after that prefix are counted here. A history
+        # of hundreds of items otherwise costs a loop over all of them per reply.
+        prefix, prefix_chars = self._prefix
+        head, rest = items[:1], items[1:]
+        if prefix and rest[: len(prefix)] == prefix:
+            total, new = prefix_chars, rest[len(prefix) :]
+        else:
+            total, new = 0, rest
+        cacheable = True
+        for item in new:
+            n, remembered = self._item_chars(item)
             total += n
-        return total
+            cacheable = cacheable and remembered
+        self._prefix = (rest, total) if cacheable else ((), 0)
+        return total + sum(self._item_chars(item)[0] for item in head)
+
+    def _item_chars(self, item: Any) -> tuple[int, bool]:
+        """An item's characters, and whether they are remembered (all but the instructions)."""
+        n = self._char_counts.get(item.id)
+        if n is not None:
+            return n, True
+        n = len(getattr(item, "text_content", None) or getattr(item, "output", "") or "")
+        if item.id in ("instructions", "reply_instructions"):
+            return n, False
+        self._char_counts[item.id] = n
+        return n, True
 
     def __repr__(self) -> str:
         return f"ScriptedLLM(responses={len(self._responses)}, rules={len(self.rules)}, ttft={self.ttft})"

@@ -87,6 +87,8 @@ class _AgentActivity:
         self._handles: list[SpeechHandle] = []
         self._turn_exceeded_task: asyncio.Task[None] | None = None
         self._turn_exceeded_locked = False  # the agent's on_user_turn_exceeded is running
+        #: The last reply context's items and those of them the LLM got (see ``_llm_ctx``).
+        self._llm_items: tuple[list[ChatItem], list[ChatItem]] = ([], [])
 
     def start(self) -> None:
         self._scheduler = asyncio.get_running_loop().create_task(self._schedule_loop())
@@ -254,6 +256,7 @@ class _AgentActivity:
             if h is not getattr(asyncio.current_task(), "_agentlab_speech", None):
                 await h.wait_for_playout()
         self._closed = True
+        self._llm_items = ([], [])  # the history is the session's to keep, not a closed activity's
         self._wake.set()
         if self._scheduler is not None:
             self._scheduler.cancel()
@@ -355,8 +358,17 @@ class _AgentActivity:
         return "thinking" if any(h._in_tools for h in self._handles) else "listening"
 
     def _llm_ctx(self, reply_ctx: ChatContext, instructions: str | None) -> ChatContext:
-        items: list[ChatItem] = [ChatMessage(role="system", content=[self.agent.instructions], id="instructions")]
-        items += [it for it in reply_ctx.items if it.type != "agent_handoff"]
+        # Handoffs are history, not prompt. Each reply's context repeats the last one's items (the
+        # same objects, which the list compares in C, identity first): only the new ones are
+        # looked at, not the whole history on every step.
+        history = reply_ctx.items
+        seen, kept = self._llm_items
+        if seen and history[: len(seen)] == seen:
+            kept = kept + [it for it in history[len(seen) :] if it.type != "agent_handoff"]
+        else:
+            kept = [it for it in history if it.type != "agent_handoff"]
+        self._llm_items = (list(history), kept)
+        items: list[ChatItem] = [ChatMessage(role="system", content=[self.agent.instructions], id="instructions"), *kept]
         if instructions:
             items.append(ChatMessage(role="system", content=[instructions], id="reply_instructions"))
         return ChatContext(items)
