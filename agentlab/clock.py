@@ -337,8 +337,8 @@ _new = object.__new__
 
 
 class _Handle(asyncio.Handle):
-    """A callback handle built without the debug checks of ``asyncio.Handle.__init__`` (a loop
-    method call per handle; a voice turn makes dozens). Only used when the loop is not in debug mode."""
+    """A callback handle the loop fills in itself (``call_soon``), without ``asyncio.Handle``'s
+    constructor and its debug checks: a voice turn makes dozens. Only used outside debug mode."""
 
     __slots__ = ()
 
@@ -347,26 +347,14 @@ class _Handle(asyncio.Handle):
     _repr = None
     _source_traceback = None
 
-    def __init__(self, callback: Callable[..., Any], args: tuple[Any, ...], loop: Any, context: Any) -> None:
-        self._context = context if context is not None else contextvars.copy_context()
-        self._loop = loop
-        self._callback = callback
-        self._args = args
-        self._cancelled = False
-
 
 class _TimerHandle(asyncio.TimerHandle):
-    """``_Handle``'s twin for timers."""
+    """``_Handle``'s twin for timers (filled in by ``_push_timer``)."""
 
     __slots__ = ()
 
     _repr = None
     _source_traceback = None
-
-    def __init__(self, when: float, callback: Callable[..., Any], args: tuple[Any, ...], loop: Any, context: Any) -> None:
-        _Handle.__init__(self, callback, args, loop, context)  # type: ignore[arg-type]  # the same slots
-        self._when = when
-        self._scheduled = False
 
     def cancel(self) -> None:
         # The base class's two-step cancel (and its debug check), in one call: a voice turn
@@ -432,14 +420,11 @@ class _VirtualEventLoop(asyncio.SelectorEventLoop):
     def call_later(self, delay: float, callback: Callable[..., Any], *args: Any, context: Any = None) -> asyncio.TimerHandle:
         if delay is None:
             raise TypeError("delay must not be None")
-        return self._timer(self.agentlab_clock._ns / 1e9 + delay, callback, args, context)
+        return self._push_timer(self.agentlab_clock._ns / 1e9 + delay, next(self._timer_seq), callback, args, context)
 
     def call_at(self, when: float, callback: Callable[..., Any], *args: Any, context: Any = None) -> asyncio.TimerHandle:
         if when is None:
             raise TypeError("when cannot be None")
-        return self._timer(when, callback, args, context)
-
-    def _timer(self, when: float, callback: Callable[..., Any], args: tuple[Any, ...], context: Any) -> asyncio.TimerHandle:
         return self._push_timer(when, next(self._timer_seq), callback, args, context)
 
     def _push_timer(self, when: float, seq: int, callback: Callable[..., Any], args: tuple[Any, ...], context: Any) -> asyncio.TimerHandle:
@@ -447,7 +432,14 @@ class _VirtualEventLoop(asyncio.SelectorEventLoop):
             self._check_closed()
             timer = asyncio.TimerHandle(when, callback, args, self, context)
         else:
-            timer = _TimerHandle(when, callback, args, self, context)
+            # _Handle's fields, filled in here as call_soon does (a dozen timers a turn)
+            timer = _new(_TimerHandle)
+            timer._context = context if context is not None else contextvars.copy_context()
+            timer._loop = self
+            timer._callback = callback
+            timer._args = args
+            timer._cancelled = False
+            timer._when = when
         heapq.heappush(self._scheduled, (round(when * 1e9), seq, timer))
         timer._scheduled = True
         return timer

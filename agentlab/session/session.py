@@ -179,6 +179,7 @@ class AgentSession(_EventEmitter):
         self._started = False
         self._closing = False
         self._closed: asyncio.Event | None = None
+        self._ended = False  # ``_closed`` is set (a flag: every event checks it)
         self._away_timer: asyncio.TimerHandle | None = None
         self._wake_timer: asyncio.TimerHandle | None = None
         self._wake_fired = False
@@ -316,7 +317,7 @@ class AgentSession(_EventEmitter):
     # --- events (on/off/once: emitter.py) -------------------------------------------------
 
     def _emit(self, event_cls: type, *, at: float | None = None, **fields: Any) -> Any:
-        if self._closed is not None and self._closed.is_set():
+        if self._ended:
             return None  # nothing follows ``close``
         now = self._elapsed()
         t = now if at is None else at
@@ -362,6 +363,7 @@ class AgentSession(_EventEmitter):
         # Ids made in this task and the session's tasks (items, calls, chunks) count per session.
         current_ids.set(self._ids)
         self._closed = asyncio.Event()
+        self._ended = False
         self._settle_changed = asyncio.Event()
         self._switch_lock = asyncio.Lock()
         self._started = True
@@ -431,6 +433,7 @@ class AgentSession(_EventEmitter):
             await asyncio.gather(*pending, return_exceptions=True)
         self._emit(ev.CloseEvent, reason=reason, error=error)
         self._closed.set()
+        self._ended = True
         if self._run_result is not None:
             self._run_result._mark_done()
         if own_task is None or own_task.done():
