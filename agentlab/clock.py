@@ -236,7 +236,13 @@ async def sleep(delay: float) -> None:
     seq = next(loop._timer_seq)  # the timer's place in FIFO order, should it be needed
     if loop._ready:
         await _yield()  # the callbacks ready now run first; then see what they scheduled
-    if loop._nothing_due_until(when_ns):
+    # Left to itself, would the loop's next step be to jump past the deadline? Not with a callback
+    # ready, stopping, a hold, real I/O watched, or a timer due by then (a cancelled timer due
+    # first counts: the sleep then waits on its own timer, exact too, and dropping cancelled
+    # timers stays the loop's job).
+    heap, jumper = loop._scheduled, loop._jumper
+    busy = loop._ready or loop._stopping or clock._holds or jumper.registrations > jumper.own_registrations
+    if not (busy or (heap and heap[0][0] <= when_ns)):
         clock._ns = when_ns
         if when > loop._time_floor:
             loop._time_floor = when
@@ -443,16 +449,6 @@ class _VirtualEventLoop(asyncio.SelectorEventLoop):
         heapq.heappush(self._scheduled, (round(when * 1e9), seq, timer))
         timer._scheduled = True
         return timer
-
-    def _nothing_due_until(self, when_ns: int) -> bool:
-        """True when, left to itself, the loop's next step would be to jump past ``when_ns``: no
-        callback ready, no timer due by then, not stopping, no hold, no real I/O watched."""
-        if self._ready or self._stopping or self.agentlab_clock._holds or self._jumper.registrations > self._jumper.own_registrations:
-            return False
-        heap = self._scheduled
-        # A cancelled timer due first counts as due (the sleep then waits on its own timer, which is
-        # exact too): dropping cancelled timers stays the loop's job, in one place.
-        return not heap or heap[0][0] > when_ns
 
     def _run_once(self) -> None:
         heap = self._scheduled

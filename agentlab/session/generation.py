@@ -62,13 +62,13 @@ class _Generation:
             if not hasattr(stream, "__aiter__"):  # a coroutine, a string or nothing: the rarer shapes
                 stream = node_output(stream, items=(str, ChatChunk), ignored=(ChatChunk, FlushSentinel))
             async for chunk in stream:  # the stream itself, not a wrapper: a layer per token costs
-                if isinstance(chunk, str):
-                    text, calls = chunk, ()
-                elif isinstance(chunk, ChatChunk):
+                if type(chunk) is ChatChunk or isinstance(chunk, ChatChunk):  # what LLMs yield, first
                     delta = chunk.delta
                     text, calls = (delta.content or "", delta.tool_calls) if delta is not None else ("", ())
                     if chunk.usage is not None:
                         usage = chunk.usage
+                elif isinstance(chunk, str):
+                    text, calls = chunk, ()
                 else:
                     if not isinstance(chunk, FlushSentinel):
                         logger.warning("llm_node yielded a %s; only text and ChatChunk are used", type(chunk).__name__)

@@ -335,11 +335,11 @@ class _TTSPipe:
         transcript, cleaned by the built-in transforms, counted. Returns what the TTS gets now."""
         if chunk is None:
             if log:
-                self.transcript.text_done = self.session.now()
+                self.transcript.text_done = self.session._elapsed()
             out = transform.flush()
         else:
             if log:
-                self.transcript.push_text(chunk, self.session.now())
+                self.transcript.push_text(chunk, self.session._elapsed())  # now(), a call less per word
             out = transform.feed(chunk)
         if out is not None:
             self._count(out)
