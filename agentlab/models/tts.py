@@ -55,9 +55,12 @@ class TTS(abc.ABC):
         """A synthesis the session pushes text into, or ``None`` (the default) to use :meth:`stream`.
 
         :meth:`stream` pulls its text: the TTS's task wakes for every streamed word. A TTS that
-        can take text synchronously (:class:`ScriptedTTS`) returns a :class:`_Synthesis` here, and
-        the session's TTS pipe, when the agent keeps the default ``tts_node``, hands it each word
-        as the LLM emits it; its task wakes only when a frame's text is complete.
+        can take text synchronously returns an object with ``push_text(chunk) -> bool`` (True when
+        a frame's text is complete), ``end_input()`` and ``frames(more_text)`` (the frames, awaiting
+        ``more_text()`` whenever it needs text), as :class:`ScriptedTTS` does with
+        :class:`_Synthesis`. The session's TTS pipe, when the agent keeps the default ``tts_node``,
+        then hands it each word as the LLM emits it, and its task wakes only when a frame's text
+        is complete (``agentlab/session/playout.py`` says when exactly).
         """
         return None
 
