@@ -300,6 +300,17 @@ class ChatContext:
         return f"ChatContext({len(self._items)} items)"
 
 
+def _items_after(items: list[Any], prefix: list[Any]) -> list[Any] | None:
+    """The items that follow ``prefix`` when ``items`` starts with it, else ``None``.
+
+    Each reply's context repeats the previous one's history, the same item objects: the list
+    comparison finds that in C (identity first), so per-reply work on the history (the prompt's
+    size, the items the LLM gets) can look at the new items only, not at all of them every time.
+    """
+    n = len(prefix)
+    return items[n:] if items[:n] == prefix else None
+
+
 def _essential(item: ChatItem) -> tuple[Any, ...]:
     """What :meth:`ChatContext.is_equivalent` compares beyond id and type (LiveKit's ``_essential_fields``)."""
     if isinstance(item, ChatMessage):

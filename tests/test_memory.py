@@ -100,7 +100,7 @@ def _retained(heap, turns: int) -> tuple[int, int, int]:
     # The scripted LLM's own log: every request (with its copy of the context) and per-item counts.
     llm.requests.clear()
     llm._char_counts.clear()
-    llm._prefix = ((), 0)
+    llm._prefix = ([], 0)
     return closed, closed - no_records, heap(exact=True) - exact_base
 
 

@@ -38,7 +38,7 @@ from typing import Any, Union
 
 from .._frozen import frozen
 from .._utils import shortuuid
-from ..chat import ChatContext, ChatMessage, FunctionCallOutput
+from ..chat import ChatContext, ChatMessage, FunctionCallOutput, _items_after
 from ..clock import sleep
 from .llm import LLM, ChatChunk, ChoiceDelta, CompletionUsage, FunctionToolCall, LLMRequest
 
@@ -230,7 +230,7 @@ class ScriptedLLM(LLM):
         self._calls = 0  # requests received so far (a rule's ``call`` index)
         self._char_counts: dict[str, int] = {}
         #: The last request's items after the first, with their characters (see ``_prompt_chars``).
-        self._prefix: tuple[Any, int] = ((), 0)
+        self._prefix: tuple[list[Any], int] = ([], 0)
 
     def _pick(self, request: LLMRequest, call: int) -> tuple[ScriptedResponse, RuleMatch]:
         ctx = request.chat_ctx
@@ -291,22 +291,18 @@ class ScriptedLLM(LLM):
 
     def _prompt_chars(self, items: list[Any]) -> int:
         # Prompt tokens are estimated at 4 characters each; items are counted once and remembered
-        # by id (the instructions can change, so never them). Each request repeats the previous
-        # one's history after its instructions, the same item objects: the list compares them in
-        # C (identity first), and only the items after that prefix are counted here. A history
-        # of hundreds of items otherwise costs a loop over all of them per reply.
+        # by id (the instructions can change, so never them). Only the items after the previous
+        # request's history are counted here (``_items_after``).
         prefix, prefix_chars = self._prefix
         head, rest = items[:1], items[1:]
-        if prefix and rest[: len(prefix)] == prefix:
-            total, new = prefix_chars, rest[len(prefix) :]
-        else:
-            total, new = 0, rest
+        new = _items_after(rest, prefix)
+        total, new = (0, rest) if new is None else (prefix_chars, new)
         cacheable = True
         for item in new:
             n, remembered = self._item_chars(item)
             total += n
             cacheable = cacheable and remembered
-        self._prefix = (rest, total) if cacheable else ((), 0)
+        self._prefix = (rest, total) if cacheable else ([], 0)
         return total + sum(self._item_chars(item)[0] for item in head)
 
     def _item_chars(self, item: Any) -> tuple[int, bool]:

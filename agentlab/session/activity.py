@@ -36,7 +36,7 @@ from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 from .._utils import is_given, rounded
-from ..chat import AgentHandoff, ChatContext, ChatItem, ChatMessage
+from ..chat import AgentHandoff, ChatContext, ChatItem, ChatMessage, _items_after
 from ..tools import StopResponse
 from . import events as ev
 from .agent import Agent, AgentTask, ModelSettings, node_output, overrides
@@ -358,15 +358,14 @@ class _AgentActivity:
         return "thinking" if any(h._in_tools for h in self._handles) else "listening"
 
     def _llm_ctx(self, reply_ctx: ChatContext, instructions: str | None) -> ChatContext:
-        # Handoffs are history, not prompt. Each reply's context repeats the last one's items (the
-        # same objects, which the list compares in C, identity first): only the new ones are
-        # looked at, not the whole history on every step.
+        # Handoffs are history, not prompt. Only the items new since the last step are looked at
+        # (``_items_after``), not the whole history on every step.
         history = reply_ctx.items
         seen, kept = self._llm_items
-        if seen and history[: len(seen)] == seen:
-            kept = kept + [it for it in history[len(seen) :] if it.type != "agent_handoff"]
-        else:
-            kept = [it for it in history if it.type != "agent_handoff"]
+        new = _items_after(history, seen)
+        if new is None:
+            new, kept = history, []
+        kept = kept + [it for it in new if it.type != "agent_handoff"]
         self._llm_items = (list(history), kept)
         items: list[ChatItem] = [ChatMessage(role="system", content=[self.agent.instructions], id="instructions"), *kept]
         if instructions:
